@@ -1,0 +1,1 @@
+# Checkout has no models of its own; orders are managed in the orders admin.

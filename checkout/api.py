@@ -1,0 +1,154 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Prefetch, QuerySet
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import generics, status
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from checkout.filters import ProductFilter
+from checkout.serializers import (
+    OrderEventSerializer,
+    OrderInputSerializer,
+    OrderSerializer,
+    ProductSerializer,
+    QuoteSerializer,
+    quote_data,
+)
+from checkout.services import LineRequest, checkout_quote, order_cancel_for_buyer, order_place
+from core.api import IDEMPOTENCY_HEADER, IDEMPOTENCY_HEADER_REQUIRED, Pagination, error_responses
+from core.errors import NotFound
+from core.idempotency import idempotent
+from orders.models import Order, Product
+from orders.selectors import (
+    order_events,
+    order_get_for_buyer,
+    orders_for_buyer,
+    products_for_catalogue,
+)
+from orders.services import Address
+from payments.services import rate_latest
+from shipping.models import Parcel
+from shipping.selectors import lane_options_for_region
+from warehouses.selectors import available_by_product
+
+
+def _order_queryset(user_id: int) -> QuerySet[Order]:
+    return orders_for_buyer(user_id=user_id).prefetch_related(
+        Prefetch("parcels", queryset=Parcel.objects.order_by("id"))
+    )
+
+
+def _order_input(data: Any) -> tuple[list[LineRequest], Address, str]:
+    serializer = OrderInputSerializer(data=data)
+    serializer.is_valid(raise_exception=True)
+    valid = serializer.validated_data
+    lines = [LineRequest(sku=line["sku"], quantity=line["quantity"]) for line in valid["lines"]]
+    return lines, Address(**valid["shipping_address"]), valid["payment_method"]
+
+
+class ProductListView(generics.ListAPIView):
+    """The catalogue, in the language of Accept-Language (ru by default)."""
+
+    permission_classes = [AllowAny]
+    serializer_class = ProductSerializer
+    filterset_class = ProductFilter
+
+    def get_queryset(self) -> QuerySet[Product]:
+        return products_for_catalogue(search=self.request.query_params.get("search", "").strip())
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("search", str, description="SKU or name in any language"),
+            OpenApiParameter("region", str, description="ISO 3166-2:RU code, for delivery days"),
+        ],
+        responses={200: ProductSerializer(many=True), **error_responses(400)},
+        tags=["catalogue"],
+    )
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    def get_serializer(self, *args: Any, **kwargs: Any) -> ProductSerializer:
+        page = args[0] if args else []
+        context = self.get_serializer_context()
+        context["available"] = available_by_product(product_ids=[p.id for p in page])
+        context["cny_rub"] = rate_latest(currency="CNY")
+        region = self.request.query_params.get("region")
+        if region:
+            context["days_by_warehouse"] = {
+                w: option.max_days for w, option in lane_options_for_region(region=region).items()
+            }
+        return ProductSerializer(*args, context=context, **kwargs)
+
+
+class QuoteView(APIView):
+    @extend_schema(
+        request=OrderInputSerializer,
+        responses={200: QuoteSerializer, **error_responses(400, 401, 409)},
+        tags=["checkout"],
+    )
+    def post(self, request: Request) -> Response:
+        lines, address, _method = _order_input(request.data)
+        quote = checkout_quote(lines=lines, region=address.region)
+        return Response(quote_data(quote))
+
+
+class OrderListCreateView(APIView):
+    @extend_schema(
+        responses={200: OrderSerializer(many=True), **error_responses(401)}, tags=["orders"]
+    )
+    def get(self, request: Request) -> Response:
+        paginator = Pagination()
+        page = paginator.paginate_queryset(_order_queryset(request.user.pk), request, view=self)
+        return paginator.get_paginated_response(OrderSerializer(page, many=True).data)
+
+    @extend_schema(
+        request=OrderInputSerializer,
+        parameters=[IDEMPOTENCY_HEADER_REQUIRED],
+        responses={201: OrderSerializer, **error_responses(400, 401, 404, 409, 422)},
+        tags=["orders"],
+    )
+    @idempotent(required=True)
+    def post(self, request: Request) -> Response:
+        lines, address, method = _order_input(request.data)
+        order = order_place(
+            user_id=request.user.pk, lines=lines, address=address, payment_method=method
+        )
+        fresh = _order_queryset(request.user.pk).get(id=order.id)
+        return Response(OrderSerializer(fresh).data, status=status.HTTP_201_CREATED)
+
+
+class OrderDetailView(APIView):
+    @extend_schema(responses={200: OrderSerializer, **error_responses(401, 404)}, tags=["orders"])
+    def get(self, request: Request, number: str) -> Response:
+        order = _order_queryset(request.user.pk).filter(number=number).first()
+        if order is None:
+            raise NotFound()
+        return Response(OrderSerializer(order).data)
+
+
+class OrderEventsView(APIView):
+    @extend_schema(
+        responses={200: OrderEventSerializer(many=True), **error_responses(401, 404)},
+        tags=["orders"],
+    )
+    def get(self, request: Request, number: str) -> Response:
+        order = order_get_for_buyer(user_id=request.user.pk, number=number)
+        return Response(OrderEventSerializer(order_events(order=order), many=True).data)
+
+
+class OrderCancelView(APIView):
+    @extend_schema(
+        request=None,
+        parameters=[IDEMPOTENCY_HEADER],
+        responses={200: OrderSerializer, **error_responses(401, 404, 409, 422)},
+        tags=["orders"],
+    )
+    @idempotent()
+    def post(self, request: Request, number: str) -> Response:
+        order = order_cancel_for_buyer(user_id=request.user.pk, number=number)
+        return Response(OrderSerializer(_order_queryset(request.user.pk).get(id=order.id)).data)

@@ -1,0 +1,1 @@
+# Checkout owns no tables: it composes the apps below it.

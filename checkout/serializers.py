@@ -1,0 +1,276 @@
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.utils.translation import get_language
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from checkout.services import Quote
+from core.api import MoneySerializer, StrictSerializer
+from orders.models import (
+    Order,
+    OrderEvent,
+    OrderLine,
+    PaymentMethod,
+    Product,
+    phone_validator,
+    postcode_validator,
+)
+from orders.regions import REGION_CHOICES
+
+
+def money(amount: Decimal, currency: str) -> dict[str, str]:
+    return {"amount": f"{amount:.2f}", "currency": currency}
+
+
+class LineInputSerializer(StrictSerializer):
+    sku = serializers.CharField(max_length=64)
+    quantity = serializers.IntegerField(min_value=1, max_value=settings.AMUR["MAX_LINE_QUANTITY"])
+
+
+class AddressSerializer(StrictSerializer):
+    recipient_name = serializers.CharField(max_length=200)
+    recipient_phone = serializers.CharField(max_length=12, validators=[phone_validator])
+    region = serializers.ChoiceField(choices=REGION_CHOICES)
+    city = serializers.CharField(max_length=100)
+    postcode = serializers.CharField(max_length=6, validators=[postcode_validator])
+    street = serializers.CharField(max_length=300)
+
+
+class OrderInputSerializer(StrictSerializer):
+    lines = LineInputSerializer(
+        many=True, allow_empty=False, max_length=settings.AMUR["MAX_ORDER_LINES"]
+    )
+    shipping_address = AddressSerializer()
+    payment_method = serializers.ChoiceField(choices=PaymentMethod.choices)
+
+    def validate_lines(self, lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        skus = [line["sku"] for line in lines]
+        if len(set(skus)) != len(skus):
+            raise serializers.ValidationError(_("List each SKU once."))
+        return lines
+
+
+class ProductAvailabilitySerializer(serializers.Serializer):
+    in_stock = serializers.BooleanField()
+    units = serializers.IntegerField()
+    fastest_days = serializers.IntegerField(allow_null=True)
+
+
+class ProductPriceSerializer(serializers.Serializer):
+    cny = MoneySerializer()
+    rub = MoneySerializer(allow_null=True)
+
+
+class ProductSerializer(serializers.ModelSerializer):
+    """A catalogue entry in the buyer's language (Accept-Language)."""
+
+    name = serializers.SerializerMethodField()
+    description = serializers.SerializerMethodField()
+    merchant = serializers.CharField(source="merchant.code")
+    price = serializers.SerializerMethodField()
+    availability = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Product
+        fields = [
+            "sku",
+            "name",
+            "description",
+            "merchant",
+            "hs_code",
+            "weight_g",
+            "length_mm",
+            "width_mm",
+            "height_mm",
+            "origin_country",
+            "price",
+            "availability",
+        ]
+
+    def get_name(self, obj: Product) -> str:
+        return obj.name_in(get_language() or "ru")
+
+    def get_description(self, obj: Product) -> str:
+        return obj.description_in(get_language() or "ru")
+
+    @extend_schema_field(ProductPriceSerializer)
+    def get_price(self, obj: Product) -> dict[str, Any]:
+        rate = self.context.get("cny_rub")
+        rub = money((obj.price_cny * rate).quantize(Decimal("0.01")), "RUB") if rate else None
+        return {"cny": money(obj.price_cny, "CNY"), "rub": rub}
+
+    @extend_schema_field(ProductAvailabilitySerializer)
+    def get_availability(self, obj: Product) -> dict[str, Any]:
+        units = self.context.get("available", {}).get(obj.id, {})
+        days = self.context.get("days_by_warehouse", {})
+        fastest = min((days[w] for w in units if w in days), default=None)
+        return {
+            "in_stock": sum(units.values()) > 0,
+            "units": sum(units.values()),
+            "fastest_days": fastest,
+        }
+
+
+class TotalsSerializer(serializers.Serializer):
+    goods = serializers.CharField()
+    shipping = serializers.CharField()
+    duty = serializers.CharField()
+    total = serializers.CharField()
+    currency = serializers.CharField()
+
+
+def totals(goods: Decimal, shipping: Decimal, duty: Decimal, total: Decimal) -> dict[str, str]:
+    return {
+        "goods": f"{goods:.2f}",
+        "shipping": f"{shipping:.2f}",
+        "duty": f"{duty:.2f}",
+        "total": f"{total:.2f}",
+        "currency": "RUB",
+    }
+
+
+class OrderLineSerializer(serializers.ModelSerializer):
+    unit_price = serializers.SerializerMethodField()
+    line_total = serializers.SerializerMethodField()
+
+    class Meta:
+        model = OrderLine
+        fields = ["sku", "name", "quantity", "unit_price", "line_total"]
+
+    @extend_schema_field(MoneySerializer)
+    def get_unit_price(self, obj: OrderLine) -> dict[str, str]:
+        return money(obj.unit_price_cny, "CNY")
+
+    @extend_schema_field(MoneySerializer)
+    def get_line_total(self, obj: OrderLine) -> dict[str, str]:
+        return money(obj.line_total_cny, "CNY")
+
+
+class OrderParcelSerializer(serializers.Serializer):
+    tracking_number = serializers.CharField()
+    status = serializers.CharField()
+
+
+class RatesSerializer(serializers.Serializer):
+    cny_rub = serializers.CharField()
+    eur_rub = serializers.CharField()
+    date = serializers.DateField()
+
+
+class OrderSerializer(serializers.ModelSerializer):
+    lines = OrderLineSerializer(many=True, read_only=True)
+    totals = serializers.SerializerMethodField()
+    shipping_address = serializers.SerializerMethodField()
+    rates = serializers.SerializerMethodField()
+    parcels = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Order
+        fields = [
+            "number",
+            "status",
+            "payment_method",
+            "created_at",
+            "lines",
+            "totals",
+            "shipping_address",
+            "rates",
+            "parcels",
+        ]
+
+    @extend_schema_field(TotalsSerializer)
+    def get_totals(self, obj: Order) -> dict[str, str]:
+        return totals(obj.goods_rub, obj.shipping_rub, obj.duty_rub, obj.total_rub)
+
+    @extend_schema_field(AddressSerializer)
+    def get_shipping_address(self, obj: Order) -> dict[str, str]:
+        return {
+            "recipient_name": obj.recipient_name,
+            "recipient_phone": obj.recipient_phone,
+            "region": obj.region,
+            "city": obj.city,
+            "postcode": obj.postcode,
+            "street": obj.street,
+        }
+
+    @extend_schema_field(RatesSerializer)
+    def get_rates(self, obj: Order) -> dict[str, str]:
+        return {
+            "cny_rub": str(obj.cny_rub_rate),
+            "eur_rub": str(obj.eur_rub_rate),
+            "date": obj.rates_date.isoformat(),
+        }
+
+    @extend_schema_field(OrderParcelSerializer(many=True))
+    def get_parcels(self, obj: Order) -> list[dict[str, str]]:
+        return [
+            {"tracking_number": p.tracking_number, "status": p.status}
+            for p in obj.parcels.all()  # type: ignore[attr-defined]
+        ]
+
+
+class OrderEventSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = OrderEvent
+        fields = ["sequence", "from_status", "to_status", "reason", "created_at"]
+
+
+class QuoteLineSerializer(serializers.Serializer):
+    sku = serializers.CharField()
+    quantity = serializers.IntegerField()
+
+
+class DeliveryWindowSerializer(serializers.Serializer):
+    min_days = serializers.IntegerField()
+    max_days = serializers.IntegerField()
+
+
+class QuoteParcelSerializer(serializers.Serializer):
+    warehouse = serializers.CharField()
+    lane = serializers.CharField()
+    lines = QuoteLineSerializer(many=True)
+    weight_g = serializers.IntegerField()
+    value = MoneySerializer()
+    value_eur = MoneySerializer()
+    duty = MoneySerializer()
+    duty_eur = MoneySerializer()
+    shipping = MoneySerializer()
+    delivery_window = DeliveryWindowSerializer()
+
+
+class QuoteSerializer(serializers.Serializer):
+    parcels = QuoteParcelSerializer(many=True)
+    totals = TotalsSerializer()
+    rates = RatesSerializer()
+
+
+def quote_data(quote: Quote) -> dict[str, Any]:
+    sku_of = {pl.product.id: pl.product.sku for pl in quote.lines}
+    return {
+        "parcels": [
+            {
+                "warehouse": p.warehouse,
+                "lane": p.lane,
+                "lines": [{"sku": sku_of[k], "quantity": q} for k, q in p.items.items()],
+                "weight_g": p.weight_g,
+                "value": money(p.value_cny, "CNY"),
+                "value_eur": money(p.value_eur, "EUR"),
+                "duty": money(p.duty_rub, "RUB"),
+                "duty_eur": money(p.duty_eur, "EUR"),
+                "shipping": money(p.shipping_rub, "RUB"),
+                "delivery_window": {"min_days": p.min_days, "max_days": p.max_days},
+            }
+            for p in quote.parcels
+        ],
+        "totals": totals(quote.goods_rub, quote.shipping_rub, quote.duty_rub, quote.total_rub),
+        "rates": {
+            "cny_rub": str(quote.rates.cny_rub),
+            "eur_rub": str(quote.rates.eur_rub),
+            "date": quote.rates.date.isoformat(),
+        },
+    }

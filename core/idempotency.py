@@ -1,0 +1,173 @@
+"""Idempotency-Key handling for POSTs that create something.
+
+The key row is committed on its own before the work starts, so a concurrent
+request with the same key sees it (409). The response is stored in the same
+transaction as the work, so a crash leaves either both or neither. Only
+successful responses are kept: a request that failed may be retried with the
+same key.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any, TypeVar, cast
+
+from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from core.errors import Conflict, Unprocessable, ValidationFailed
+from core.models import IdempotencyKey
+
+HEADER = "Idempotency-Key"
+ViewMethod = TypeVar("ViewMethod", bound=Callable[..., Response])
+
+
+def request_fingerprint(*, method: str, path: str, data: Any) -> str:
+    canonical = json.dumps(
+        {"method": method, "path": path, "data": data},
+        sort_keys=True,
+        cls=DjangoJSONEncoder,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def idempotency_key_begin(
+    *, user_id: int, key: str, fingerprint: str, method: str, path: str
+) -> tuple[IdempotencyKey, bool]:
+    """Claim the key. Returns (row, replay): replay is True when the stored
+    response must be sent back instead of running the request."""
+    conf = settings.AMUR
+    now = timezone.now()
+    for _attempt in range(2):
+        try:
+            with transaction.atomic():
+                row = IdempotencyKey.objects.create(
+                    user_id=user_id,
+                    key=key,
+                    fingerprint=fingerprint,
+                    method=method,
+                    path=path,
+                    locked_at=now,
+                    expires_at=now + timedelta(hours=conf["IDEMPOTENCY_KEY_TTL_HOURS"]),
+                )
+            return row, False
+        except IntegrityError:
+            existing = IdempotencyKey.objects.filter(user_id=user_id, key=key).first()
+            if existing is None:
+                continue
+            if existing.expires_at <= now:
+                IdempotencyKey.objects.filter(pk=existing.pk, expires_at__lte=now).delete()
+                continue
+            if existing.fingerprint != fingerprint:
+                raise Unprocessable(
+                    _("This Idempotency-Key was already used with a different request."),
+                    code="idempotency_key_reused",
+                ) from None
+            if existing.status == IdempotencyKey.Status.COMPLETE:
+                return existing, True
+            stale_before = now - timedelta(seconds=conf["IDEMPOTENCY_STALE_SECONDS"])
+            taken = IdempotencyKey.objects.filter(
+                pk=existing.pk,
+                status=IdempotencyKey.Status.IN_PROGRESS,
+                locked_at__lt=stale_before,
+            ).update(locked_at=now)
+            if taken:
+                existing.locked_at = now
+                return existing, False
+            raise Conflict(
+                _("A request with this Idempotency-Key is still being processed."),
+                code="idempotency_request_in_progress",
+            ) from None
+    raise Conflict(
+        _("A request with this Idempotency-Key is still being processed."),
+        code="idempotency_request_in_progress",
+    )
+
+
+def idempotency_key_complete(*, row: IdempotencyKey, response: Response) -> None:
+    body = json.loads(json.dumps(response.data, cls=DjangoJSONEncoder))
+    IdempotencyKey.objects.filter(pk=row.pk).update(
+        status=IdempotencyKey.Status.COMPLETE,
+        response_status=response.status_code,
+        response_body=body,
+    )
+
+
+def idempotency_key_release(*, row: IdempotencyKey) -> None:
+    IdempotencyKey.objects.filter(pk=row.pk, status=IdempotencyKey.Status.IN_PROGRESS).delete()
+
+
+def idempotency_keys_purge() -> int:
+    deleted, _details = IdempotencyKey.objects.filter(expires_at__lte=timezone.now()).delete()
+    return deleted
+
+
+def read_key(request: Request, *, required: bool) -> str | None:
+    key = request.headers.get(HEADER)
+    if key is None:
+        if required:
+            raise ValidationFailed(
+                _("The Idempotency-Key header is required."),
+                code="idempotency_key_required",
+                fields={HEADER: [_("This header is required.")]},
+            )
+        return None
+    if not 1 <= len(key) <= 255:
+        raise ValidationFailed(
+            _("The Idempotency-Key header must be 1 to 255 characters."),
+            code="idempotency_key_invalid",
+            fields={HEADER: [_("Use 1 to 255 characters.")]},
+        )
+    return key
+
+
+def idempotent(*, required: bool = False) -> Callable[[ViewMethod], ViewMethod]:
+    """Decorate an APIView method (post) so that it honours Idempotency-Key."""
+
+    def decorator(view_method: ViewMethod) -> ViewMethod:
+        @functools.wraps(view_method)
+        def wrapper(view: Any, request: Request, *args: Any, **kwargs: Any) -> Response:
+            key = read_key(request, required=required)
+            if key is None:
+                return view_method(view, request, *args, **kwargs)
+            fingerprint = request_fingerprint(
+                method=request.method or "", path=request.path, data=request.data
+            )
+            row, replay = idempotency_key_begin(
+                user_id=request.user.pk,
+                key=key,
+                fingerprint=fingerprint,
+                method=request.method or "",
+                path=request.path,
+            )
+            if replay:
+                return Response(
+                    row.response_body,
+                    status=row.response_status,
+                    headers={"Idempotent-Replayed": "true"},
+                )
+            try:
+                with transaction.atomic():
+                    response = view_method(view, request, *args, **kwargs)
+                    if 200 <= response.status_code < 300:
+                        idempotency_key_complete(row=row, response=response)
+            except BaseException:
+                idempotency_key_release(row=row)
+                raise
+            if not 200 <= response.status_code < 300:
+                idempotency_key_release(row=row)
+            return response
+
+        return cast(ViewMethod, wrapper)
+
+    return decorator

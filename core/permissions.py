@@ -1,0 +1,16 @@
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework.permissions import BasePermission
+from rest_framework.request import Request
+
+
+class IsOperatorStaff(BasePermission):
+    """Operator staff: Django staff who do not belong to a merchant."""
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        user = request.user
+        return bool(
+            user and user.is_authenticated and user.is_staff and not hasattr(user, "merchant_staff")
+        )

@@ -1,0 +1,75 @@
+from django.contrib import admin
+from django.db import connection
+from django.http import HttpRequest, JsonResponse
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from checkout import api as checkout_api
+from notifications import api as notifications_api
+from orders import api as orders_api
+from payments import api as payments_api
+from shipping import api as shipping_api
+from shipping import views as shipping_views
+
+
+def healthz(request: HttpRequest) -> JsonResponse:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+    except Exception:
+        return JsonResponse({"status": "unavailable", "database": "down"}, status=503)
+    return JsonResponse({"status": "ok", "database": "up"})
+
+
+v1 = [
+    path("auth/register/", orders_api.RegisterView.as_view(), name="auth-register"),
+    path("auth/token/", orders_api.TokenView.as_view(), name="auth-token"),
+    path("products/", checkout_api.ProductListView.as_view(), name="product-list"),
+    path("checkout/quote/", checkout_api.QuoteView.as_view(), name="checkout-quote"),
+    path("orders/", checkout_api.OrderListCreateView.as_view(), name="order-list"),
+    path("orders/<str:number>/", checkout_api.OrderDetailView.as_view(), name="order-detail"),
+    path(
+        "orders/<str:number>/events/", checkout_api.OrderEventsView.as_view(), name="order-events"
+    ),
+    path("orders/<str:number>/pay/", payments_api.OrderPayView.as_view(), name="order-pay"),
+    path(
+        "orders/<str:number>/cancel/", checkout_api.OrderCancelView.as_view(), name="order-cancel"
+    ),
+    path(
+        "tracking/<str:tracking_number>/",
+        shipping_api.TrackingView.as_view(),
+        name="tracking-detail",
+    ),
+    path("courier/scans/", shipping_api.CourierScansView.as_view(), name="courier-scans"),
+    path("webhooks/", notifications_api.WebhookListCreateView.as_view(), name="webhook-list"),
+    path(
+        "webhooks/<int:subscription_id>/",
+        notifications_api.WebhookDetailView.as_view(),
+        name="webhook-detail",
+    ),
+    path(
+        "ops/orders/<str:number>/pack/",
+        shipping_api.OpsOrderPackView.as_view(),
+        name="ops-order-pack",
+    ),
+    path("ops/lanes/<str:code>/plan/", shipping_api.OpsLanePlanView.as_view(), name="ops-plan"),
+    path("ops/departures/", shipping_api.OpsDepartureListView.as_view(), name="ops-departures"),
+    path(
+        "ops/departures/<int:departure_id>/status/",
+        shipping_api.OpsDepartureStatusView.as_view(),
+        name="ops-departure-status",
+    ),
+]
+
+urlpatterns = [
+    path("healthz", healthz, name="healthz"),
+    path("admin/", admin.site.urls),
+    path("api/v1/", include(v1)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("track/<str:tracking_number>", shipping_views.tracking_page, name="tracking-page"),
+]
+
+handler404 = "core.errors.json_not_found"
+handler500 = "core.errors.json_server_error"

@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from core.api import IDEMPOTENCY_HEADER, Pagination, error_responses
+from core.errors import Forbidden, NotFound
+from core.idempotency import idempotent
+from notifications.models import WebhookSubscription
+from notifications.serializers import (
+    SubscriptionCreatedSerializer,
+    SubscriptionInputSerializer,
+    SubscriptionSerializer,
+)
+from notifications.services import subscription_create
+
+
+class WebhookListCreateView(APIView):
+    @extend_schema(
+        responses={200: SubscriptionSerializer(many=True), **error_responses(401)},
+        tags=["webhooks"],
+    )
+    def get(self, request: Request) -> Response:
+        paginator = Pagination()
+        page = paginator.paginate_queryset(
+            WebhookSubscription.objects.filter(owner_id=request.user.pk).order_by("id"),
+            request,
+            view=self,
+        )
+        return paginator.get_paginated_response(SubscriptionSerializer(page, many=True).data)
+
+    @extend_schema(
+        request=SubscriptionInputSerializer,
+        parameters=[IDEMPOTENCY_HEADER],
+        responses={201: SubscriptionCreatedSerializer, **error_responses(400, 401, 403, 409, 422)},
+        tags=["webhooks"],
+        description="The signing secret is returned once, in this response.",
+    )
+    @idempotent()
+    def post(self, request: Request) -> Response:
+        serializer = SubscriptionInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        if data["all_events"] and not request.user.has_perm("notifications.subscribe_all_events"):
+            raise Forbidden(_("Only storefront accounts may receive every buyer's events."))
+        subscription = subscription_create(
+            owner_id=request.user.pk,
+            url=data["url"],
+            event_types=data["event_types"],
+            all_events=data["all_events"],
+        )
+        return Response(
+            SubscriptionCreatedSerializer(subscription).data, status=status.HTTP_201_CREATED
+        )
+
+
+class WebhookDetailView(APIView):
+    @extend_schema(responses={204: None, **error_responses(401, 404)}, tags=["webhooks"])
+    def delete(self, request: Request, subscription_id: int) -> Response:
+        deleted, _details = WebhookSubscription.objects.filter(
+            id=subscription_id, owner_id=request.user.pk
+        ).delete()
+        if not deleted:
+            raise NotFound()
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,252 @@
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import MinValueValidator, RegexValidator
+from django.db import models
+from django.db.models import F, Q
+from django.utils.translation import gettext_lazy as _
+
+from core.money import MONEY_DIGITS, MONEY_PLACES, RATE_DIGITS, RATE_PLACES
+from orders.regions import REGION_CHOICES
+
+HALF_CENT = Decimal("0.005")
+hs_code_validator = RegexValidator(r"^\d{6,10}$", _("An HS code has 6 to 10 digits."))
+country_validator = RegexValidator(r"^[A-Z]{2}$", _("Use a two-letter ISO country code."))
+postcode_validator = RegexValidator(r"^\d{6}$", _("A Russian postcode has 6 digits."))
+phone_validator = RegexValidator(r"^\+7\d{10}$", _("Use a Russian number: +7 and 10 digits."))
+
+
+class Language(models.TextChoices):
+    RU = "ru", "Русский"
+    ZH = "zh-hans", "中文"
+    EN = "en", "English"
+
+
+class Merchant(models.Model):
+    code = models.SlugField(max_length=40, unique=True)
+    name = models.CharField(max_length=200)
+    name_zh = models.CharField(max_length=200, blank=True)
+    city = models.CharField(max_length=100, default="Harbin")
+    contact_email = models.EmailField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("merchant")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class MerchantStaff(models.Model):
+    """A user working for one merchant: sees only that merchant's data."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="merchant_staff"
+    )
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="staff")
+
+    class Meta:
+        verbose_name = _("merchant staff member")
+
+    def __str__(self) -> str:
+        return f"{self.user} @ {self.merchant}"
+
+
+class Product(models.Model):
+    merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="products")
+    sku = models.CharField(
+        max_length=64,
+        unique=True,
+        validators=[RegexValidator(r"^[A-Z0-9][A-Z0-9-]{1,63}$", _("Use A-Z, 0-9 and dashes."))],
+    )
+    name_ru = models.CharField(max_length=200)
+    name_zh = models.CharField(max_length=200)
+    name_en = models.CharField(max_length=200)
+    description_ru = models.TextField(blank=True)
+    description_zh = models.TextField(blank=True)
+    description_en = models.TextField(blank=True)
+    hs_code = models.CharField(max_length=10, validators=[hs_code_validator])
+    weight_g = models.PositiveIntegerField(validators=[MinValueValidator(1)])
+    length_mm = models.PositiveIntegerField(validators=[MinValueValidator(1)])
+    width_mm = models.PositiveIntegerField(validators=[MinValueValidator(1)])
+    height_mm = models.PositiveIntegerField(validators=[MinValueValidator(1)])
+    price_cny = models.DecimalField(
+        max_digits=MONEY_DIGITS,
+        decimal_places=MONEY_PLACES,
+        validators=[MinValueValidator(Decimal("0.01"))],
+    )
+    origin_country = models.CharField(max_length=2, default="CN", validators=[country_validator])
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("product")
+        ordering = ["sku"]
+        constraints = [
+            models.CheckConstraint(condition=Q(price_cny__gt=0), name="product_price_positive"),
+            models.CheckConstraint(condition=Q(weight_g__gt=0), name="product_weight_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.sku} {self.name_en}"
+
+    def name_in(self, language: str) -> str:
+        return {"zh-hans": self.name_zh, "en": self.name_en}.get(language) or self.name_ru
+
+    def description_in(self, language: str) -> str:
+        return {"zh-hans": self.description_zh, "en": self.description_en}.get(
+            language
+        ) or self.description_ru
+
+    @property
+    def volume_cm3(self) -> Decimal:
+        return Decimal(self.length_mm * self.width_mm * self.height_mm) / 1000
+
+
+class Buyer(models.Model):
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="buyer"
+    )
+    phone = models.CharField(max_length=12, blank=True, validators=[phone_validator])
+    language = models.CharField(max_length=8, choices=Language.choices, default=Language.RU)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("buyer")
+
+    def __str__(self) -> str:
+        return self.user.email or self.user.get_username()
+
+
+class OrderStatus(models.TextChoices):
+    PENDING_PAYMENT = "pending_payment", _("Pending payment")
+    PAID = "paid", _("Paid")
+    COD_CONFIRMED = "cod_confirmed", _("Cash on delivery confirmed")
+    ALLOCATED = "allocated", _("Allocated")
+    PACKED = "packed", _("Packed")
+    IN_TRANSIT = "in_transit", _("In transit")
+    DELIVERED = "delivered", _("Delivered")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+class PaymentMethod(models.TextChoices):
+    CARD = "card", _("Card")
+    COD = "cod", _("Cash on delivery")
+
+
+def _money(**kwargs: object) -> models.DecimalField:
+    return models.DecimalField(max_digits=MONEY_DIGITS, decimal_places=MONEY_PLACES, **kwargs)  # type: ignore[arg-type]
+
+
+class Order(models.Model):
+    number = models.CharField(max_length=20, unique=True)
+    buyer = models.ForeignKey(Buyer, on_delete=models.PROTECT, related_name="orders")
+    status = models.CharField(
+        max_length=20, choices=OrderStatus.choices, default=OrderStatus.PENDING_PAYMENT
+    )
+    payment_method = models.CharField(max_length=4, choices=PaymentMethod.choices)
+    # Delivery address, copied at checkout so later edits do not rewrite history.
+    recipient_name = models.CharField(max_length=200)
+    recipient_phone = models.CharField(max_length=12, validators=[phone_validator])
+    region = models.CharField(max_length=6, choices=REGION_CHOICES)
+    city = models.CharField(max_length=100)
+    postcode = models.CharField(max_length=6, validators=[postcode_validator])
+    street = models.CharField(max_length=300)
+    # Money: goods priced in CNY, charged in RUB at the recorded rates.
+    currency = models.CharField(max_length=3, default="RUB", editable=False)
+    goods_cny = _money()
+    goods_rub = _money()
+    shipping_rub = _money()
+    duty_rub = _money()
+    total_rub = _money()
+    cny_rub_rate = models.DecimalField(max_digits=RATE_DIGITS, decimal_places=RATE_PLACES)
+    eur_rub_rate = models.DecimalField(max_digits=RATE_DIGITS, decimal_places=RATE_PLACES)
+    rates_date = models.DateField()
+    plan = models.JSONField(default=list, help_text=_("The planned parcels the buyer was quoted."))
+    event_seq = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    paid_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("order")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(goods_rub__gte=0) & Q(shipping_rub__gte=0) & Q(duty_rub__gte=0),
+                name="order_amounts_not_negative",
+            ),
+            # Within half a kopek: SQLite keeps decimals as floating point.
+            models.CheckConstraint(
+                condition=Q(
+                    total_rub__gt=F("goods_rub") + F("shipping_rub") + F("duty_rub") - HALF_CENT
+                )
+                & Q(total_rub__lt=F("goods_rub") + F("shipping_rub") + F("duty_rub") + HALF_CENT),
+                name="order_total_adds_up",
+            ),
+            models.CheckConstraint(condition=Q(cny_rub_rate__gt=0), name="order_rate_positive"),
+        ]
+        indexes = [models.Index(fields=["status", "created_at"], name="order_status_created")]
+
+    def __str__(self) -> str:
+        return self.number
+
+
+class OrderLine(models.Model):
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines")
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="+")
+    merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="order_lines")
+    sku = models.CharField(max_length=64)
+    name = models.CharField(max_length=200)
+    quantity = models.PositiveIntegerField()
+    unit_price_cny = _money()
+    line_total_cny = _money()
+
+    class Meta:
+        verbose_name = _("order line")
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(quantity__gt=0), name="order_line_quantity_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(line_total_cny__gt=F("unit_price_cny") * F("quantity") - HALF_CENT)
+                & Q(line_total_cny__lt=F("unit_price_cny") * F("quantity") + HALF_CENT),
+                name="order_line_total_adds_up",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.sku} x {self.quantity}"
+
+
+class OrderEvent(models.Model):
+    """Audit trail: one row per status change, written with the change."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="events")
+    sequence = models.PositiveIntegerField()
+    from_status = models.CharField(max_length=20, choices=OrderStatus.choices, blank=True)
+    to_status = models.CharField(max_length=20, choices=OrderStatus.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reason = models.CharField(max_length=300, blank=True)
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = _("order event")
+        ordering = ["order_id", "sequence"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["order", "sequence"], name="order_event_sequence_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.order_id} #{self.sequence} {self.from_status}->{self.to_status}"

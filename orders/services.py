@@ -1,0 +1,261 @@
+"""Writes for merchants, buyers and orders. The order status changes only
+through `order_transition` / `orders_transition`, which check the table of
+allowed moves and write the audit event and the outbox event with the change."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractUser
+from django.db import transaction
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _t
+from django.utils.translation import gettext_lazy as _
+
+from core.errors import Conflict, NotFound
+from core.statemachine import TransitionTable
+from notifications.services import EventSpec, events_record
+from orders.models import Buyer, Order, OrderEvent, OrderLine, OrderStatus, Product
+
+S = OrderStatus
+ORDER_TRANSITIONS = TransitionTable.build(
+    "order",
+    {
+        S.PENDING_PAYMENT: {S.PAID, S.COD_CONFIRMED, S.CANCELLED},
+        S.PAID: {S.ALLOCATED, S.CANCELLED},
+        S.COD_CONFIRMED: {S.ALLOCATED, S.CANCELLED},
+        S.ALLOCATED: {S.PACKED, S.CANCELLED},
+        S.PACKED: {S.IN_TRANSIT},
+        S.IN_TRANSIT: {S.DELIVERED},
+    },
+)
+CANCELLABLE = ORDER_TRANSITIONS.sources_of(S.CANCELLED)
+_TIMESTAMP_FIELD = {S.PAID: "paid_at", S.DELIVERED: "delivered_at", S.CANCELLED: "cancelled_at"}
+_NUMBER_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+@dataclass(frozen=True)
+class Address:
+    recipient_name: str
+    recipient_phone: str
+    region: str
+    city: str
+    postcode: str
+    street: str
+
+
+@dataclass(frozen=True)
+class PricedLine:
+    product: Product
+    quantity: int
+
+    @property
+    def total_cny(self) -> Decimal:
+        return self.product.price_cny * self.quantity
+
+
+@dataclass(frozen=True)
+class OrderTotals:
+    goods_cny: Decimal
+    goods_rub: Decimal
+    shipping_rub: Decimal
+    duty_rub: Decimal
+    cny_rub_rate: Decimal
+    eur_rub_rate: Decimal
+    rates_date: date
+
+    @property
+    def total_rub(self) -> Decimal:
+        return self.goods_rub + self.shipping_rub + self.duty_rub
+
+
+def buyer_register(
+    *, email: str, password: str, language: str = "ru", phone: str = ""
+) -> AbstractUser:
+    User = get_user_model()
+    email = User.objects.normalize_email(email).lower()
+    with transaction.atomic():
+        if User.objects.filter(username=email).exists():
+            raise Conflict(_("An account with this e-mail already exists."), code="email_taken")
+        user = User.objects.create_user(username=email, email=email, password=password)
+        Buyer.objects.create(user=user, language=language, phone=phone)
+    return user  # type: ignore[return-value]
+
+
+def _order_number() -> str:
+    stamp = timezone.now().strftime("%y%m")
+    tail = "".join(secrets.choice(_NUMBER_ALPHABET) for _ in range(6))
+    return f"AM{stamp}{tail}"
+
+
+def order_create(
+    *,
+    buyer: Buyer,
+    lines: Sequence[PricedLine],
+    address: Address,
+    payment_method: str,
+    totals: OrderTotals,
+    plan: list[dict[str, Any]],
+    actor_id: int | None = None,
+) -> Order:
+    """Insert an order priced by the caller, in status pending payment."""
+    number = _order_number()
+    while Order.objects.filter(number=number).exists():
+        number = _order_number()  # six random characters a month: clashes are rare
+    order = Order.objects.create(
+        number=number,
+        buyer=buyer,
+        payment_method=payment_method,
+        recipient_name=address.recipient_name,
+        recipient_phone=address.recipient_phone,
+        region=address.region,
+        city=address.city,
+        postcode=address.postcode,
+        street=address.street,
+        goods_cny=totals.goods_cny,
+        goods_rub=totals.goods_rub,
+        shipping_rub=totals.shipping_rub,
+        duty_rub=totals.duty_rub,
+        total_rub=totals.total_rub,
+        cny_rub_rate=totals.cny_rub_rate,
+        eur_rub_rate=totals.eur_rub_rate,
+        rates_date=totals.rates_date,
+        plan=plan,
+        event_seq=1,
+    )
+    OrderLine.objects.bulk_create(
+        [
+            OrderLine(
+                order=order,
+                product=line.product,
+                merchant_id=line.product.merchant_id,
+                sku=line.product.sku,
+                name=line.product.name_ru,
+                quantity=line.quantity,
+                unit_price_cny=line.product.price_cny,
+                line_total_cny=line.total_cny,
+            )
+            for line in lines
+        ]
+    )
+    now = timezone.now()
+    OrderEvent.objects.create(
+        order=order, sequence=1, to_status=order.status, actor_id=actor_id, created_at=now
+    )
+    events_record(events=[_event_spec(order, "", order.status, "", now)])
+    return order
+
+
+def _event_spec(order: Order, previous: str, status: str, reason: str, when: Any) -> EventSpec:
+    buyer = order.buyer
+    with translation.override(buyer.language):
+        label = str(OrderStatus(status).label)
+        subject = _t("Order %(number)s: %(status)s") % {"number": order.number, "status": label}
+        body = _t("The status of your order %(number)s is now: %(status)s.") % {
+            "number": order.number,
+            "status": label,
+        }
+    return EventSpec(
+        type="order.status_changed",
+        subject=f"order:{order.number}",
+        sequence=order.event_seq,
+        payload={
+            "order": order.number,
+            "status": status,
+            "previous_status": previous,
+            "reason": reason,
+            "total": {"amount": str(order.total_rub), "currency": order.currency},
+        },
+        occurred_at=when,
+        audience_id=buyer.user_id,
+        email_to=buyer.user.email,
+        email_subject=subject,
+        email_body=body,
+    )
+
+
+def orders_transition(
+    *,
+    order_ids: Sequence[int],
+    to: str,
+    actor_id: int | None = None,
+    reason: str = "",
+    data: dict[str, Any] | None = None,
+    strict: bool = True,
+) -> list[Order]:
+    """Move orders to `to`, locking them in id order.
+
+    strict: every order must be allowed to move (else InvalidTransition and
+    nothing changes); otherwise orders that may not move are left as they are.
+    Orders already in `to` are left alone either way. Returns the moved orders."""
+    now = timezone.now()
+    with transaction.atomic():
+        orders = list(
+            Order.objects.select_for_update()
+            .select_related("buyer__user")
+            .filter(id__in=order_ids)
+            .order_by("id")
+        )
+        if strict and len(orders) != len(set(order_ids)):
+            raise NotFound()
+        moving: list[Order] = []
+        for order in orders:
+            if order.status == to:
+                continue
+            if not ORDER_TRANSITIONS.allows(order.status, to):
+                if strict:
+                    ORDER_TRANSITIONS.check(order.status, to)
+                continue
+            moving.append(order)
+        if not moving:
+            return []
+        events: list[OrderEvent] = []
+        specs: list[EventSpec] = []
+        stamp_field = _TIMESTAMP_FIELD.get(S(to))
+        for order in moving:
+            previous = order.status
+            order.status = to
+            order.event_seq += 1
+            order.updated_at = now
+            if stamp_field:
+                setattr(order, stamp_field, now)
+            events.append(
+                OrderEvent(
+                    order=order,
+                    sequence=order.event_seq,
+                    from_status=previous,
+                    to_status=to,
+                    actor_id=actor_id,
+                    reason=reason,
+                    data=data or {},
+                    created_at=now,
+                )
+            )
+            specs.append(_event_spec(order, previous, to, reason, now))
+        fields = ["status", "event_seq", "updated_at"] + ([stamp_field] if stamp_field else [])
+        Order.objects.bulk_update(moving, fields, batch_size=500)
+        OrderEvent.objects.bulk_create(events, batch_size=1000)
+        events_record(events=specs)
+    return moving
+
+
+def order_transition(
+    *,
+    order_id: int,
+    to: str,
+    actor_id: int | None = None,
+    reason: str = "",
+    data: dict[str, Any] | None = None,
+) -> Order:
+    moved = orders_transition(
+        order_ids=[order_id], to=to, actor_id=actor_id, reason=reason, data=data
+    )
+    if moved:
+        return moved[0]
+    return Order.objects.get(id=order_id)

@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from core.api import IDEMPOTENCY_HEADER, error_responses
+from core.errors import PaymentDeclined, error_body
+from core.idempotency import idempotent
+from orders.selectors import order_get_for_buyer
+from payments.models import Payment
+from payments.serializers import PayInputSerializer, PaymentSerializer
+from payments.services import payment_card_charge
+
+
+class OrderPayView(APIView):
+    @extend_schema(
+        request=PayInputSerializer,
+        parameters=[IDEMPOTENCY_HEADER],
+        responses={201: PaymentSerializer, **error_responses(400, 401, 402, 404, 409, 422)},
+        tags=["orders"],
+    )
+    @idempotent()
+    def post(self, request: Request, number: str) -> Response:
+        order = order_get_for_buyer(user_id=request.user.pk, number=number)
+        serializer = PayInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        payment = payment_card_charge(
+            order_id=order.id, token=serializer.validated_data["token"], actor_id=request.user.pk
+        )
+        if payment.status == Payment.Status.FAILED:
+            # Returned, not raised: the failed attempt stays on record.
+            error = PaymentDeclined(
+                fields={"token": [payment.decline_code]},
+                extra={"decline_code": payment.decline_code},
+            )
+            body = error_body(error.code, error.message, error.fields, **error.extra)
+            return Response(body, status=error.status_code)
+        return Response(PaymentSerializer(payment).data, status=status.HTTP_201_CREATED)

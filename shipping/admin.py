@@ -1,0 +1,165 @@
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from core.errors import ApplicationError
+from orders.admin_scoping import MerchantScopedAdmin, ReadOnlyAdmin, ReadOnlyInline
+from shipping.models import (
+    Courier,
+    Departure,
+    DepartureEvent,
+    DepartureStatus,
+    DutyRule,
+    Lane,
+    LaneRegion,
+    Parcel,
+    ParcelLine,
+    TrackingEvent,
+    TrackingSeries,
+)
+from shipping.services import departure_transition, departures_plan
+
+
+class LaneRegionInline(admin.TabularInline):
+    model = LaneRegion
+    extra = 0
+
+
+@admin.register(Lane)
+class LaneAdmin(admin.ModelAdmin):
+    list_display = (
+        "code",
+        "name",
+        "origin",
+        "destination_hub",
+        "mode",
+        "transit_days",
+        "base_fee_cny",
+        "per_100g_cny",
+        "is_active",
+    )
+    list_filter = ("mode", "is_active")
+    inlines = [LaneRegionInline]
+    actions = ["plan"]
+
+    @admin.action(description="Plan packed parcels onto departures")
+    def plan(self, request: HttpRequest, queryset: QuerySet[Lane]) -> None:
+        for lane in queryset:
+            result = departures_plan(lane_id=lane.id)
+            messages.info(
+                request,
+                f"{lane.code}: {len(result.assigned)} assigned, {len(result.unassigned)} waiting",
+            )
+
+
+@admin.register(DutyRule)
+class DutyRuleAdmin(admin.ModelAdmin):
+    list_display = (
+        "valid_from",
+        "value_threshold_eur",
+        "weight_threshold_kg",
+        "rate_on_excess_value",
+        "min_eur_per_excess_kg",
+        "note",
+    )
+
+
+class DepartureEventInline(ReadOnlyInline):
+    model = DepartureEvent
+    fields = ("from_status", "to_status", "actor", "reason", "created_at")
+    readonly_fields = fields
+
+
+def _move(to: str, label: str):  # type: ignore[no-untyped-def]
+    @admin.action(description=label)
+    def action(
+        modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Departure]
+    ) -> None:
+        for departure in queryset.order_by("id"):
+            try:
+                departure_transition(departure_id=departure.id, to=to, actor_id=request.user.pk)
+            except ApplicationError as error:
+                messages.error(request, f"{departure}: {error.fields or error.message}")
+            else:
+                messages.success(request, f"{departure}: {to}")
+
+    action.__name__ = f"move_to_{to}"
+    return action
+
+
+@admin.register(Departure)
+class DepartureAdmin(admin.ModelAdmin):
+    """Status changes only through the actions, which add tracking events."""
+
+    list_display = (
+        "number",
+        "lane",
+        "scheduled_at",
+        "cutoff_at",
+        "capacity_kg",
+        "capacity_m3",
+        "capacity_pieces",
+        "status",
+    )
+    list_filter = ("lane", "status")
+    date_hierarchy = "scheduled_at"
+    readonly_fields = ("status",)
+    inlines = [DepartureEventInline]
+    actions = [
+        _move(DepartureStatus.LOADING, "Start loading"),
+        _move(DepartureStatus.CLOSED, "Close (manifest)"),
+        _move(DepartureStatus.DEPARTED, "Mark departed"),
+        _move(DepartureStatus.ARRIVED, "Mark arrived"),
+        _move(DepartureStatus.CANCELLED, "Cancel (parcels go back to planning)"),
+    ]
+
+
+class ParcelLineInline(ReadOnlyInline):
+    model = ParcelLine
+    fields = ("line", "quantity")
+    readonly_fields = fields
+
+
+class TrackingEventInline(ReadOnlyInline):
+    model = TrackingEvent
+    fields = ("occurred_at", "event", "status", "emsevt", "location", "source", "courier")
+    readonly_fields = fields
+
+
+@admin.register(Parcel)
+class ParcelAdmin(ReadOnlyAdmin, MerchantScopedAdmin):
+    merchant_lookup = "order__lines__merchant"
+    list_display = (
+        "tracking_number",
+        "order",
+        "status",
+        "warehouse",
+        "lane",
+        "departure",
+        "weight_g",
+    )
+    list_filter = ("status", "lane", "warehouse")
+    search_fields = ("tracking_number", "order__number")
+    list_select_related = ("order", "warehouse", "lane", "departure")
+    inlines = [ParcelLineInline, TrackingEventInline]
+
+
+@admin.register(Courier)
+class CourierAdmin(admin.ModelAdmin):
+    list_display = ("name", "company", "user")
+    filter_horizontal = ("lanes",)
+
+
+@admin.register(TrackingEvent)
+class TrackingEventAdmin(ReadOnlyAdmin, MerchantScopedAdmin):
+    merchant_lookup = "parcel__order__lines__merchant"
+    list_display = ("parcel", "event", "status", "emsevt", "occurred_at", "source", "location")
+    list_filter = ("event", "source")
+    search_fields = ("parcel__tracking_number", "scan_id")
+
+
+@admin.register(TrackingSeries)
+class TrackingSeriesAdmin(admin.ModelAdmin):
+    list_display = ("prefix", "country", "next_serial")

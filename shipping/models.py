@@ -1,0 +1,308 @@
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from core.money import MONEY_DIGITS, MONEY_PLACES
+from orders.models import Order, OrderLine
+from orders.regions import REGION_CHOICES
+from warehouses.models import Warehouse
+
+
+class Lane(models.Model):
+    class Mode(models.TextChoices):
+        AIR = "air", _("Air")
+        ROAD = "road", _("Road")
+        RAIL = "rail", _("Rail")
+
+    code = models.CharField(max_length=20, unique=True)
+    name = models.CharField(max_length=100)
+    origin = models.ForeignKey(Warehouse, on_delete=models.PROTECT, related_name="lanes")
+    origin_hub = models.CharField(max_length=3, help_text=_("IATA or hub code, e.g. HRB"))
+    destination_hub = models.CharField(max_length=3, help_text=_("e.g. SVX"))
+    mode = models.CharField(max_length=4, choices=Mode.choices)
+    carrier = models.CharField(max_length=100)
+    transit_days = models.PositiveSmallIntegerField()
+    crosses_border = models.BooleanField(default=True)
+    max_parcel_weight_g = models.PositiveIntegerField(default=31_000)
+    base_fee_cny = models.DecimalField(max_digits=MONEY_DIGITS, decimal_places=MONEY_PLACES)
+    per_100g_cny = models.DecimalField(max_digits=MONEY_DIGITS, decimal_places=MONEY_PLACES)
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        verbose_name = _("lane")
+        ordering = ["code"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(base_fee_cny__gte=0) & Q(per_100g_cny__gte=0),
+                name="lane_tariff_not_negative",
+            ),
+            models.CheckConstraint(
+                condition=Q(max_parcel_weight_g__gt=0), name="lane_max_weight_positive"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.code
+
+
+class LaneRegion(models.Model):
+    """A region a lane delivers to, with the promised window from dispatch."""
+
+    lane = models.ForeignKey(Lane, on_delete=models.CASCADE, related_name="regions")
+    region = models.CharField(max_length=6, choices=REGION_CHOICES)
+    min_days = models.PositiveSmallIntegerField()
+    max_days = models.PositiveSmallIntegerField()
+
+    class Meta:
+        verbose_name = _("lane region")
+        ordering = ["lane_id", "region"]
+        constraints = [
+            models.UniqueConstraint(fields=["lane", "region"], name="lane_region_unique"),
+            models.CheckConstraint(
+                condition=Q(min_days__lte=models.F("max_days")), name="lane_region_window"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.lane_id} -> {self.region} {self.min_days}-{self.max_days} d"
+
+
+class DutyRule(models.Model):
+    """Russian personal-import allowance, effective-dated: the newest row whose
+    valid_from has come applies."""
+
+    valid_from = models.DateField(unique=True)
+    value_threshold_eur = models.DecimalField(max_digits=10, decimal_places=2)
+    weight_threshold_kg = models.DecimalField(max_digits=8, decimal_places=3)
+    rate_on_excess_value = models.DecimalField(max_digits=5, decimal_places=4)
+    min_eur_per_excess_kg = models.DecimalField(max_digits=8, decimal_places=2)
+    note = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = _("duty rule")
+        ordering = ["-valid_from"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(value_threshold_eur__gte=0)
+                & Q(weight_threshold_kg__gte=0)
+                & Q(rate_on_excess_value__gte=0)
+                & Q(rate_on_excess_value__lte=1)
+                & Q(min_eur_per_excess_kg__gte=0),
+                name="duty_rule_sane",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return (
+            f"from {self.valid_from}: EUR {self.value_threshold_eur}"
+            f" / {self.weight_threshold_kg} kg"
+        )
+
+
+class DepartureStatus(models.TextChoices):
+    SCHEDULED = "scheduled", _("Scheduled")
+    LOADING = "loading", _("Loading")
+    CLOSED = "closed", _("Closed")
+    DEPARTED = "departed", _("Departed")
+    ARRIVED = "arrived", _("Arrived")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+class Departure(models.Model):
+    lane = models.ForeignKey(Lane, on_delete=models.PROTECT, related_name="departures")
+    number = models.CharField(max_length=20, help_text=_("Flight, truck or train number"))
+    scheduled_at = models.DateTimeField()
+    cutoff_at = models.DateTimeField()
+    capacity_kg = models.DecimalField(max_digits=10, decimal_places=3)
+    capacity_m3 = models.DecimalField(max_digits=10, decimal_places=3)
+    capacity_pieces = models.PositiveIntegerField()
+    status = models.CharField(
+        max_length=10, choices=DepartureStatus.choices, default=DepartureStatus.SCHEDULED
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("departure")
+        ordering = ["scheduled_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["lane", "number", "scheduled_at"], name="departure_unique"
+            ),
+            models.CheckConstraint(
+                condition=Q(cutoff_at__lte=models.F("scheduled_at")), name="departure_cutoff_before"
+            ),
+            models.CheckConstraint(
+                condition=Q(capacity_kg__gt=0) & Q(capacity_m3__gt=0) & Q(capacity_pieces__gt=0),
+                name="departure_capacity_positive",
+            ),
+        ]
+        indexes = [models.Index(fields=["lane", "status", "scheduled_at"], name="departure_open")]
+
+    def __str__(self) -> str:
+        return f"{self.number} {self.scheduled_at:%Y-%m-%d %H:%M}"
+
+
+class DepartureEvent(models.Model):
+    departure = models.ForeignKey(Departure, on_delete=models.CASCADE, related_name="events")
+    from_status = models.CharField(max_length=10, choices=DepartureStatus.choices)
+    to_status = models.CharField(max_length=10, choices=DepartureStatus.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reason = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = _("departure event")
+        ordering = ["departure_id", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.departure_id} {self.from_status}->{self.to_status}"
+
+
+class ParcelStatus(models.TextChoices):
+    INFO_RECEIVED = "info_received", _("Information received")
+    IN_TRANSIT = "in_transit", _("In transit")
+    IN_CUSTOMS = "in_customs", _("In customs")
+    CUSTOMS_HELD = "customs_held", _("Held by customs")
+    OUT_FOR_DELIVERY = "out_for_delivery", _("Out for delivery")
+    DELIVERY_FAILED = "delivery_failed", _("Delivery failed")
+    AVAILABLE_FOR_PICKUP = "available_for_pickup", _("Available for pickup")
+    DELIVERED = "delivered", _("Delivered")
+    RETURNED = "returned", _("Returned")
+    EXCEPTION = "exception", _("Exception")
+    EXPIRED = "expired", _("Expired")
+
+
+class Parcel(models.Model):
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="parcels")
+    warehouse = models.ForeignKey(Warehouse, on_delete=models.PROTECT, related_name="parcels")
+    lane = models.ForeignKey(Lane, on_delete=models.PROTECT, related_name="parcels")
+    departure = models.ForeignKey(
+        Departure, null=True, blank=True, on_delete=models.PROTECT, related_name="parcels"
+    )
+    tracking_number = models.CharField(max_length=13, unique=True)
+    status = models.CharField(
+        max_length=20, choices=ParcelStatus.choices, default=ParcelStatus.INFO_RECEIVED, blank=True
+    )
+    weight_g = models.PositiveIntegerField(validators=[MinValueValidator(1)])
+    length_mm = models.PositiveIntegerField()
+    width_mm = models.PositiveIntegerField()
+    height_mm = models.PositiveIntegerField()
+    value_cny = models.DecimalField(max_digits=MONEY_DIGITS, decimal_places=MONEY_PLACES)
+    promised_min_days = models.PositiveSmallIntegerField()
+    promised_max_days = models.PositiveSmallIntegerField()
+    unassigned_reason = models.CharField(max_length=200, blank=True)
+    event_seq = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("parcel")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(weight_g__gt=0), name="parcel_weight_positive"),
+        ]
+        indexes = [
+            models.Index(
+                fields=["lane", "created_at"],
+                name="parcel_to_plan",
+                condition=Q(departure__isnull=True),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.tracking_number
+
+    @property
+    def volume_m3(self) -> Decimal:
+        return Decimal(self.length_mm * self.width_mm * self.height_mm) / Decimal(1_000_000_000)
+
+
+class ParcelLine(models.Model):
+    parcel = models.ForeignKey(Parcel, on_delete=models.CASCADE, related_name="lines")
+    line = models.ForeignKey(OrderLine, on_delete=models.PROTECT, related_name="+")
+    quantity = models.PositiveIntegerField()
+
+    class Meta:
+        verbose_name = _("parcel line")
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(quantity__gt=0), name="parcel_line_quantity_positive"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.parcel_id}: {self.line_id} x {self.quantity}"
+
+
+class Courier(models.Model):
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="courier"
+    )
+    name = models.CharField(max_length=100)
+    company = models.CharField(max_length=100, blank=True)
+    lanes = models.ManyToManyField(Lane, blank=True, related_name="couriers")
+    regions = models.JSONField(default=list, blank=True, help_text=_("Region codes it delivers in"))
+
+    class Meta:
+        verbose_name = _("courier")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class TrackingEvent(models.Model):
+    class Source(models.TextChoices):
+        SYSTEM = "system", _("System")
+        DEPARTURE = "departure", _("Departure")
+        COURIER = "courier", _("Courier")
+
+    parcel = models.ForeignKey(Parcel, on_delete=models.CASCADE, related_name="events")
+    event = models.CharField(max_length=30)
+    status = models.CharField(max_length=20, choices=ParcelStatus.choices, blank=True)
+    emsevt = models.CharField(max_length=3, blank=True, help_text=_("UPU EMSEVT code"))
+    occurred_at = models.DateTimeField()
+    recorded_at = models.DateTimeField(auto_now_add=True)
+    location = models.CharField(max_length=100, blank=True)
+    source = models.CharField(max_length=10, choices=Source.choices)
+    courier = models.ForeignKey(Courier, null=True, blank=True, on_delete=models.SET_NULL)
+    scan_id = models.CharField(max_length=64, null=True, blank=True, unique=True)
+    data = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        verbose_name = _("tracking event")
+        ordering = ["parcel_id", "occurred_at", "id"]
+        indexes = [models.Index(fields=["parcel", "occurred_at"], name="tracking_timeline")]
+
+    def __str__(self) -> str:
+        return f"{self.parcel_id} {self.event} {self.occurred_at:%Y-%m-%d %H:%M}"
+
+
+class TrackingSeries(models.Model):
+    """Next free S10 serial per prefix and country."""
+
+    prefix = models.CharField(max_length=2)
+    country = models.CharField(max_length=2)
+    next_serial = models.PositiveIntegerField(default=1)
+
+    class Meta:
+        verbose_name = _("tracking number series")
+        verbose_name_plural = _("tracking number series")
+        constraints = [
+            models.UniqueConstraint(fields=["prefix", "country"], name="tracking_series_unique"),
+            models.CheckConstraint(
+                condition=Q(next_serial__lte=99_999_999), name="tracking_series_range"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.prefix}..{self.country} next {self.next_serial}"

@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from django.db.models import QuerySet
+from django.utils.translation import gettext_lazy as _
+
+from core.errors import NotFound, ValidationFailed
+from shipping.models import DutyRule, Lane, LaneRegion, Parcel, TrackingEvent
+from shipping.s10 import s10_is_valid
+
+
+@dataclass(frozen=True)
+class LaneOption:
+    lane: Lane
+    min_days: int
+    max_days: int
+
+
+def lane_options_for_region(*, region: str) -> dict[int, LaneOption]:
+    """Per origin warehouse, its fastest active lane to the region."""
+    best: dict[int, LaneOption] = {}
+    rows = (
+        LaneRegion.objects.filter(region=region, lane__is_active=True, lane__origin__is_active=True)
+        .select_related("lane")
+        .order_by("max_days", "min_days", "lane_id")
+    )
+    for row in rows:
+        best.setdefault(
+            row.lane.origin_id,
+            LaneOption(lane=row.lane, min_days=row.min_days, max_days=row.max_days),
+        )
+    return best
+
+
+def duty_rule_in_force(*, on: date) -> DutyRule:
+    rule = DutyRule.objects.filter(valid_from__lte=on).order_by("-valid_from").first()
+    if rule is None:
+        raise ValidationFailed(_("No import duty rule is in force."), code="no_duty_rule")
+    return rule
+
+
+def parcel_for_tracking(*, tracking_number: str) -> Parcel:
+    if not s10_is_valid(tracking_number):
+        raise NotFound()
+    parcel = (
+        Parcel.objects.select_related("order", "lane", "departure")
+        .filter(tracking_number=tracking_number)
+        .first()
+    )
+    if parcel is None:
+        raise NotFound()
+    return parcel
+
+
+def parcel_timeline(*, parcel: Parcel) -> QuerySet[TrackingEvent]:
+    return TrackingEvent.objects.filter(parcel=parcel).order_by("occurred_at", "id")
+
+
+def parcels_for_buyer(*, user_id: int) -> QuerySet[Parcel]:
+    return Parcel.objects.filter(order__buyer__user_id=user_id).select_related("order", "lane")

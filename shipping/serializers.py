@@ -1,0 +1,135 @@
+from __future__ import annotations
+
+from django.conf import settings
+from rest_framework import serializers
+
+from core.api import StrictSerializer
+from shipping.models import Departure, DepartureStatus, Parcel, TrackingEvent
+from shipping.scans import MAX_SCANS_PER_REQUEST
+from shipping.tracking import COURIER_EVENTS
+
+
+class TrackingEventSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = TrackingEvent
+        fields = ["event", "status", "emsevt", "occurred_at", "location"]
+
+
+class PromiseSerializer(serializers.Serializer):
+    min_days = serializers.IntegerField()
+    max_days = serializers.IntegerField()
+    earliest = serializers.DateField()
+    latest = serializers.DateField()
+
+
+class TrackingSerializer(serializers.Serializer):
+    tracking_number = serializers.CharField()
+    status = serializers.CharField()
+    status_display = serializers.CharField()
+    promised = PromiseSerializer()
+    events = TrackingEventSerializer(many=True)
+
+
+class ScanSerializer(StrictSerializer):
+    scan_id = serializers.CharField(max_length=64)
+    tracking_number = serializers.CharField(max_length=13)
+    event = serializers.ChoiceField(choices=COURIER_EVENTS)
+    occurred_at = serializers.DateTimeField()
+    location = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+    amount = serializers.DecimalField(max_digits=14, decimal_places=2, required=False)
+    currency = serializers.ChoiceField(choices=["RUB"], required=False)
+
+
+class ScanBatchSerializer(StrictSerializer):
+    scans = serializers.ListField(
+        child=serializers.DictField(), allow_empty=False, max_length=MAX_SCANS_PER_REQUEST
+    )
+
+
+class ScanRejectionSerializer(serializers.Serializer):
+    index = serializers.IntegerField()
+    scan_id = serializers.CharField(allow_null=True)
+    code = serializers.CharField()
+    message = serializers.CharField()
+
+
+class ScanResultSerializer(serializers.Serializer):
+    accepted = serializers.IntegerField()
+    duplicates = serializers.IntegerField()
+    rejected = ScanRejectionSerializer(many=True)
+
+
+class PackLineSerializer(StrictSerializer):
+    sku = serializers.CharField(max_length=64)
+    quantity = serializers.IntegerField(min_value=1, max_value=settings.AMUR["MAX_LINE_QUANTITY"])
+
+
+class PackParcelSerializer(StrictSerializer):
+    warehouse = serializers.CharField(max_length=8)
+    lines = PackLineSerializer(many=True, allow_empty=False)
+    weight_g = serializers.IntegerField(min_value=1, max_value=100_000)
+    length_mm = serializers.IntegerField(min_value=1, max_value=3000)
+    width_mm = serializers.IntegerField(min_value=1, max_value=3000)
+    height_mm = serializers.IntegerField(min_value=1, max_value=3000)
+
+
+class PackInputSerializer(StrictSerializer):
+    parcels = PackParcelSerializer(many=True, required=False, allow_empty=False, max_length=100)
+
+
+class ParcelSerializer(serializers.ModelSerializer):
+    order = serializers.CharField(source="order.number")
+    lane = serializers.CharField(source="lane.code")
+    warehouse = serializers.CharField(source="warehouse.code")
+    departure = serializers.IntegerField(source="departure_id", allow_null=True)
+
+    class Meta:
+        model = Parcel
+        fields = [
+            "tracking_number",
+            "order",
+            "status",
+            "warehouse",
+            "lane",
+            "departure",
+            "weight_g",
+            "length_mm",
+            "width_mm",
+            "height_mm",
+            "unassigned_reason",
+        ]
+
+
+class PlanUnassignedSerializer(serializers.Serializer):
+    tracking_number = serializers.CharField()
+    reason = serializers.CharField()
+
+
+class PlanResultSerializer(serializers.Serializer):
+    assigned = serializers.IntegerField()
+    unassigned = PlanUnassignedSerializer(many=True)
+
+
+class DepartureSerializer(serializers.ModelSerializer):
+    lane = serializers.CharField(source="lane.code")
+
+    class Meta:
+        model = Departure
+        fields = [
+            "id",
+            "lane",
+            "number",
+            "scheduled_at",
+            "cutoff_at",
+            "capacity_kg",
+            "capacity_m3",
+            "capacity_pieces",
+            "status",
+        ]
+
+
+class DepartureStatusInputSerializer(StrictSerializer):
+    status = serializers.ChoiceField(
+        choices=[s for s in DepartureStatus.values if s != DepartureStatus.SCHEDULED]
+    )
+    reason = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")

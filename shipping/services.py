@@ -1,0 +1,448 @@
+"""Parcels, departures and the tracking timeline.
+
+Every parcel status comes from its timeline through `parcel_events_apply`,
+which inserts events in bulk, folds each affected timeline, writes the changed
+statuses, their outbox events and the orders' follow-on transitions in the
+caller's transaction."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Count, F, Sum
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _t
+from django.utils.translation import gettext_lazy as _
+
+from core.errors import Conflict, ValidationFailed
+from core.statemachine import TransitionTable
+from notifications.services import EventSpec, events_record
+from orders.models import Order, OrderStatus
+from orders.services import orders_transition
+from shipping.models import (
+    Departure,
+    DepartureEvent,
+    DepartureStatus,
+    Lane,
+    Parcel,
+    ParcelLine,
+    ParcelStatus,
+    TrackingEvent,
+    TrackingSeries,
+)
+from shipping.pricing import Unit, parcels_split
+from shipping.s10 import s10_build
+from shipping.tracking import EMAIL_STATUSES, EVENT_KINDS, SHIPPED_STATUSES, status_fold
+from warehouses.models import Reservation
+from warehouses.services import stock_pick
+
+DS = DepartureStatus
+DEPARTURE_TRANSITIONS = TransitionTable.build(
+    "departure",
+    {
+        DS.SCHEDULED: {DS.LOADING, DS.CLOSED, DS.CANCELLED},
+        DS.LOADING: {DS.CLOSED, DS.CANCELLED},
+        DS.CLOSED: {DS.DEPARTED, DS.CANCELLED},
+        DS.DEPARTED: {DS.ARRIVED},
+    },
+)
+OPEN_DEPARTURE = (DS.SCHEDULED, DS.LOADING)
+DEPARTURE_EVENT = {DS.CLOSED: "loaded", DS.DEPARTED: "departed", DS.ARRIVED: "arrived"}
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    parcel_id: int
+    event: str
+    occurred_at: datetime
+    source: str
+    location: str = ""
+    courier_id: int | None = None
+    scan_id: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+def tracking_numbers_issue(*, count: int) -> list[str]:
+    """Take `count` consecutive S10 serials from the series, under a row lock."""
+    conf = settings.AMUR
+    with transaction.atomic():
+        series, _created = TrackingSeries.objects.get_or_create(
+            prefix=conf["S10_PREFIX"], country=conf["S10_COUNTRY"]
+        )
+        series = TrackingSeries.objects.select_for_update().get(id=series.id)
+        first = series.next_serial
+        series.next_serial = first + count
+        series.save(update_fields=["next_serial"])
+    return [s10_build(series.prefix, first + i, series.country) for i in range(count)]
+
+
+def parcel_events_apply(*, events: Sequence[NewEvent]) -> list[TrackingEvent]:
+    """Insert events, then recompute the status of every parcel they touch."""
+    if not events:
+        return []
+    kinds = [EVENT_KINDS[e.event] for e in events]
+    rows = [
+        TrackingEvent(
+            parcel_id=e.parcel_id,
+            event=e.event,
+            status=kind.status,
+            emsevt=kind.emsevt,
+            occurred_at=e.occurred_at,
+            location=e.location,
+            source=e.source,
+            courier_id=e.courier_id,
+            scan_id=e.scan_id,
+            data=e.data,
+        )
+        for e, kind in zip(events, kinds, strict=True)
+    ]
+    TrackingEvent.objects.bulk_create(rows, batch_size=1000)
+    parcel_ids = sorted({e.parcel_id for e in events})
+    _parcels_refresh(parcel_ids=parcel_ids)
+    return rows
+
+
+def _parcels_refresh(*, parcel_ids: Sequence[int]) -> None:
+    timelines: dict[int, list[str]] = defaultdict(list)
+    latest: dict[int, datetime] = {}
+    for parcel_id, status, occurred_at in (
+        TrackingEvent.objects.filter(parcel_id__in=parcel_ids)
+        .order_by("parcel_id", "occurred_at", "id")
+        .values_list("parcel_id", "status", "occurred_at")
+    ):
+        timelines[parcel_id].append(status)
+        latest[parcel_id] = occurred_at
+    parcels = list(
+        Parcel.objects.select_for_update()
+        .filter(id__in=parcel_ids)
+        .select_related("order__buyer__user")
+        .order_by("id")
+    )
+    changed: list[tuple[Parcel, str]] = []
+    for parcel in parcels:
+        status = status_fold(timelines[parcel.id])
+        if status != parcel.status:
+            changed.append((parcel, parcel.status))
+            parcel.status = status
+            parcel.event_seq += 1
+    if not changed:
+        return
+    now = timezone.now()
+    for parcel, _previous in changed:
+        parcel.updated_at = now
+    Parcel.objects.bulk_update(
+        [p for p, _ in changed], ["status", "event_seq", "updated_at"], batch_size=1000
+    )
+    events_record(events=[_parcel_event_spec(p, prev, latest[p.id]) for p, prev in changed])
+    _orders_follow(parcels=[p for p, _ in changed])
+
+
+def _parcel_event_spec(parcel: Parcel, previous: str, occurred_at: datetime) -> EventSpec:
+    buyer = parcel.order.buyer
+    email_subject = email_body = ""
+    if parcel.status in EMAIL_STATUSES:
+        with translation.override(buyer.language):
+            label = str(ParcelStatus(parcel.status).label)
+            email_subject = _t("Parcel %(number)s: %(status)s") % {
+                "number": parcel.tracking_number,
+                "status": label,
+            }
+            email_body = _t("Your parcel %(number)s (order %(order)s) is now: %(status)s.") % {
+                "number": parcel.tracking_number,
+                "order": parcel.order.number,
+                "status": label,
+            }
+    return EventSpec(
+        type="parcel.status_changed",
+        subject=f"parcel:{parcel.tracking_number}",
+        sequence=parcel.event_seq,
+        payload={
+            "tracking_number": parcel.tracking_number,
+            "order": parcel.order.number,
+            "status": parcel.status,
+            "previous_status": previous,
+        },
+        occurred_at=occurred_at,
+        audience_id=buyer.user_id,
+        email_to=buyer.user.email if email_subject else "",
+        email_subject=email_subject,
+        email_body=email_body,
+    )
+
+
+def _orders_follow(*, parcels: Iterable[Parcel]) -> None:
+    """Orders move with their parcels: in transit when one has shipped,
+    delivered when all are delivered."""
+    shipped = sorted({p.order_id for p in parcels if p.status in SHIPPED_STATUSES})
+    if shipped:
+        orders_transition(order_ids=shipped, to=OrderStatus.IN_TRANSIT, strict=False)
+    delivered_candidates = {p.order_id for p in parcels if p.status == ParcelStatus.DELIVERED}
+    if delivered_candidates:
+        open_counts = dict(
+            Parcel.objects.filter(order_id__in=delivered_candidates)
+            .exclude(status=ParcelStatus.DELIVERED)
+            .values_list("order_id")
+            .annotate(n=Count("id"))
+        )
+        done = sorted(o for o in delivered_candidates if not open_counts.get(o))
+        if done:
+            orders_transition(order_ids=done, to=OrderStatus.DELIVERED, strict=False)
+
+
+@dataclass(frozen=True)
+class PackedParcel:
+    warehouse_id: int
+    lines: dict[int, int]  # order line id -> quantity
+    weight_g: int
+    length_mm: int
+    width_mm: int
+    height_mm: int
+
+
+def _auto_packing(order: Order, reservations: Sequence[Reservation]) -> list[PackedParcel]:
+    """Pack as the quote planned: per warehouse, split at the lane's limit."""
+    lanes = _lanes_by_warehouse(order)
+    by_warehouse: dict[int, list[Unit]] = defaultdict(list)
+    for res in reservations:
+        line = res.line
+        by_warehouse[res.stock.warehouse_id].append(
+            Unit(
+                key=line.id,
+                weight_g=line.product.weight_g,
+                value_cny=line.unit_price_cny,
+                quantity=res.quantity,
+            )
+        )
+    packed: list[PackedParcel] = []
+    products = {res.line_id: res.line.product for res in reservations}
+    for warehouse_id, units in sorted(by_warehouse.items()):
+        for planned in parcels_split(units, max_weight_g=lanes[warehouse_id].max_parcel_weight_g):
+            dims = [products[key] for key in planned.items]
+            packed.append(
+                PackedParcel(
+                    warehouse_id=warehouse_id,
+                    lines=planned.items,
+                    weight_g=planned.weight_g,
+                    length_mm=max(p.length_mm for p in dims),
+                    width_mm=max(p.width_mm for p in dims),
+                    height_mm=sum(products[k].height_mm * q for k, q in planned.items.items()),
+                )
+            )
+    return packed
+
+
+def _lanes_by_warehouse(order: Order) -> dict[int, Lane]:
+    codes = {entry["warehouse_id"]: entry["lane"] for entry in order.plan}
+    lanes = {lane.code: lane for lane in Lane.objects.filter(code__in=set(codes.values()))}
+    return {warehouse_id: lanes[code] for warehouse_id, code in codes.items()}
+
+
+def order_pack(
+    *, order_id: int, parcels: Sequence[PackedParcel] | None = None, actor_id: int | None = None
+) -> list[Parcel]:
+    """Pack an allocated order into parcels, pick its stock, label each parcel."""
+    with transaction.atomic():
+        order = Order.objects.select_for_update().select_related("buyer__user").get(id=order_id)
+        if order.status != OrderStatus.ALLOCATED:
+            raise Conflict(_("Only an allocated order can be packed."), code="order_not_packable")
+        reservations = list(
+            Reservation.objects.filter(order=order, status=Reservation.Status.ACTIVE)
+            .select_related("stock", "line__product")
+            .order_by("id")
+        )
+        packing = list(parcels) if parcels else _auto_packing(order, reservations)
+        _check_packing(reservations, packing)
+        lanes = _lanes_by_warehouse(order)
+        windows = {entry["warehouse_id"]: entry for entry in order.plan}
+        prices = {res.line_id: res.line.unit_price_cny for res in reservations}
+        numbers = tracking_numbers_issue(count=len(packing))
+        created = Parcel.objects.bulk_create(
+            [
+                Parcel(
+                    order=order,
+                    warehouse_id=spec.warehouse_id,
+                    lane=lanes[spec.warehouse_id],
+                    tracking_number=number,
+                    status="",  # announced by its first event, label_created
+                    weight_g=spec.weight_g,
+                    length_mm=spec.length_mm,
+                    width_mm=spec.width_mm,
+                    height_mm=spec.height_mm,
+                    value_cny=sum((prices[k] * q for k, q in spec.lines.items()), Decimal(0)),
+                    promised_min_days=windows[spec.warehouse_id]["min_days"],
+                    promised_max_days=windows[spec.warehouse_id]["max_days"],
+                )
+                for spec, number in zip(packing, numbers, strict=True)
+            ]
+        )
+        # bulk_create returns ids on PostgreSQL and SQLite; read back to be sure.
+        by_number = {
+            p.tracking_number: p for p in Parcel.objects.filter(tracking_number__in=numbers)
+        }
+        created = [by_number[p.tracking_number] for p in created]
+        ParcelLine.objects.bulk_create(
+            [
+                ParcelLine(parcel=parcel, line_id=line_id, quantity=quantity)
+                for parcel, spec in zip(created, packing, strict=True)
+                for line_id, quantity in spec.lines.items()
+            ]
+        )
+        stock_pick(order=order, actor_id=actor_id)
+        orders_transition(order_ids=[order.id], to=OrderStatus.PACKED, actor_id=actor_id)
+        now = timezone.now()
+        parcel_events_apply(
+            events=[
+                NewEvent(parcel_id=p.id, event="label_created", occurred_at=now, source="system")
+                for p in created
+            ]
+        )
+    return list(Parcel.objects.filter(id__in=[p.id for p in created]).order_by("id"))
+
+
+def _check_packing(reservations: Sequence[Reservation], packing: Sequence[PackedParcel]) -> None:
+    if not reservations:
+        raise Conflict(_("The order has no reserved stock to pack."), code="nothing_to_pack")
+    expected: dict[tuple[int, int], int] = defaultdict(int)
+    for res in reservations:
+        expected[(res.stock.warehouse_id, res.line_id)] += res.quantity
+    got: dict[tuple[int, int], int] = defaultdict(int)
+    for spec in packing:
+        if spec.weight_g <= 0 or not spec.lines:
+            raise ValidationFailed(fields={"parcels": [_("Each parcel needs lines and a weight.")]})
+        for line_id, quantity in spec.lines.items():
+            got[(spec.warehouse_id, line_id)] += quantity
+    if got != expected:
+        raise ValidationFailed(
+            _("The parcels must hold exactly the reserved units, each from its warehouse."),
+            code="packing_mismatch",
+            fields={"parcels": [_("Packed quantities differ from the reserved ones.")]},
+        )
+
+
+@dataclass
+class PlanResult:
+    assigned: dict[int, int] = field(default_factory=dict)  # parcel id -> departure id
+    unassigned: dict[int, str] = field(default_factory=dict)  # parcel id -> reason
+
+
+def departures_plan(*, lane_id: int, now: datetime | None = None) -> PlanResult:
+    """Put the lane's packed, unassigned parcels on its open departures.
+
+    Earliest promise first; each parcel on the earliest departure before its
+    cut-off with room in kg, m3 and pieces. Parcels on closed departures are
+    never moved."""
+    now = now or timezone.now()
+    result = PlanResult()
+    with transaction.atomic():
+        departures = list(
+            Departure.objects.select_for_update()
+            .filter(lane_id=lane_id, status__in=OPEN_DEPARTURE, cutoff_at__gt=now)
+            .order_by("scheduled_at", "id")
+        )
+        loads = {
+            row["departure_id"]: row
+            for row in Parcel.objects.filter(departure__in=departures)
+            .values("departure_id")
+            .annotate(
+                g=Sum("weight_g"),
+                mm3=Sum(F("length_mm") * F("width_mm") * F("height_mm")),
+                n=Count("id"),
+            )
+        }
+        room = {
+            d.id: [
+                int(d.capacity_kg * 1000) - (loads.get(d.id, {}).get("g") or 0),
+                int(d.capacity_m3 * 1_000_000_000) - (loads.get(d.id, {}).get("mm3") or 0),
+                d.capacity_pieces - (loads.get(d.id, {}).get("n") or 0),
+            ]
+            for d in departures
+        }
+        parcels = list(
+            Parcel.objects.select_for_update(skip_locked=True)
+            .filter(lane_id=lane_id, departure__isnull=True, status=ParcelStatus.INFO_RECEIVED)
+            .order_by("promised_max_days", "created_at", "id")
+        )
+        for parcel in parcels:
+            need = (parcel.weight_g, parcel.length_mm * parcel.width_mm * parcel.height_mm, 1)
+            chosen = next(
+                (
+                    d
+                    for d in departures
+                    if all(r >= n for r, n in zip(room[d.id], need, strict=True))
+                ),
+                None,
+            )
+            if chosen is None:
+                reason = (
+                    str(_("No open departure before its cut-off."))
+                    if not departures
+                    else str(_("No capacity left on the open departures."))
+                )
+                result.unassigned[parcel.id] = reason
+                parcel.unassigned_reason = reason
+                continue
+            room[chosen.id] = [r - n for r, n in zip(room[chosen.id], need, strict=True)]
+            parcel.departure_id = chosen.id
+            parcel.unassigned_reason = ""
+            result.assigned[parcel.id] = chosen.id
+        Parcel.objects.bulk_update(parcels, ["departure", "unassigned_reason"], batch_size=1000)
+    return result
+
+
+def departure_transition(
+    *,
+    departure_id: int,
+    to: str,
+    actor_id: int | None = None,
+    reason: str = "",
+    occurred_at: datetime | None = None,
+) -> Departure:
+    """Move a departure and add its event to every parcel on it, in bulk."""
+    now = occurred_at or timezone.now()
+    with transaction.atomic():
+        departure = (
+            Departure.objects.select_for_update().select_related("lane").get(id=departure_id)
+        )
+        DEPARTURE_TRANSITIONS.check(departure.status, to)
+        previous = departure.status
+        departure.status = to
+        departure.save(update_fields=["status", "updated_at"])
+        DepartureEvent.objects.create(
+            departure=departure,
+            from_status=previous,
+            to_status=to,
+            actor_id=actor_id,
+            reason=reason,
+            created_at=now,
+        )
+        parcel_ids = list(
+            Parcel.objects.filter(departure=departure).order_by("id").values_list("id", flat=True)
+        )
+        if to == DS.CANCELLED:
+            Parcel.objects.filter(id__in=parcel_ids).update(departure=None)
+            kind = "departure_cancelled"
+        else:
+            kind = DEPARTURE_EVENT.get(DS(to), "")
+        if kind and parcel_ids:
+            hub = departure.lane.destination_hub if to == DS.ARRIVED else departure.lane.origin_hub
+            parcel_events_apply(
+                events=[
+                    NewEvent(
+                        parcel_id=pid,
+                        event=kind,
+                        occurred_at=now,
+                        source="departure",
+                        location=hub,
+                        data={"departure": departure.number},
+                    )
+                    for pid in parcel_ids
+                ]
+            )
+    return departure

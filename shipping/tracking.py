@@ -1,0 +1,75 @@
+"""The tracking event catalogue: what each scan or departure event means for
+the buyer's status, and its UPU EMSEVT code where one exists."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from shipping.models import ParcelStatus
+
+PS = ParcelStatus
+
+
+@dataclass(frozen=True)
+class EventKind:
+    code: str
+    status: str  # "" when the event does not change the buyer's status
+    emsevt: str
+    courier_may_send: bool = True
+
+
+EVENT_KINDS: dict[str, EventKind] = {
+    kind.code: kind
+    for kind in (
+        EventKind("label_created", PS.INFO_RECEIVED, "", courier_may_send=False),
+        EventKind("accepted", PS.INFO_RECEIVED, "EMA"),
+        EventKind("loaded", "", "EMB"),
+        EventKind("departed", PS.IN_TRANSIT, "EMC"),
+        EventKind("arrived", PS.IN_TRANSIT, "EMD"),
+        EventKind("customs_presented", PS.IN_CUSTOMS, "EDB"),
+        EventKind("customs_held", PS.CUSTOMS_HELD, "EME"),
+        EventKind("customs_released", PS.IN_TRANSIT, "EMF"),
+        EventKind("arrived_delivery_office", PS.IN_TRANSIT, "EMG"),
+        EventKind("out_for_delivery", PS.OUT_FOR_DELIVERY, "EDG"),
+        EventKind("delivery_failed", PS.DELIVERY_FAILED, "EMH"),
+        EventKind("available_for_pickup", PS.AVAILABLE_FOR_PICKUP, ""),
+        EventKind("delivered", PS.DELIVERED, "EMI"),
+        EventKind("returned", PS.RETURNED, ""),
+        EventKind("exception", PS.EXCEPTION, ""),
+        EventKind("cash_collected", "", ""),
+        EventKind("departure_cancelled", "", "", courier_may_send=False),
+        EventKind("expired", PS.EXPIRED, "", courier_may_send=False),
+    )
+}
+COURIER_EVENTS = sorted(code for code, kind in EVENT_KINDS.items() if kind.courier_may_send)
+# Statuses that mean the parcel has left the warehouse for the buyer.
+SHIPPED_STATUSES = frozenset(
+    {
+        PS.IN_TRANSIT,
+        PS.IN_CUSTOMS,
+        PS.CUSTOMS_HELD,
+        PS.OUT_FOR_DELIVERY,
+        PS.DELIVERY_FAILED,
+        PS.AVAILABLE_FOR_PICKUP,
+        PS.DELIVERED,
+    }
+)
+# Statuses the buyer is told about by e-mail.
+EMAIL_STATUSES = frozenset({PS.IN_TRANSIT, PS.CUSTOMS_HELD, PS.OUT_FOR_DELIVERY, PS.DELIVERED})
+
+
+def status_fold(statuses_in_time_order: Iterable[str]) -> str:
+    """The buyer's status after a timeline of event statuses.
+
+    Delivered leaves only by an explicit return; returned and expired are final."""
+    status: str = PS.INFO_RECEIVED
+    for event_status in statuses_in_time_order:
+        if not event_status:
+            continue
+        if status in (PS.RETURNED, PS.EXPIRED):
+            break
+        if status == PS.DELIVERED and event_status != PS.RETURNED:
+            continue
+        status = event_status
+    return status
