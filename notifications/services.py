@@ -137,7 +137,9 @@ def outbox_events_dispatch(*, event_ids: Sequence[str]) -> list[int]:
     delivery_ids = list(
         WebhookDelivery.objects.filter(
             event_id__in=[e.id for e in events], status=WebhookDelivery.Status.PENDING
-        ).values_list("id", flat=True)
+        )
+        .order_by("id")
+        .values_list("id", flat=True)
     )
     return delivery_ids
 

@@ -104,44 +104,70 @@ def parcel_events_apply(*, events: Sequence[NewEvent]) -> list[TrackingEvent]:
         for e, kind in zip(events, kinds, strict=True)
     ]
     TrackingEvent.objects.bulk_create(rows, batch_size=1000)
-    parcel_ids = sorted({e.parcel_id for e in events})
-    _parcels_refresh(parcel_ids=parcel_ids)
+    _parcels_refresh(new_event_ids={row.id for row in rows})
     return rows
 
 
-def _parcels_refresh(*, parcel_ids: Sequence[int]) -> None:
-    timelines: dict[int, list[str]] = defaultdict(list)
-    latest: dict[int, datetime] = {}
-    for parcel_id, status, occurred_at in (
+def _status_changes(
+    current: str, timeline: Sequence[tuple[int, str, datetime]], new_ids: set[int]
+) -> list[tuple[str, datetime]]:
+    """The buyer-visible status changes that new events cause.
+
+    Events after everything already known are progress: each change among them
+    counts. Events that arrive late, before known ones, only count through the
+    status they leave at the end of the known history."""
+    statuses = [status for _id, status, _at in timeline]
+    last_known = max((i for i, (eid, _s, _at) in enumerate(timeline) if eid not in new_ids), default=-1)
+    changes: list[tuple[str, datetime]] = []
+    previous = current
+    if last_known >= 0:
+        settled = status_fold(statuses[: last_known + 1])
+        if settled != previous:
+            changes.append((settled, timeline[last_known][2]))
+            previous = settled
+    for index in range(last_known + 1, len(timeline)):
+        status = status_fold(statuses[: index + 1])
+        if status != previous:
+            changes.append((status, timeline[index][2]))
+            previous = status
+    return changes
+
+
+def _parcels_refresh(*, new_event_ids: set[int]) -> None:
+    parcel_ids = sorted(
+        set(TrackingEvent.objects.filter(id__in=new_event_ids).values_list("parcel_id", flat=True))
+    )
+    timelines: dict[int, list[tuple[int, str, datetime]]] = defaultdict(list)
+    for event_id, parcel_id, status, occurred_at in (
         TrackingEvent.objects.filter(parcel_id__in=parcel_ids)
         .order_by("parcel_id", "occurred_at", "id")
-        .values_list("parcel_id", "status", "occurred_at")
+        .values_list("id", "parcel_id", "status", "occurred_at")
     ):
-        timelines[parcel_id].append(status)
-        latest[parcel_id] = occurred_at
+        timelines[parcel_id].append((event_id, status, occurred_at))
     parcels = list(
         Parcel.objects.select_for_update()
         .filter(id__in=parcel_ids)
         .select_related("order__buyer__user")
         .order_by("id")
     )
-    changed: list[tuple[Parcel, str]] = []
+    now = timezone.now()
+    changed: list[Parcel] = []
+    specs: list[EventSpec] = []
     for parcel in parcels:
-        status = status_fold(timelines[parcel.id])
-        if status != parcel.status:
-            changed.append((parcel, parcel.status))
+        changes = _status_changes(parcel.status, timelines[parcel.id], new_event_ids)
+        for status, occurred_at in changes:
+            previous = parcel.status
             parcel.status = status
             parcel.event_seq += 1
+            specs.append(_parcel_event_spec(parcel, previous, occurred_at))
+        if changes:
+            parcel.updated_at = now
+            changed.append(parcel)
     if not changed:
         return
-    now = timezone.now()
-    for parcel, _previous in changed:
-        parcel.updated_at = now
-    Parcel.objects.bulk_update(
-        [p for p, _ in changed], ["status", "event_seq", "updated_at"], batch_size=1000
-    )
-    events_record(events=[_parcel_event_spec(p, prev, latest[p.id]) for p, prev in changed])
-    _orders_follow(parcels=[p for p, _ in changed])
+    Parcel.objects.bulk_update(changed, ["status", "event_seq", "updated_at"], batch_size=1000)
+    events_record(events=specs)
+    _orders_follow(parcels=changed)
 
 
 def _parcel_event_spec(parcel: Parcel, previous: str, occurred_at: datetime) -> EventSpec:

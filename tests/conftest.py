@@ -1,0 +1,159 @@
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django.db import connection
+from rest_framework.test import APIClient
+
+from orders.models import Buyer, Product
+from shipping.models import Departure, Lane
+from tests.factories import (
+    BuyerFactory,
+    CourierFactory,
+    DepartureFactory,
+    LaneFactory,
+    LaneRegionFactory,
+    ProductFactory,
+    WarehouseFactory,
+    rates_today,
+    token_for,
+)
+from warehouses.models import Warehouse
+from warehouses.services import stock_receive
+
+REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
+
+
+def _services_missing(marker: str) -> str | None:
+    if connection.vendor != "postgresql":
+        return "needs PostgreSQL (set DATABASE_URL)"
+    if marker == "services" and not settings.REDIS_URL:
+        return "needs Redis (set REDIS_URL)"
+    return None
+
+
+@pytest.fixture(autouse=True)
+def _service_gate(request: pytest.FixtureRequest) -> None:
+    for marker in ("services", "postgres"):
+        if request.node.get_closest_marker(marker):
+            missing = _services_missing(marker)
+            if missing and REQUIRE_SERVICES:
+                pytest.fail(f"REQUIRE_SERVICES=1 but this test {missing}")
+            if missing:
+                pytest.skip(missing)
+
+
+@pytest.fixture(autouse=True)
+def _locmem_email(settings: Any) -> None:
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+
+
+@pytest.fixture
+def api() -> APIClient:
+    return APIClient()
+
+
+def client_for(user: Any) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token_for(user)}")
+    return client
+
+
+@dataclass
+class World:
+    hrb: Warehouse
+    sfh: Warehouse
+    svx: Warehouse
+    air: Lane
+    road: Lane
+    local: Lane
+    products: list[Product]
+    buyer: Buyer
+    other_buyer: Buyer
+    flight: Departure
+
+    def address(self, region: str = "RU-SVE") -> dict[str, str]:
+        return {
+            "recipient_name": "Иван Петров",
+            "recipient_phone": "+79221234567",
+            "region": region,
+            "city": "Екатеринбург",
+            "postcode": "620014",
+            "street": "ул. Малышева, 51",
+        }
+
+    def order_body(
+        self, *lines: tuple[str, int], region: str = "RU-SVE", method: str = "card"
+    ) -> dict[str, Any]:
+        return {
+            "lines": [{"sku": sku, "quantity": q} for sku, q in lines],
+            "shipping_address": self.address(region),
+            "payment_method": method,
+        }
+
+
+@pytest.fixture
+def world(db: Any) -> World:
+    """A small operator: Harbin (air to Yekaterinburg), Suifenhe (road to
+    Vladivostok), Yekaterinburg overseas (local); three products in stock."""
+    hrb = WarehouseFactory(code="HRB", kind="domestic", city="Harbin", country="CN")
+    sfh = WarehouseFactory(code="SFH", kind="border", city="Suifenhe", country="CN")
+    svx = WarehouseFactory(code="SVX", kind="overseas", city="Yekaterinburg", country="RU")
+    air = LaneFactory(code="HRB-SVX-AIR", origin=hrb)
+    road = LaneFactory(
+        code="SFH-VVO-ROAD",
+        origin=sfh,
+        origin_hub="SFH",
+        destination_hub="VVO",
+        mode="road",
+        base_fee_cny=Decimal("15.00"),
+        per_100g_cny=Decimal("2.00"),
+    )
+    local = LaneFactory(
+        code="SVX-LOCAL-ROAD",
+        origin=svx,
+        origin_hub="SVX",
+        destination_hub="SVX",
+        mode="road",
+        crosses_border=False,
+        base_fee_cny=Decimal("10.00"),
+        per_100g_cny=Decimal("1.00"),
+    )
+    for region, (low, high) in {"RU-SVE": (4, 7), "RU-PRI": (6, 10), "RU-MOW": (5, 12)}.items():
+        LaneRegionFactory(lane=air, region=region, min_days=low, max_days=high)
+    LaneRegionFactory(lane=road, region="RU-PRI", min_days=2, max_days=4)
+    LaneRegionFactory(lane=local, region="RU-SVE", min_days=1, max_days=2)
+    products = [
+        ProductFactory(sku="TEA-0001", price_cny=Decimal("98.00"), weight_g=300),
+        ProductFactory(sku="BOOT-0002", price_cny=Decimal("329.00"), weight_g=1500),
+        ProductFactory(sku="PHONE-0003", price_cny=Decimal("1299.00"), weight_g=420),
+    ]
+    for product in products:
+        stock_receive(warehouse_id=hrb.id, product_id=product.id, quantity=50)
+    stock_receive(warehouse_id=sfh.id, product_id=products[0].id, quantity=20)
+    rates_today()
+    flight = DepartureFactory(lane=air)
+    return World(
+        hrb=hrb,
+        sfh=sfh,
+        svx=svx,
+        air=air,
+        road=road,
+        local=local,
+        products=products,
+        buyer=BuyerFactory(),
+        other_buyer=BuyerFactory(),
+        flight=flight,
+    )
+
+
+@pytest.fixture
+def courier(world: World) -> Any:
+    courier = CourierFactory(regions=["RU-SVE"])
+    courier.lanes.add(world.air)
+    return courier

@@ -1,0 +1,150 @@
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+import factory
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+from rest_framework.authtoken.models import Token
+
+from orders.models import Buyer, Merchant, MerchantStaff, Product
+from payments.models import ExchangeRate
+from shipping.models import Courier, Departure, Lane, LaneRegion
+from warehouses.models import Warehouse
+
+PASSWORD = "Correct-Horse-9"  # noqa: S105 - test fixture
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = get_user_model()
+        django_get_or_create = ("username",)
+        skip_postgeneration_save = True
+
+    email = factory.Sequence(lambda n: f"user{n}@example.ru")
+    username = factory.SelfAttribute("email")
+    password = factory.django.Password(PASSWORD)
+
+
+class BuyerFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Buyer
+
+    user = factory.SubFactory(UserFactory)
+    language = "ru"
+    phone = "+79221234567"
+
+
+class MerchantFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Merchant
+        django_get_or_create = ("code",)
+
+    code = factory.Sequence(lambda n: f"merchant-{n}")
+    name = factory.Sequence(lambda n: f"Merchant {n}")
+    name_zh = "商家"
+
+
+class MerchantStaffFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = MerchantStaff
+
+    user = factory.SubFactory(UserFactory, is_staff=True)
+    merchant = factory.SubFactory(MerchantFactory)
+
+
+class ProductFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Product
+        django_get_or_create = ("sku",)
+
+    merchant = factory.SubFactory(MerchantFactory)
+    sku = factory.Sequence(lambda n: f"SKU-{n:05d}")
+    name_ru = factory.Sequence(lambda n: f"Товар {n}")
+    name_zh = factory.Sequence(lambda n: f"商品{n}")
+    name_en = factory.Sequence(lambda n: f"Product {n}")
+    hs_code = "620193"
+    weight_g = 500
+    length_mm = 300
+    width_mm = 200
+    height_mm = 100
+    price_cny = Decimal("100.00")
+
+
+class WarehouseFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Warehouse
+        django_get_or_create = ("code",)
+
+    code = "HRB"
+    name = factory.LazyAttribute(lambda o: f"{o.code} warehouse")
+    kind = "domestic"
+    city = "Harbin"
+    country = "CN"
+
+
+class LaneFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Lane
+        django_get_or_create = ("code",)
+
+    code = "HRB-SVX-AIR"
+    name = "Harbin - Yekaterinburg charter"
+    origin = factory.SubFactory(WarehouseFactory)
+    origin_hub = "HRB"
+    destination_hub = "SVX"
+    mode = "air"
+    carrier = "Charter"
+    transit_days = 1
+    crosses_border = True
+    max_parcel_weight_g = 31_000
+    base_fee_cny = Decimal("25.00")
+    per_100g_cny = Decimal("4.50")
+
+
+class LaneRegionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = LaneRegion
+        django_get_or_create = ("lane", "region")
+
+    lane = factory.SubFactory(LaneFactory)
+    region = "RU-SVE"
+    min_days = 4
+    max_days = 7
+
+
+class DepartureFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Departure
+
+    lane = factory.SubFactory(LaneFactory)
+    number = factory.Sequence(lambda n: f"CF{n:04d}")
+    scheduled_at = factory.LazyFunction(lambda: timezone.now() + timedelta(days=1))
+    cutoff_at = factory.LazyAttribute(lambda o: o.scheduled_at - timedelta(hours=4))
+    capacity_kg = Decimal("1000")
+    capacity_m3 = Decimal("10")
+    capacity_pieces = 500
+
+
+class CourierFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Courier
+
+    user = factory.SubFactory(UserFactory)
+    name = factory.Sequence(lambda n: f"Courier {n}")
+    regions = factory.LazyFunction(list)
+
+
+def rates_today(cny: str = "11.0000", eur: str = "92.0000") -> None:
+    today = timezone.now().date()
+    ExchangeRate.objects.update_or_create(
+        currency="CNY", date=today, defaults={"rate_to_rub": Decimal(cny)}
+    )
+    ExchangeRate.objects.update_or_create(
+        currency="EUR", date=today, defaults={"rate_to_rub": Decimal(eur)}
+    )
+
+
+def token_for(user) -> str:  # type: ignore[no-untyped-def]
+    return Token.objects.get_or_create(user=user)[0].key

@@ -1,0 +1,140 @@
+"""The whole order-to-delivery path over HTTP, shared by the embedded test
+and the services test (PostgreSQL, Redis and a real Celery worker)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.utils import timezone
+
+from tests.factories import PASSWORD, CourierFactory, UserFactory, token_for
+
+
+class Http:
+    """Minimal JSON client over either Django's test client or real HTTP."""
+
+    def __init__(self, send: Callable[..., tuple[int, Any]]) -> None:
+        self.send = send
+        self.token: str | None = None
+
+    def __call__(self, method: str, path: str, body: Any = None, **headers: str) -> tuple[int, Any]:
+        if self.token:
+            headers.setdefault("Authorization", f"Token {self.token}")
+        return self.send(method, path, body, headers)
+
+
+def run_order_to_delivery(
+    http: Http, staff: Http, courier_http: Http, hook_url: str
+) -> dict[str, Any]:
+    """Drive the path; returns what the assertions need."""
+    status, body = http(
+        "POST", "/api/v1/auth/register/", {"email": "buyer@example.ru", "password": PASSWORD}
+    )
+    assert status == 201, body
+    status, body = http(
+        "POST", "/api/v1/auth/token/", {"email": "buyer@example.ru", "password": PASSWORD}
+    )
+    assert status == 200, body
+    http.token = body["token"]
+
+    status, body = http("POST", "/api/v1/webhooks/", {"url": hook_url})
+    assert status == 201, body
+    secret = body["secret"]
+
+    status, body = http("GET", "/api/v1/products/?search=TEA")
+    assert status == 200 and body["count"] == 1, body
+    sku = body["results"][0]["sku"]
+
+    order_body = {
+        "lines": [{"sku": sku, "quantity": 2}, {"sku": "BOOT-0002", "quantity": 1}],
+        "shipping_address": {
+            "recipient_name": "Иван Петров",
+            "recipient_phone": "+79221234567",
+            "region": "RU-SVE",
+            "city": "Екатеринбург",
+            "postcode": "620014",
+            "street": "ул. Малышева, 51",
+        },
+        "payment_method": "card",
+    }
+    status, quote = http("POST", "/api/v1/checkout/quote/", order_body)
+    assert status == 200, quote
+    status, order = http("POST", "/api/v1/orders/", order_body, **{"Idempotency-Key": "order-1"})
+    assert status == 201, order
+    assert order["totals"] == quote["totals"]
+    number = order["number"]
+
+    status, body = http("POST", f"/api/v1/orders/{number}/pay/", {"token": "tok_approve"})
+    assert status == 201, body
+
+    status, parcels = staff("POST", f"/api/v1/ops/orders/{number}/pack/", {})
+    assert status == 201, parcels
+    tracking = parcels[0]["tracking_number"]
+    lane = parcels[0]["lane"]
+
+    status, plan = staff("POST", f"/api/v1/ops/lanes/{lane}/plan/")
+    assert status == 200 and plan["assigned"] == 1, plan
+    status, departures = staff("GET", f"/api/v1/ops/departures/?lane={lane}&status=scheduled")
+    departure_id = departures["results"][0]["id"]
+    for step in ("closed", "departed", "arrived"):
+        status, body = staff(
+            "POST", f"/api/v1/ops/departures/{departure_id}/status/", {"status": step}
+        )
+        assert status == 200, body
+
+    now = timezone.now()
+    scans = [
+        ("customs_presented", 1),
+        ("customs_released", 2),
+        ("out_for_delivery", 3),
+        ("delivered", 4),
+    ]
+    status, body = courier_http(
+        "POST",
+        "/api/v1/courier/scans/",
+        {
+            "scans": [
+                {
+                    "scan_id": f"scan-{event}",
+                    "tracking_number": tracking,
+                    "event": event,
+                    "occurred_at": (now + timezone.timedelta(minutes=minutes)).isoformat(),
+                    "location": "Екатеринбург",
+                }
+                for event, minutes in scans
+            ]
+        },
+    )
+    assert status == 200 and body["accepted"] == 4, body
+
+    status, track = http("GET", f"/api/v1/tracking/{tracking}/")
+    assert status == 200, track
+    status, final = http("GET", f"/api/v1/orders/{number}/")
+    status, events = http("GET", f"/api/v1/orders/{number}/events/")
+    return {
+        "number": number,
+        "tracking": tracking,
+        "track": track,
+        "order": final,
+        "order_events": events,
+        "secret": secret,
+    }
+
+
+def make_staff_and_courier() -> tuple[str, str]:
+    staff = UserFactory(email="ops@amur.example", is_staff=True)
+    courier = CourierFactory(user=UserFactory(email="courier@example.ru"), regions=["RU-SVE"])
+    from shipping.models import Lane
+
+    courier.lanes.set(Lane.objects.all())
+    return token_for(staff), token_for(courier.user)
+
+
+def expected_status_changes(number: str, tracking: str) -> int:
+    """Every order transition and every parcel status change is one webhook."""
+    from orders.models import OrderEvent
+    from shipping.models import Parcel
+
+    parcel = Parcel.objects.get(tracking_number=tracking)
+    return OrderEvent.objects.filter(order__number=number).count() + parcel.event_seq
