@@ -100,8 +100,12 @@ def flatten_detail(detail: Any, prefix: str = "") -> Fields:
     out: Fields = {}
     if isinstance(detail, Mapping):
         for key, value in detail.items():
-            name = "non_field_errors" if key == "non_field_errors" and not prefix else str(key)
-            path = f"{prefix}.{name}" if prefix else name
+            if isinstance(key, int) or (prefix and str(key).isdigit()):
+                path = f"{prefix}[{key}]"
+            elif key == "non_field_errors":
+                path = prefix or "non_field_errors"
+            else:
+                path = f"{prefix}.{key}" if prefix else str(key)
             out.update(flatten_detail(value, path))
     elif isinstance(detail, list):
         if all(not isinstance(item, (Mapping, list)) for item in detail):

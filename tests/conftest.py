@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -11,7 +12,7 @@ from django.db import connection
 from rest_framework.test import APIClient
 
 from orders.models import Buyer, Product
-from shipping.models import Departure, Lane
+from shipping.models import Departure, DutyRule, Lane
 from tests.factories import (
     BuyerFactory,
     CourierFactory,
@@ -137,6 +138,16 @@ def world(db: Any) -> World:
         stock_receive(warehouse_id=hrb.id, product_id=product.id, quantity=50)
     stock_receive(warehouse_id=sfh.id, product_id=products[0].id, quantity=20)
     rates_today()
+    # Shipped by a data migration; transactional tests truncate it away.
+    DutyRule.objects.get_or_create(
+        valid_from=date(2020, 1, 1),
+        defaults={
+            "value_threshold_eur": Decimal("200"),
+            "weight_threshold_kg": Decimal("31"),
+            "rate_on_excess_value": Decimal("0.15"),
+            "min_eur_per_excess_kg": Decimal("2"),
+        },
+    )
     flight = DepartureFactory(lane=air)
     return World(
         hrb=hrb,

@@ -1,0 +1,264 @@
+"""The deployment files and production mode.
+
+docker-compose.yml is read as YAML (and checked by `docker compose config` where Docker is
+installed); production settings are checked with `manage.py check --deploy` in a subprocess,
+since settings are read once per process. None of this needs a database.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import runpy
+import secrets
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from ecommerce.settings import DEV_SECRET_KEY
+
+ROOT = Path(__file__).resolve().parent.parent
+COMPOSE_FILE = ROOT / "docker-compose.yml"
+DOCKERFILE = ROOT / "Dockerfile"
+SERVICES = {"web", "worker", "beat", "db", "redis"}
+APP_SERVICES = ("web", "worker", "beat")
+# Settings read from the environment that would make the subprocess depend on the caller's
+# environment (CI exports DATABASE_URL and REDIS_URL, for one).
+ENV_CLEARED = (
+    "SECRET_KEY",
+    "DEBUG",
+    "DATABASE_URL",
+    "REDIS_URL",
+    "ALLOWED_HOSTS",
+    "CSRF_TRUSTED_ORIGINS",
+    "SECURE_SSL_REDIRECT",
+    "SECURE_HSTS_SECONDS",
+    "STATIC_ROOT",
+    "EMAIL_BACKEND",
+)
+
+
+# docker-compose.yml
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    data = yaml.safe_load(COMPOSE_FILE.read_text(encoding="utf-8"))
+    assert isinstance(data, dict), "docker-compose.yml is not a mapping"
+    return data
+
+
+def service(compose: dict[str, Any], name: str) -> dict[str, Any]:
+    svc = compose["services"][name]
+    assert isinstance(svc, dict), f"service {name} is not a mapping"
+    return svc
+
+
+def container_ports(svc: dict[str, Any]) -> set[int]:
+    """Container-side ports of a service's `ports`, short ("127.0.0.1:8000:8000") or long form."""
+    found = set()
+    for entry in svc.get("ports", []):
+        if isinstance(entry, dict):
+            target = entry["target"]
+        else:
+            target = str(entry).split("/")[0].rsplit(":", 1)[-1]
+        found.add(int(target))
+    return found
+
+
+def test_compose_has_exactly_the_five_services(compose: dict[str, Any]) -> None:
+    assert set(compose["services"]) == SERVICES
+
+
+@pytest.mark.parametrize("name", sorted(SERVICES))
+def test_every_service_has_a_healthcheck(compose: dict[str, Any], name: str) -> None:
+    healthcheck = service(compose, name).get("healthcheck")
+    assert isinstance(healthcheck, dict), f"{name} has no healthcheck"
+    assert not healthcheck.get("disable", False)
+    test = healthcheck.get("test")
+    assert test, f"{name}'s healthcheck has no test"
+    if isinstance(test, list):
+        assert test[0] in {"CMD", "CMD-SHELL"}, f"{name}'s healthcheck test is {test!r}"
+        assert len(test) > 1
+
+
+@pytest.mark.parametrize("name", APP_SERVICES)
+def test_app_services_wait_for_healthy_db_and_redis(compose: dict[str, Any], name: str) -> None:
+    depends_on = service(compose, name).get("depends_on")
+    # The list form of depends_on cannot say "healthy": it only orders the starts.
+    assert isinstance(depends_on, dict), f"{name} needs depends_on with conditions"
+    for needed in ("db", "redis"):
+        assert needed in depends_on, f"{name} does not depend on {needed}"
+        assert depends_on[needed].get("condition") == "service_healthy"
+
+
+def test_web_publishes_port_8000(compose: dict[str, Any]) -> None:
+    assert 8000 in container_ports(service(compose, "web"))
+
+
+def test_web_migrates_then_serves_with_gunicorn(compose: dict[str, Any]) -> None:
+    command = service(compose, "web")["command"]
+    text = command if isinstance(command, str) else " ".join(command)
+    assert "migrate --noinput" in text
+    assert "gunicorn" in text
+    assert text.index("migrate") < text.index("gunicorn")
+
+
+@pytest.mark.parametrize("name", APP_SERVICES)
+def test_app_services_run_in_production_mode(compose: dict[str, Any], name: str) -> None:
+    env = service(compose, name)["environment"]
+    assert isinstance(env, dict)
+    assert str(env["AMUR_PRODUCTION"]) == "1"
+    assert str(env["DEBUG"]) == "0"
+    assert env["DATABASE_URL"] == "postgres://amur:amur@db:5432/amur"
+    assert env["REDIS_URL"] == "redis://redis:6379/0"
+    # Production mode refuses the development key and keys under 50 characters: the demo
+    # default must pass, or the stack would not start without SECRET_KEY set.
+    match = re.fullmatch(r"\$\{SECRET_KEY:-(?P<default>[^}]+)\}", str(env["SECRET_KEY"]))
+    assert match, f"SECRET_KEY is {env['SECRET_KEY']!r}, expected ${{SECRET_KEY:-default}}"
+    assert len(match["default"]) >= 50
+    assert match["default"] != DEV_SECRET_KEY
+
+
+def docker_compose_missing() -> str | None:
+    docker = shutil.which("docker")
+    if docker is None:
+        return "no docker binary"
+    try:
+        version = subprocess.run(
+            [docker, "compose", "version"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            stdin=subprocess.DEVNULL,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"`docker compose version` failed: {exc}"
+    if version.returncode != 0:
+        output = (version.stderr or version.stdout).strip().splitlines()
+        return f"`docker compose` is unavailable: {output[0] if output else version.returncode}"
+    return None
+
+
+def test_docker_compose_config_accepts_the_file() -> None:
+    missing = docker_compose_missing()
+    if missing:
+        pytest.skip(missing)
+    result = subprocess.run(
+        ["docker", "compose", "-f", str(COMPOSE_FILE), "config", "--quiet"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
+    assert result.returncode == 0, result.stderr
+
+
+# Dockerfile and gunicorn.conf.py
+
+
+def dockerfile_instructions() -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) pairs, with continuation lines joined and comments dropped."""
+    text = DOCKERFILE.read_text(encoding="utf-8")
+    lines = [line for line in text.splitlines() if not line.lstrip().startswith("#")]
+    joined = re.sub(r"\\\n", " ", "\n".join(lines))
+    pairs = []
+    for line in joined.splitlines():
+        if line.strip():
+            instruction, _, args = line.strip().partition(" ")
+            pairs.append((instruction.upper(), args.strip()))
+    return pairs
+
+
+def test_dockerfile_runs_as_non_root_with_gunicorn() -> None:
+    instructions = dockerfile_instructions()
+    assert instructions[0] == ("FROM", "python:3.11-slim")
+    users = [args for instruction, args in instructions if instruction == "USER"]
+    assert users, "the image runs as root"
+    assert users[-1].split(":")[0] not in {"root", "0"}
+    cmd = [args for instruction, args in instructions if instruction == "CMD"][-1]
+    assert "gunicorn" in cmd
+    assert "ecommerce.wsgi" in cmd
+
+
+def test_dockerfile_collects_static_files_for_the_production_storage() -> None:
+    # Production uses the manifest storage: files collected without it have no manifest,
+    # and every page that links a static file fails.
+    runs = [args for instruction, args in dockerfile_instructions() if instruction == "RUN"]
+    collect = [args for args in runs if "collectstatic" in args]
+    assert collect, "the image does not collect static files"
+    assert "AMUR_PRODUCTION=1" in collect[0]
+
+
+def gunicorn_config(monkeypatch: pytest.MonkeyPatch, **env: str) -> dict[str, Any]:
+    for name in ("PORT", "WEB_CONCURRENCY"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+
+
+def test_gunicorn_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    config = gunicorn_config(monkeypatch)
+    assert config["bind"] == "0.0.0.0:8000"
+    assert 3 <= config["workers"] <= 8
+    assert config["timeout"] == 30
+    assert config["accesslog"] == "-"
+
+
+def test_gunicorn_reads_port_and_concurrency(monkeypatch: pytest.MonkeyPatch) -> None:
+    config = gunicorn_config(monkeypatch, PORT="9000", WEB_CONCURRENCY="3")
+    assert config["bind"] == "0.0.0.0:9000"
+    assert config["workers"] == 3
+
+
+# Production mode
+
+
+def production_env(var_dir: Path, secret_key: str | None) -> dict[str, str]:
+    env = {name: value for name, value in os.environ.items() if name not in ENV_CLEARED}
+    env.update(
+        AMUR_PRODUCTION="1",
+        ALLOWED_HOSTS="amur.example",
+        AMUR_VAR_DIR=str(var_dir),
+        DJANGO_SETTINGS_MODULE="ecommerce.settings",
+    )
+    if secret_key is not None:
+        env["SECRET_KEY"] = secret_key
+    return env
+
+
+def check_deploy(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def test_production_settings_pass_check_deploy(tmp_path: Path) -> None:
+    secret_key = secrets.token_hex(32)
+    assert len(secret_key) == 64
+    result = check_deploy(production_env(tmp_path, secret_key))
+    assert result.returncode == 0, f"{result.stdout}\n{result.stderr}"
+
+
+@pytest.mark.parametrize(
+    "secret_key",
+    [None, DEV_SECRET_KEY, "x" * 49],
+    ids=["unset", "development-key", "49-characters"],
+)
+def test_production_refuses_a_weak_secret_key(tmp_path: Path, secret_key: str | None) -> None:
+    result = check_deploy(production_env(tmp_path, secret_key))
+    assert result.returncode != 0, result.stdout
+    assert "SECRET_KEY" in result.stderr
