@@ -179,7 +179,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {},
+    "ENUM_NAME_OVERRIDES": {
+        "OrderStatusEnum": "orders.models.OrderStatus",
+        "PaymentMethodEnum": "orders.models.PaymentMethod",
+        "ParcelStatusEnum": "shipping.models.ParcelStatus",
+    },
 }
 
 # Celery: with REDIS_URL the real broker; without it tasks run in this process.

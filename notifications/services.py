@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import requests
+from celery import current_app
 from django.conf import settings
 from django.core.mail import send_mail
 from django.core.serializers.json import DjangoJSONEncoder
@@ -62,7 +63,7 @@ def safe_enqueue(send: Callable[[], Any]) -> None:
     try:
         send()
     except Exception:
-        if settings.CELERY_TASK_ALWAYS_EAGER:
+        if current_app.conf.task_always_eager:
             raise
         logger.warning("broker unavailable; the outbox sweep will retry", exc_info=True)
 

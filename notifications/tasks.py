@@ -1,7 +1,6 @@
 from __future__ import annotations
 
-from celery import shared_task
-from django.conf import settings
+from celery import current_app, shared_task
 
 from notifications import services
 from notifications.models import OutboxEvent
@@ -22,7 +21,7 @@ def outbox_dispatch(event_ids: list[str]) -> None:
 @shared_task(name="notifications.webhook_deliver", ignore_result=True)
 def webhook_deliver(delivery_id: int) -> str:
     status = services.webhook_delivery_attempt(delivery_id=delivery_id)
-    if status == "pending" and not settings.CELERY_TASK_ALWAYS_EAGER:
+    if status == "pending" and not current_app.conf.task_always_eager:
         # The sweep would find it too; scheduling it saves up to a sweep period.
         delivery = services.WebhookDelivery.objects.get(id=delivery_id)
         services.safe_enqueue(
