@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from django.utils import timezone, translation
@@ -14,7 +14,7 @@ from core.errors import InvalidTransition
 from orders.models import Order
 from orders.services import Address
 from payments.services import payment_card_charge
-from shipping.models import Departure, DepartureEvent, Parcel, TrackingEvent
+from shipping.models import Courier, Departure, DepartureEvent, Parcel, TrackingEvent
 from shipping.s10 import s10_build
 from shipping.services import PlanResult, departure_transition, departures_plan, order_pack
 from tests.conftest import World, client_for
@@ -23,7 +23,6 @@ from tests.factories import CourierFactory, DepartureFactory
 SCANS_URL = "/api/v1/courier/scans/"
 NO_CAPACITY = "No capacity left on the open departures."
 NO_DEPARTURE = "No open departure before its cut-off."
-EN = {"HTTP_ACCEPT_LANGUAGE": "en"}
 
 
 def packed_parcels(world: World, sku: str = "TEA-0001", quantity: int = 1) -> list[Parcel]:
@@ -54,6 +53,14 @@ def plan(world: World) -> PlanResult:
     # The unassigned reason is stored in the active language; plan in English.
     with translation.override("en"):
         return departures_plan(lane_id=world.air.id)
+
+
+def new_departure(**fields: Any) -> Departure:
+    return cast(Departure, DepartureFactory(**fields))
+
+
+def new_courier(**fields: Any) -> Courier:
+    return cast(Courier, CourierFactory(**fields))
 
 
 def cancel_world_flight(world: World) -> None:
@@ -94,7 +101,7 @@ def timeline(tracking_number: str) -> list[str]:
 )
 def test_plan_never_exceeds_departure_capacity(world: World, capacity: dict[str, Any]) -> None:
     cancel_world_flight(world)
-    small = DepartureFactory(lane=world.air, **capacity)
+    small = new_departure(lane=world.air, **capacity)
     parcels = [packed_parcel(world) for _ in range(3)]
     assert {(p.weight_g, p.length_mm, p.width_mm, p.height_mm) for p in parcels} == {
         (300, 300, 200, 100)
@@ -122,7 +129,7 @@ def test_plan_never_exceeds_departure_capacity(world: World, capacity: dict[str,
 def test_plan_never_assigns_to_a_departure_past_its_cutoff(world: World) -> None:
     cancel_world_flight(world)
     now = timezone.now()
-    late = DepartureFactory(
+    late = new_departure(
         lane=world.air, scheduled_at=now + timedelta(hours=1), cutoff_at=now - timedelta(hours=1)
     )
     parcel = packed_parcel(world)
@@ -139,7 +146,7 @@ def test_plan_never_assigns_to_a_departure_past_its_cutoff(world: World) -> None
 
 def test_plan_fills_the_next_departure_when_the_first_is_past_cutoff(world: World) -> None:
     now = timezone.now()
-    late = DepartureFactory(
+    late = new_departure(
         lane=world.air, scheduled_at=now + timedelta(minutes=30), cutoff_at=now - timedelta(1)
     )
     parcel = packed_parcel(world)
@@ -155,7 +162,7 @@ def test_replanning_does_not_move_a_parcel_on_a_closed_departure(world: World) -
     parcel = packed_parcel(world)
     assert plan(world).assigned == {parcel.id: world.flight.id}
     departure_transition(departure_id=world.flight.id, to="closed")
-    earlier = DepartureFactory(
+    earlier = new_departure(
         lane=world.air, scheduled_at=world.flight.scheduled_at - timedelta(hours=6)
     )
     newcomer = packed_parcel(world)
@@ -172,17 +179,17 @@ def test_replanning_does_not_move_a_parcel_on_a_closed_departure(world: World) -
 def test_cancelled_departure_returns_its_parcels_and_replanning_assigns_them_elsewhere(
     world: World,
 ) -> None:
-    later = DepartureFactory(
+    later = new_departure(
         lane=world.air, scheduled_at=world.flight.scheduled_at + timedelta(days=1)
     )
     parcels = [packed_parcel(world) for _ in range(2)]
-    assert plan(world).assigned == {
-        p.id: world.flight.id for p in parcels
-    }
+    assert plan(world).assigned == {p.id: world.flight.id for p in parcels}
 
     departure_transition(departure_id=world.flight.id, to="cancelled", reason="aircraft AOG")
 
-    assert list(Parcel.objects.filter(id__in=[p.id for p in parcels]).values_list("departure_id", flat=True)) == [None, None]
+    assert list(
+        Parcel.objects.filter(id__in=[p.id for p in parcels]).values_list("departure_id", flat=True)
+    ) == [None, None]
     for parcel in parcels:
         assert timeline(parcel.tracking_number) == ["label_created", "departure_cancelled"]
         parcel.refresh_from_db()
@@ -228,7 +235,9 @@ def test_departed_adds_an_emc_event_to_every_parcel_and_moves_the_orders(world: 
         assert timeline(parcel.tracking_number) == ["label_created", "loaded", "departed"]
     assert set(Order.objects.values_list("status", flat=True)) == {"in_transit"}
     assert list(
-        DepartureEvent.objects.filter(departure=world.flight).values_list("from_status", "to_status")
+        DepartureEvent.objects.filter(departure=world.flight).values_list(
+            "from_status", "to_status"
+        )
     ) == [("scheduled", "closed"), ("closed", "departed")]
 
 
@@ -321,7 +330,7 @@ def test_bad_check_digit_is_rejected_while_a_good_scan_is_accepted(
         SCANS_URL,
         {"scans": [scan(tn, "accepted", at, "good-1"), scan(bad, "accepted", at, "bad-1")]},
         format="json",
-        **EN,
+        HTTP_ACCEPT_LANGUAGE="en",
     )
 
     assert response.status_code == 200, response.json()
@@ -337,9 +346,9 @@ def test_bad_check_digit_is_rejected_while_a_good_scan_is_accepted(
             }
         ],
     }
-    assert list(TrackingEvent.objects.filter(source="courier").values_list("scan_id", flat=True)) == [
-        "good-1"
-    ]
+    assert list(
+        TrackingEvent.objects.filter(source="courier").values_list("scan_id", flat=True)
+    ) == ["good-1"]
 
 
 def test_batch_of_only_bad_scans_is_a_400_and_writes_nothing(world: World, courier: Any) -> None:
@@ -358,7 +367,7 @@ def test_batch_of_only_bad_scans_is_a_400_and_writes_nothing(world: World, couri
             ]
         },
         format="json",
-        **EN,
+        HTTP_ACCEPT_LANGUAGE="en",
     )
 
     assert response.status_code == 400
@@ -379,7 +388,7 @@ def test_courier_not_on_the_parcels_lane_or_region_gets_404_and_nothing_is_writt
     world: World, courier: Any
 ) -> None:
     tn = packed_parcel(world).tracking_number
-    stranger = CourierFactory(regions=["RU-PRI"])
+    stranger = new_courier(regions=["RU-PRI"])
     stranger.lanes.add(world.road)
     before = TrackingEvent.objects.count()
 
@@ -387,7 +396,7 @@ def test_courier_not_on_the_parcels_lane_or_region_gets_404_and_nothing_is_writt
         SCANS_URL,
         {"scans": [scan(tn, "delivered", timezone.now() - timedelta(minutes=1), "x-1")]},
         format="json",
-        **EN,
+        HTTP_ACCEPT_LANGUAGE="en",
     )
 
     assert response.status_code == 404
@@ -402,7 +411,7 @@ def test_courier_not_on_the_parcels_lane_or_region_gets_404_and_nothing_is_writt
 
 def test_courier_of_the_region_without_the_lane_may_scan(world: World) -> None:
     tn = packed_parcel(world).tracking_number
-    regional = CourierFactory(regions=["RU-SVE"])  # no lanes
+    regional = new_courier(regions=["RU-SVE"])  # no lanes
 
     response = client_for(regional.user).post(
         SCANS_URL,
@@ -422,7 +431,9 @@ def test_stray_scans_after_delivered_are_kept_but_the_status_stays_delivered(
     now = timezone.now()
     client = client_for(courier.user)
     response = client.post(
-        SCANS_URL, {"scans": [scan(tn, "delivered", now - timedelta(hours=2), "d-1")]}, format="json"
+        SCANS_URL,
+        {"scans": [scan(tn, "delivered", now - timedelta(hours=2), "d-1")]},
+        format="json",
     )
     assert response.status_code == 200, response.json()
     parcel.refresh_from_db()
@@ -460,7 +471,10 @@ def test_non_courier_user_gets_403(world: World) -> None:
     before = TrackingEvent.objects.count()
 
     response = client_for(world.buyer.user).post(
-        SCANS_URL, {"scans": [scan(tn, "delivered", timezone.now(), "n-1")]}, format="json", **EN
+        SCANS_URL,
+        {"scans": [scan(tn, "delivered", timezone.now(), "n-1")]},
+        format="json",
+        HTTP_ACCEPT_LANGUAGE="en",
     )
 
     assert response.status_code == 403
@@ -487,7 +501,7 @@ def test_more_than_1000_scans_is_a_400(world: World, courier: Any) -> None:
         SCANS_URL,
         {"scans": [scan(tn, "accepted", at, f"bulk-{i}") for i in range(1001)]},
         format="json",
-        **EN,
+        HTTP_ACCEPT_LANGUAGE="en",
     )
 
     assert response.status_code == 400
@@ -535,7 +549,7 @@ def test_tracking_unknown_or_malformed_number_is_a_json_404(
 ) -> None:
     packed_parcel(world)
 
-    response = api.get(f"/api/v1/tracking/{number}/", **EN)
+    response = api.get(f"/api/v1/tracking/{number}/", HTTP_ACCEPT_LANGUAGE="en")
 
     assert response.status_code == 404
     assert response["Content-Type"].startswith("application/json")
