@@ -20,7 +20,13 @@ from checkout.serializers import (
     quote_data,
 )
 from checkout.services import LineRequest, checkout_quote, order_cancel_for_buyer, order_place
-from core.api import IDEMPOTENCY_HEADER, IDEMPOTENCY_HEADER_REQUIRED, Pagination, error_responses
+from core.api import (
+    IDEMPOTENCY_HEADER,
+    IDEMPOTENCY_HEADER_REQUIRED,
+    Pagination,
+    caller_id,
+    error_responses,
+)
 from core.errors import NotFound
 from core.idempotency import idempotent
 from orders.models import Order, Product
@@ -74,7 +80,7 @@ class ProductListView(generics.ListAPIView):
 
     def get_serializer(self, *args: Any, **kwargs: Any) -> ProductSerializer:
         page = args[0] if args else []
-        context = self.get_serializer_context()
+        context = dict(self.get_serializer_context())
         context["available"] = available_by_product(product_ids=[p.id for p in page])
         context["cny_rub"] = rate_latest(currency="CNY")
         region = self.request.query_params.get("region")
@@ -103,7 +109,7 @@ class OrderListCreateView(APIView):
     )
     def get(self, request: Request) -> Response:
         paginator = Pagination()
-        page = paginator.paginate_queryset(_order_queryset(request.user.pk), request, view=self)
+        page = paginator.paginate_queryset(_order_queryset(caller_id(request)), request, view=self)
         return paginator.get_paginated_response(OrderSerializer(page, many=True).data)
 
     @extend_schema(
@@ -115,17 +121,16 @@ class OrderListCreateView(APIView):
     @idempotent(required=True)
     def post(self, request: Request) -> Response:
         lines, address, method = _order_input(request.data)
-        order = order_place(
-            user_id=request.user.pk, lines=lines, address=address, payment_method=method
-        )
-        fresh = _order_queryset(request.user.pk).get(id=order.id)
+        user_id = caller_id(request)
+        order = order_place(user_id=user_id, lines=lines, address=address, payment_method=method)
+        fresh = _order_queryset(user_id).get(id=order.id)
         return Response(OrderSerializer(fresh).data, status=status.HTTP_201_CREATED)
 
 
 class OrderDetailView(APIView):
     @extend_schema(responses={200: OrderSerializer, **error_responses(401, 404)}, tags=["orders"])
     def get(self, request: Request, number: str) -> Response:
-        order = _order_queryset(request.user.pk).filter(number=number).first()
+        order = _order_queryset(caller_id(request)).filter(number=number).first()
         if order is None:
             raise NotFound()
         return Response(OrderSerializer(order).data)
@@ -137,7 +142,7 @@ class OrderEventsView(APIView):
         tags=["orders"],
     )
     def get(self, request: Request, number: str) -> Response:
-        order = order_get_for_buyer(user_id=request.user.pk, number=number)
+        order = order_get_for_buyer(user_id=caller_id(request), number=number)
         return Response(OrderEventSerializer(order_events(order=order), many=True).data)
 
 
@@ -150,5 +155,6 @@ class OrderCancelView(APIView):
     )
     @idempotent()
     def post(self, request: Request, number: str) -> Response:
-        order = order_cancel_for_buyer(user_id=request.user.pk, number=number)
-        return Response(OrderSerializer(_order_queryset(request.user.pk).get(id=order.id)).data)
+        user_id = caller_id(request)
+        order = order_cancel_for_buyer(user_id=user_id, number=number)
+        return Response(OrderSerializer(_order_queryset(user_id).get(id=order.id)).data)

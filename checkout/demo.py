@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group, Permission
+from django.contrib.auth.models import Group, Permission, User
 from django.db import transaction
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
@@ -17,7 +17,7 @@ from checkout.services import LineRequest, order_place
 from orders.models import Buyer, Merchant, MerchantStaff, Order, Product
 from orders.services import Address
 from payments.services import payment_card_charge, rate_record
-from shipping.models import Courier, Departure, Lane, LaneRegion, Parcel
+from shipping.models import Courier, Departure, DutyRule, Lane, LaneRegion, Parcel
 from shipping.services import departure_transition, departures_plan, order_pack
 from warehouses.models import StockLevel, Warehouse
 from warehouses.services import stock_receive
@@ -48,7 +48,7 @@ class DemoSummary:
     buyer_token: str
 
 
-def _user(email: str, *, password: str, staff: bool = False, superuser: bool = False):  # type: ignore[no-untyped-def]
+def _user(email: str, *, password: str, staff: bool = False, superuser: bool = False) -> User:
     User = get_user_model()
     user, created = User.objects.get_or_create(
         username=email, defaults={"email": email, "is_staff": staff, "is_superuser": superuser}
@@ -197,6 +197,19 @@ def _people() -> list[Buyer]:
     return buyers
 
 
+def _duty_rule() -> None:
+    """The rule in force since 2020 ships as a migration; re-seed it if it was removed."""
+    DutyRule.objects.get_or_create(
+        valid_from=date(2020, 1, 1),
+        defaults={
+            "value_threshold_eur": Decimal("200.00"),
+            "weight_threshold_kg": Decimal("31.000"),
+            "rate_on_excess_value": Decimal("0.1500"),
+            "min_eur_per_excess_kg": Decimal("2.00"),
+        },
+    )
+
+
 def _rates() -> None:
     today = timezone.now().date()
     for back in range(7):
@@ -242,6 +255,7 @@ def demo_seed() -> DemoSummary:
         warehouses = _network()
         _stock(products, warehouses)
         _rates()
+        _duty_rule()
         buyers = _people()
         tracking = _sample_shipment(buyers[0])
     token = Token.objects.get(user=buyers[0].user).key

@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.http import HttpRequest
 
 from core.models import IdempotencyKey
 
@@ -10,5 +11,5 @@ class IdempotencyKeyAdmin(admin.ModelAdmin):
     search_fields = ("key", "path")
     readonly_fields = [f.name for f in IdempotencyKey._meta.fields]
 
-    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False

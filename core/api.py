@@ -1,9 +1,29 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
-from rest_framework import serializers
+from rest_framework import serializers, status
 from rest_framework.pagination import PageNumberPagination
+from rest_framework.request import Request
+
+from core.errors import ApplicationError
+
+
+def caller_id(request: Request) -> int:
+    """The id of the authenticated user making the request.
+
+    Views call this behind IsAuthenticated, so an anonymous caller here is a
+    401 rather than a query for user None."""
+    user_id: int | None = request.user.pk
+    if user_id is None:
+        raise ApplicationError(
+            _("Authentication credentials were not provided."),
+            code="not_authenticated",
+            status_code=status.HTTP_401_UNAUTHORIZED,
+        )
+    return user_id
 
 
 class Pagination(PageNumberPagination):
@@ -14,7 +34,15 @@ class Pagination(PageNumberPagination):
 class ErrorSerializer(serializers.Serializer):
     code = serializers.CharField()
     message = serializers.CharField()
-    fields = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        # Added here, not declared on the class: a "fields" attribute would
+        # shadow Serializer.fields.
+        fields = super().get_fields()
+        fields["fields"] = serializers.DictField(
+            child=serializers.ListField(child=serializers.CharField())
+        )
+        return fields
 
 
 def error_responses(*statuses: int) -> dict[int, OpenApiResponse]:
@@ -41,7 +69,7 @@ class StrictSerializer(serializers.Serializer):
     """Rejects fields it does not know, so a client cannot believe it set a
     price, status or merchant that was silently ignored."""
 
-    def to_internal_value(self, data):  # type: ignore[no-untyped-def]
+    def to_internal_value(self, data: Any) -> Any:
         if isinstance(data, dict):
             unknown = sorted(set(data) - set(self.fields))
             if unknown:

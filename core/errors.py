@@ -26,7 +26,7 @@ Fields = dict[str, list[str]]
 
 
 class ApplicationError(Exception):
-    status_code = status.HTTP_400_BAD_REQUEST
+    status_code: int = status.HTTP_400_BAD_REQUEST
     code = "invalid"
     default_message: Any = _("The request is not valid.")
 
@@ -152,8 +152,9 @@ def api_exception_handler(exc: Exception, context: Mapping[str, Any]) -> Respons
                 code, message = mapped_code, mapped_message
                 break
         headers: dict[str, str] = {}
-        if isinstance(exc, drf_exceptions.Throttled) and exc.wait is not None:
-            headers["Retry-After"] = str(int(exc.wait))
+        wait = getattr(exc, "wait", None) if isinstance(exc, drf_exceptions.Throttled) else None
+        if wait is not None:
+            headers["Retry-After"] = str(int(wait))
         if getattr(exc, "auth_header", None):
             headers["WWW-Authenticate"] = exc.auth_header  # type: ignore[attr-defined]
         detail = exc.detail if message is None else message

@@ -24,6 +24,7 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core.api import caller_id
 from core.errors import Conflict, Unprocessable, ValidationFailed
 from core.models import IdempotencyKey
 
@@ -144,7 +145,7 @@ def idempotent(*, required: bool = False) -> Callable[[ViewMethod], ViewMethod]:
                 method=request.method or "", path=request.path, data=request.data
             )
             row, replay = idempotency_key_begin(
-                user_id=request.user.pk,
+                user_id=caller_id(request),
                 key=key,
                 fingerprint=fingerprint,
                 method=request.method or "",

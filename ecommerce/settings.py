@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from datetime import timedelta
 from pathlib import Path
+from typing import TypedDict
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -227,8 +228,23 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
 }
 
+
+class AmurSettings(TypedDict):
+    WEBHOOK_TIMEOUT_SECONDS: float
+    WEBHOOK_MAX_ATTEMPTS: int
+    IDEMPOTENCY_KEY_TTL_HOURS: int
+    IDEMPOTENCY_STALE_SECONDS: int
+    UNPAID_ORDER_TTL_MINUTES: int
+    S10_PREFIX: str
+    S10_COUNTRY: str
+    MAX_ORDER_LINES: int
+    RATE_MAX_AGE_HOURS: int
+    WEBHOOK_ALLOW_PRIVATE_URLS: bool
+    MAX_LINE_QUANTITY: int
+
+
 # Domain settings.
-AMUR = {
+AMUR: AmurSettings = {
     "WEBHOOK_TIMEOUT_SECONDS": float(os.environ.get("WEBHOOK_TIMEOUT_SECONDS", "5")),
     "WEBHOOK_MAX_ATTEMPTS": 8,
     "IDEMPOTENCY_KEY_TTL_HOURS": 24,

@@ -7,7 +7,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.api import IDEMPOTENCY_HEADER, Pagination, error_responses
+from core.api import IDEMPOTENCY_HEADER, Pagination, caller_id, error_responses
 from core.errors import Forbidden, NotFound
 from core.idempotency import idempotent
 from notifications.models import WebhookSubscription
@@ -48,7 +48,7 @@ class WebhookListCreateView(APIView):
         if data["all_events"] and not request.user.has_perm("notifications.subscribe_all_events"):
             raise Forbidden(_("Only storefront accounts may receive every buyer's events."))
         subscription = subscription_create(
-            owner_id=request.user.pk,
+            owner_id=caller_id(request),
             url=data["url"],
             event_types=data["event_types"],
             all_events=data["all_events"],

@@ -7,6 +7,7 @@ lost enqueue (broker down) is picked up by the periodic sweep.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import random
@@ -54,7 +55,7 @@ def outbox_enqueue(event_ids: Sequence[str]) -> None:
 
     for start in range(0, len(event_ids), DISPATCH_CHUNK):
         chunk = list(event_ids[start : start + DISPATCH_CHUNK])
-        safe_enqueue(lambda c=chunk: outbox_dispatch.delay(c))
+        safe_enqueue(functools.partial(outbox_dispatch.delay, chunk))
 
 
 def safe_enqueue(send: Callable[[], Any]) -> None:

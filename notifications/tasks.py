@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import functools
+
 from celery import current_app, shared_task
 
 from notifications import services
@@ -10,12 +12,12 @@ from notifications.models import OutboxEvent
 def outbox_dispatch(event_ids: list[str]) -> None:
     delivery_ids = services.outbox_events_dispatch(event_ids=event_ids)
     for delivery_id in delivery_ids:
-        services.safe_enqueue(lambda d=delivery_id: webhook_deliver.delay(d))
+        services.safe_enqueue(functools.partial(webhook_deliver.delay, delivery_id))
     emails = OutboxEvent.objects.filter(id__in=event_ids, emailed_at__isnull=True).exclude(
         email_to=""
     )
     for event_id in emails.values_list("id", flat=True):
-        services.safe_enqueue(lambda e=str(event_id): event_email.delay(e))
+        services.safe_enqueue(functools.partial(event_email.delay, str(event_id)))
 
 
 @shared_task(name="notifications.webhook_deliver", ignore_result=True)
@@ -47,5 +49,5 @@ def outbox_sweep() -> dict[str, int]:
     if events:
         services.outbox_enqueue(events)
     for delivery_id in deliveries:
-        services.safe_enqueue(lambda d=delivery_id: webhook_deliver.delay(d))
+        services.safe_enqueue(functools.partial(webhook_deliver.delay, delivery_id))
     return {"events": len(events), "deliveries": len(deliveries)}

@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin
+from django.http import HttpRequest
 
 from orders.admin_scoping import MerchantScopedAdmin, ReadOnlyAdmin, ReadOnlyInline
 from orders.models import Buyer, Merchant, MerchantStaff, Order, OrderEvent, OrderLine, Product
@@ -74,7 +77,7 @@ class OrderAdmin(MerchantScopedAdmin):
     inlines = [OrderLineInline, OrderEventInline]
     readonly_fields = [f.name for f in Order._meta.fields]
 
-    def has_add_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
 

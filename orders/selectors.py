@@ -13,11 +13,11 @@ def merchant_id_for_user(user: AbstractBaseUser | AnonymousUser) -> int | None:
         return None
     cached = getattr(user, "_amur_merchant_id", ...)
     if cached is not ...:
-        return cached  # type: ignore[no-any-return]
+        return cached
     merchant_id = (
         MerchantStaff.objects.filter(user_id=user.pk).values_list("merchant_id", flat=True).first()
     )
-    user._amur_merchant_id = merchant_id  # type: ignore[union-attr]
+    user._amur_merchant_id = merchant_id  # type: ignore[attr-defined]
     return merchant_id
 
 

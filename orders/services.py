@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _t
@@ -75,9 +75,7 @@ class OrderTotals:
         return self.goods_rub + self.shipping_rub + self.duty_rub
 
 
-def buyer_register(
-    *, email: str, password: str, language: str = "ru", phone: str = ""
-) -> AbstractUser:
+def buyer_register(*, email: str, password: str, language: str = "ru", phone: str = "") -> User:
     User = get_user_model()
     email = User.objects.normalize_email(email).lower()
     with transaction.atomic():
@@ -85,7 +83,7 @@ def buyer_register(
             raise Conflict(_("An account with this e-mail already exists."), code="email_taken")
         user = User.objects.create_user(username=email, email=email, password=password)
         Buyer.objects.create(user=user, language=language, phone=phone)
-    return user  # type: ignore[return-value]
+    return user
 
 
 def _order_number() -> str:

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -72,7 +74,9 @@ class DepartureEventInline(ReadOnlyInline):
     readonly_fields = fields
 
 
-def _move(to: str, label: str):  # type: ignore[no-untyped-def]
+def _move(
+    to: str, label: str
+) -> Callable[[admin.ModelAdmin, HttpRequest, QuerySet[Departure]], None]:
     @admin.action(description=label)
     def action(
         modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Departure]

@@ -13,7 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.api import error_responses
+from core.api import caller_id, error_responses
 from core.errors import ApplicationError, Forbidden, NotFound, flatten_detail
 from core.permissions import IsOperatorStaff
 from orders.models import OrderLine
@@ -133,7 +133,7 @@ class CourierScansView(APIView):
         tags=["courier"],
     )
     def post(self, request: Request) -> Response:
-        courier = Courier.objects.filter(user_id=request.user.pk).first()
+        courier = Courier.objects.filter(user_id=caller_id(request)).first()
         if courier is None:
             raise Forbidden(_("Only couriers may report scans."))
         batch = ScanBatchSerializer(data=request.data)

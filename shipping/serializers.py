@@ -74,7 +74,10 @@ class PackParcelSerializer(StrictSerializer):
 
 
 class PackInputSerializer(StrictSerializer):
-    parcels = PackParcelSerializer(many=True, required=False, allow_empty=False, max_length=100)
+    # ListSerializer takes max_length (DRF >= 3.14); the stubs do not know it.
+    parcels = PackParcelSerializer(  # type: ignore[call-arg]
+        many=True, required=False, allow_empty=False, max_length=100
+    )
 
 
 class ParcelSerializer(serializers.ModelSerializer):

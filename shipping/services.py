@@ -8,7 +8,7 @@ caller's transaction."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -117,7 +117,9 @@ def _status_changes(
     counts. Events that arrive late, before known ones, only count through the
     status they leave at the end of the known history."""
     statuses = [status for _id, status, _at in timeline]
-    last_known = max((i for i, (eid, _s, _at) in enumerate(timeline) if eid not in new_ids), default=-1)
+    last_known = max(
+        (i for i, (eid, _s, _at) in enumerate(timeline) if eid not in new_ids), default=-1
+    )
     changes: list[tuple[str, datetime]] = []
     previous = current
     if last_known >= 0:
@@ -372,7 +374,7 @@ def departures_plan(*, lane_id: int, now: datetime | None = None) -> PlanResult:
             .filter(lane_id=lane_id, status__in=OPEN_DEPARTURE, cutoff_at__gt=now)
             .order_by("scheduled_at", "id")
         )
-        loads = {
+        loads: dict[int, Mapping[str, Any]] = {
             row["departure_id"]: row
             for row in Parcel.objects.filter(departure__in=departures)
             .values("departure_id")

@@ -115,11 +115,11 @@ class World:
 def world(db: Any) -> World:
     """A small operator: Harbin (air to Yekaterinburg), Suifenhe (road to
     Vladivostok), Yekaterinburg overseas (local); three products in stock."""
-    hrb = WarehouseFactory(code="HRB", kind="domestic", city="Harbin", country="CN")
-    sfh = WarehouseFactory(code="SFH", kind="border", city="Suifenhe", country="CN")
-    svx = WarehouseFactory(code="SVX", kind="overseas", city="Yekaterinburg", country="RU")
-    air = LaneFactory(code="HRB-SVX-AIR", origin=hrb)
-    road = LaneFactory(
+    hrb = WarehouseFactory.create(code="HRB", kind="domestic", city="Harbin", country="CN")
+    sfh = WarehouseFactory.create(code="SFH", kind="border", city="Suifenhe", country="CN")
+    svx = WarehouseFactory.create(code="SVX", kind="overseas", city="Yekaterinburg", country="RU")
+    air = LaneFactory.create(code="HRB-SVX-AIR", origin=hrb)
+    road = LaneFactory.create(
         code="SFH-VVO-ROAD",
         origin=sfh,
         origin_hub="SFH",
@@ -128,7 +128,7 @@ def world(db: Any) -> World:
         base_fee_cny=Decimal("15.00"),
         per_100g_cny=Decimal("2.00"),
     )
-    local = LaneFactory(
+    local = LaneFactory.create(
         code="SVX-LOCAL-ROAD",
         origin=svx,
         origin_hub="SVX",
@@ -139,13 +139,13 @@ def world(db: Any) -> World:
         per_100g_cny=Decimal("1.00"),
     )
     for region, (low, high) in {"RU-SVE": (4, 7), "RU-PRI": (6, 10), "RU-MOW": (5, 12)}.items():
-        LaneRegionFactory(lane=air, region=region, min_days=low, max_days=high)
-    LaneRegionFactory(lane=road, region="RU-PRI", min_days=2, max_days=4)
-    LaneRegionFactory(lane=local, region="RU-SVE", min_days=1, max_days=2)
+        LaneRegionFactory.create(lane=air, region=region, min_days=low, max_days=high)
+    LaneRegionFactory.create(lane=road, region="RU-PRI", min_days=2, max_days=4)
+    LaneRegionFactory.create(lane=local, region="RU-SVE", min_days=1, max_days=2)
     products = [
-        ProductFactory(sku="TEA-0001", price_cny=Decimal("98.00"), weight_g=300),
-        ProductFactory(sku="BOOT-0002", price_cny=Decimal("329.00"), weight_g=1500),
-        ProductFactory(sku="PHONE-0003", price_cny=Decimal("1299.00"), weight_g=420),
+        ProductFactory.create(sku="TEA-0001", price_cny=Decimal("98.00"), weight_g=300),
+        ProductFactory.create(sku="BOOT-0002", price_cny=Decimal("329.00"), weight_g=1500),
+        ProductFactory.create(sku="PHONE-0003", price_cny=Decimal("1299.00"), weight_g=420),
     ]
     for product in products:
         stock_receive(warehouse_id=hrb.id, product_id=product.id, quantity=50)
@@ -161,7 +161,7 @@ def world(db: Any) -> World:
             "min_eur_per_excess_kg": Decimal("2"),
         },
     )
-    flight = DepartureFactory(lane=air)
+    flight = DepartureFactory.create(lane=air)
     return World(
         hrb=hrb,
         sfh=sfh,
@@ -170,14 +170,14 @@ def world(db: Any) -> World:
         road=road,
         local=local,
         products=products,
-        buyer=BuyerFactory(),
-        other_buyer=BuyerFactory(),
+        buyer=BuyerFactory.create(),
+        other_buyer=BuyerFactory.create(),
         flight=flight,
     )
 
 
 @pytest.fixture
 def courier(world: World) -> Any:
-    courier = CourierFactory(regions=["RU-SVE"])
+    courier = CourierFactory.create(regions=["RU-SVE"])
     courier.lanes.add(world.air)
     return courier

@@ -5,6 +5,7 @@ from decimal import Decimal
 
 import factory
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import User
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
@@ -13,10 +14,10 @@ from payments.models import ExchangeRate
 from shipping.models import Courier, Departure, Lane, LaneRegion
 from warehouses.models import Warehouse
 
-PASSWORD = "Correct-Horse-9"  # noqa: S105 - test fixture
+PASSWORD = "Correct-Horse-9"  # test fixture
 
 
-class UserFactory(factory.django.DjangoModelFactory):
+class UserFactory(factory.django.DjangoModelFactory[User]):
     class Meta:
         model = get_user_model()
         django_get_or_create = ("username",)
@@ -27,7 +28,7 @@ class UserFactory(factory.django.DjangoModelFactory):
     password = factory.django.Password(PASSWORD)
 
 
-class BuyerFactory(factory.django.DjangoModelFactory):
+class BuyerFactory(factory.django.DjangoModelFactory[Buyer]):
     class Meta:
         model = Buyer
 
@@ -36,7 +37,7 @@ class BuyerFactory(factory.django.DjangoModelFactory):
     phone = "+79221234567"
 
 
-class MerchantFactory(factory.django.DjangoModelFactory):
+class MerchantFactory(factory.django.DjangoModelFactory[Merchant]):
     class Meta:
         model = Merchant
         django_get_or_create = ("code",)
@@ -46,7 +47,7 @@ class MerchantFactory(factory.django.DjangoModelFactory):
     name_zh = "商家"
 
 
-class MerchantStaffFactory(factory.django.DjangoModelFactory):
+class MerchantStaffFactory(factory.django.DjangoModelFactory[MerchantStaff]):
     class Meta:
         model = MerchantStaff
 
@@ -54,7 +55,7 @@ class MerchantStaffFactory(factory.django.DjangoModelFactory):
     merchant = factory.SubFactory(MerchantFactory)
 
 
-class ProductFactory(factory.django.DjangoModelFactory):
+class ProductFactory(factory.django.DjangoModelFactory[Product]):
     class Meta:
         model = Product
         django_get_or_create = ("sku",)
@@ -72,7 +73,7 @@ class ProductFactory(factory.django.DjangoModelFactory):
     price_cny = Decimal("100.00")
 
 
-class WarehouseFactory(factory.django.DjangoModelFactory):
+class WarehouseFactory(factory.django.DjangoModelFactory[Warehouse]):
     class Meta:
         model = Warehouse
         django_get_or_create = ("code",)
@@ -84,7 +85,7 @@ class WarehouseFactory(factory.django.DjangoModelFactory):
     country = "CN"
 
 
-class LaneFactory(factory.django.DjangoModelFactory):
+class LaneFactory(factory.django.DjangoModelFactory[Lane]):
     class Meta:
         model = Lane
         django_get_or_create = ("code",)
@@ -103,7 +104,7 @@ class LaneFactory(factory.django.DjangoModelFactory):
     per_100g_cny = Decimal("4.50")
 
 
-class LaneRegionFactory(factory.django.DjangoModelFactory):
+class LaneRegionFactory(factory.django.DjangoModelFactory[LaneRegion]):
     class Meta:
         model = LaneRegion
         django_get_or_create = ("lane", "region")
@@ -114,7 +115,7 @@ class LaneRegionFactory(factory.django.DjangoModelFactory):
     max_days = 7
 
 
-class DepartureFactory(factory.django.DjangoModelFactory):
+class DepartureFactory(factory.django.DjangoModelFactory[Departure]):
     class Meta:
         model = Departure
 
@@ -127,7 +128,7 @@ class DepartureFactory(factory.django.DjangoModelFactory):
     capacity_pieces = 500
 
 
-class CourierFactory(factory.django.DjangoModelFactory):
+class CourierFactory(factory.django.DjangoModelFactory[Courier]):
     class Meta:
         model = Courier
 
@@ -146,5 +147,5 @@ def rates_today(cny: str = "11.0000", eur: str = "92.0000") -> None:
     )
 
 
-def token_for(user) -> str:  # type: ignore[no-untyped-def]
+def token_for(user: User) -> str:
     return Token.objects.get_or_create(user=user)[0].key

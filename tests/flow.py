@@ -4,6 +4,7 @@ and the services test (PostgreSQL, Redis and a real Celery worker)."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from django.utils import timezone
@@ -99,7 +100,7 @@ def run_order_to_delivery(
                     "scan_id": f"scan-{event}",
                     "tracking_number": tracking,
                     "event": event,
-                    "occurred_at": (now + timezone.timedelta(minutes=minutes)).isoformat(),
+                    "occurred_at": (now + timedelta(minutes=minutes)).isoformat(),
                     "location": "Екатеринбург",
                 }
                 for event, minutes in scans
@@ -123,8 +124,10 @@ def run_order_to_delivery(
 
 
 def make_staff_and_courier() -> tuple[str, str]:
-    staff = UserFactory(email="ops@amur.example", is_staff=True)
-    courier = CourierFactory(user=UserFactory(email="courier@example.ru"), regions=["RU-SVE"])
+    staff = UserFactory.create(email="ops@amur.example", is_staff=True)
+    courier = CourierFactory.create(
+        user=UserFactory.create(email="courier@example.ru"), regions=["RU-SVE"]
+    )
     from shipping.models import Lane
 
     courier.lanes.set(Lane.objects.all())

@@ -38,7 +38,7 @@ def webhook_receiver(status: int = 200) -> Iterator[Receiver]:
     receiver = Receiver(url="")
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+        def do_POST(self) -> None:  # http.server's naming
             length = int(self.headers.get("content-length", "0"))
             body = self.rfile.read(length)
             with receiver.lock:

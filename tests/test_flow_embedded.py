@@ -16,7 +16,9 @@ from tests.receiver import webhook_receiver
 
 def django_http(client: Client, token: str | None = None) -> Http:
     def send(method: str, path: str, body: Any, headers: dict[str, str]) -> tuple[int, Any]:
-        extra = {f"HTTP_{k.upper().replace('-', '_')}": v for k, v in headers.items()}
+        extra: dict[str, Any] = {
+            f"HTTP_{k.upper().replace('-', '_')}": v for k, v in headers.items()
+        }
         response = client.generic(
             method,
             path,

@@ -37,9 +37,21 @@ def celery_worker_process(live_server: Any) -> Iterator[subprocess.Popen[bytes]]
         "AMUR_VAR_DIR": str(ROOT / "var"),
     }
     process = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "ecommerce", "worker", "--pool=solo",
-         "--loglevel=WARNING", "-n", f"e2e-{os.getpid()}@%h", "--without-heartbeat",
-         "--without-gossip", "--without-mingle"],
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "ecommerce",
+            "worker",
+            "--pool=solo",
+            "--loglevel=WARNING",
+            "-n",
+            f"e2e-{os.getpid()}@%h",
+            "--without-heartbeat",
+            "--without-gossip",
+            "--without-mingle",
+        ],
         cwd=ROOT,
         env=env,
     )
@@ -91,8 +103,14 @@ def test_order_to_delivery_on_postgres_redis_and_a_celery_worker(
 
     assert result["order"]["status"] == "delivered"
     assert [e["event"] for e in result["track"]["events"]] == [
-        "label_created", "loaded", "departed", "arrived", "customs_presented",
-        "customs_released", "out_for_delivery", "delivered",
+        "label_created",
+        "loaded",
+        "departed",
+        "arrived",
+        "customs_presented",
+        "customs_released",
+        "out_for_delivery",
+        "delivered",
     ]
     assert expected == 12
     assert len(received) == expected

@@ -17,9 +17,12 @@ from tests.conftest import World, client_for
 
 
 def post_order(world: World, key: str | None, *lines: tuple[str, int]) -> Any:
-    headers = {"HTTP_IDEMPOTENCY_KEY": key} if key is not None else {}
+    headers: dict[str, Any] = {"HTTP_IDEMPOTENCY_KEY": key} if key is not None else {}
     return client_for(world.buyer.user).post(
-        "/api/v1/orders/", world.order_body(*(lines or (("TEA-0001", 1),))), format="json", **headers
+        "/api/v1/orders/",
+        world.order_body(*(lines or (("TEA-0001", 1),))),
+        format="json",
+        **headers,
     )
 
 
@@ -75,7 +78,10 @@ def test_same_key_while_first_is_running_is_409(world: World) -> None:
 def test_keys_are_scoped_to_the_caller(world: World) -> None:
     post_order(world, "shared")
     other = client_for(world.other_buyer.user).post(
-        "/api/v1/orders/", world.order_body(("TEA-0001", 1)), format="json", HTTP_IDEMPOTENCY_KEY="shared"
+        "/api/v1/orders/",
+        world.order_body(("TEA-0001", 1)),
+        format="json",
+        HTTP_IDEMPOTENCY_KEY="shared",
     )
     assert other.status_code == 201
     assert Order.objects.count() == 2

@@ -41,7 +41,7 @@ def spec(user_id: int, n: int = 1) -> EventSpec:
 
 @pytest.mark.django_db(transaction=True)
 def test_event_is_delivered_after_commit_once_and_emailed() -> None:
-    user = UserFactory()
+    user = UserFactory.create()
     with webhook_receiver() as receiver:
         subscription_create(owner_id=user.id, url=receiver.url, event_types=[])
         with transaction.atomic():
@@ -59,7 +59,7 @@ def test_event_is_delivered_after_commit_once_and_emailed() -> None:
 
 @pytest.mark.django_db(transaction=True)
 def test_rolled_back_transaction_sends_nothing() -> None:
-    user = UserFactory()
+    user = UserFactory.create()
     with webhook_receiver() as receiver:
         subscription_create(owner_id=user.id, url=receiver.url, event_types=[])
         with pytest.raises(RuntimeError), transaction.atomic():
@@ -71,7 +71,7 @@ def test_rolled_back_transaction_sends_nothing() -> None:
 
 
 def test_other_buyers_and_unwanted_types_are_not_delivered(db: Any) -> None:
-    owner, stranger = UserFactory(), UserFactory()
+    owner, stranger = UserFactory.create(), UserFactory.create()
     subscription_create(owner_id=stranger.id, url="http://127.0.0.1:9/x", event_types=[])
     subscription_create(
         owner_id=owner.id, url="http://127.0.0.1:9/y", event_types=["parcel.status_changed"]
@@ -80,18 +80,26 @@ def test_other_buyers_and_unwanted_types_are_not_delivered(db: Any) -> None:
         owner_id=stranger.id, url="http://127.0.0.1:9/all", event_types=[], all_events=True
     )
     event = OutboxEvent.objects.create(
-        type="order.status_changed", subject="order:AM1", payload={}, audience=owner,
+        type="order.status_changed",
+        subject="order:AM1",
+        payload={},
+        audience=owner,
         occurred_at=timezone.now(),
     )
     outbox_events_dispatch(event_ids=[str(event.id)])
-    assert list(WebhookDelivery.objects.values_list("subscription_id", flat=True)) == [storefront.id]
+    assert list(WebhookDelivery.objects.values_list("subscription_id", flat=True)) == [
+        storefront.id
+    ]
 
 
 def _delivery(url: str) -> WebhookDelivery:
-    user = UserFactory()
+    user = UserFactory.create()
     subscription = subscription_create(owner_id=user.id, url=url, event_types=[])
     event = OutboxEvent.objects.create(
-        type="order.status_changed", subject="order:AM1", payload={}, audience=user,
+        type="order.status_changed",
+        subject="order:AM1",
+        payload={},
+        audience=user,
         occurred_at=timezone.now(),
     )
     return WebhookDelivery.objects.create(
@@ -165,9 +173,12 @@ def test_resend_sends_a_dead_delivery_again(db: Any) -> None:
 
 
 def test_sweep_finds_events_the_broker_never_took(db: Any) -> None:
-    user = UserFactory()
+    user = UserFactory.create()
     stale = OutboxEvent.objects.create(
-        type="order.status_changed", subject="order:AM1", payload={}, audience=user,
+        type="order.status_changed",
+        subject="order:AM1",
+        payload={},
+        audience=user,
         occurred_at=timezone.now(),
     )
     OutboxEvent.objects.filter(id=stale.id).update(created_at=timezone.now() - timedelta(minutes=1))

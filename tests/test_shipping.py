@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any, cast
+from typing import Any
 
 import pytest
 from django.utils import timezone, translation
@@ -56,11 +56,11 @@ def plan(world: World) -> PlanResult:
 
 
 def new_departure(**fields: Any) -> Departure:
-    return cast(Departure, DepartureFactory(**fields))
+    return DepartureFactory.create(**fields)
 
 
 def new_courier(**fields: Any) -> Courier:
-    return cast(Courier, CourierFactory(**fields))
+    return CourierFactory.create(**fields)
 
 
 def cancel_world_flight(world: World) -> None:

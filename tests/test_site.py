@@ -32,12 +32,21 @@ def test_openapi_schema_is_valid_and_covers_the_api(db: Any, client: Client) -> 
     validate_schema(schema)
     paths = set(schema["paths"])
     assert {
-        "/api/v1/auth/register/", "/api/v1/auth/token/", "/api/v1/products/",
-        "/api/v1/checkout/quote/", "/api/v1/orders/", "/api/v1/orders/{number}/",
-        "/api/v1/orders/{number}/pay/", "/api/v1/orders/{number}/cancel/",
-        "/api/v1/orders/{number}/events/", "/api/v1/tracking/{tracking_number}/",
-        "/api/v1/courier/scans/", "/api/v1/webhooks/", "/api/v1/ops/orders/{number}/pack/",
-        "/api/v1/ops/lanes/{code}/plan/", "/api/v1/ops/departures/{departure_id}/status/",
+        "/api/v1/auth/register/",
+        "/api/v1/auth/token/",
+        "/api/v1/products/",
+        "/api/v1/checkout/quote/",
+        "/api/v1/orders/",
+        "/api/v1/orders/{number}/",
+        "/api/v1/orders/{number}/pay/",
+        "/api/v1/orders/{number}/cancel/",
+        "/api/v1/orders/{number}/events/",
+        "/api/v1/tracking/{tracking_number}/",
+        "/api/v1/courier/scans/",
+        "/api/v1/webhooks/",
+        "/api/v1/ops/orders/{number}/pack/",
+        "/api/v1/ops/lanes/{code}/plan/",
+        "/api/v1/ops/departures/{departure_id}/status/",
     } <= paths
     create = schema["paths"]["/api/v1/orders/"]["post"]
     assert set(create["responses"]) >= {"201", "400", "409", "422"}
@@ -53,7 +62,7 @@ def test_api_docs_are_served_without_a_cdn(db: Any, client: Client) -> None:
 
 
 def test_every_admin_page_loads_for_operator_staff(world: World) -> None:
-    superuser = UserFactory(email="root@amur.example", is_staff=True, is_superuser=True)
+    superuser = UserFactory.create(email="root@amur.example", is_staff=True, is_superuser=True)
     client = Client()
     client.force_login(superuser)
     for model, model_admin in admin.site._registry.items():
@@ -74,11 +83,11 @@ def _request(user: Any) -> Any:
 
 
 def test_merchant_staff_see_only_their_merchant(world: World) -> None:
-    mine = MerchantFactory(code="mine")
-    theirs = MerchantFactory(code="theirs")
-    ProductFactory(sku="MINE-1", merchant=mine)
-    ProductFactory(sku="THEIRS-1", merchant=theirs)
-    staff = MerchantStaffFactory(merchant=mine).user
+    mine = MerchantFactory.create(code="mine")
+    theirs = MerchantFactory.create(code="theirs")
+    ProductFactory.create(sku="MINE-1", merchant=mine)
+    ProductFactory.create(sku="THEIRS-1", merchant=theirs)
+    staff = MerchantStaffFactory.create(merchant=mine).user
     staff.user_permissions.add(*_perms("view_product", "view_order", "view_stocklevel"))
     client = Client()
     client.force_login(staff)
@@ -98,7 +107,7 @@ def _perms(*codenames: str) -> list[Any]:
 
 def test_merchant_staff_see_orders_with_their_lines_only(world: World) -> None:
     merchant = world.products[0].merchant
-    staff = MerchantStaffFactory(merchant=merchant).user
+    staff = MerchantStaffFactory.create(merchant=merchant).user
     staff.user_permissions.add(*_perms("view_order"))
     order = order_place(
         user_id=world.buyer.user_id,
@@ -106,7 +115,7 @@ def test_merchant_staff_see_orders_with_their_lines_only(world: World) -> None:
         address=Address(**world.address()),
         payment_method="card",
     )
-    stranger = MerchantStaffFactory(merchant=MerchantFactory(code="stranger")).user
+    stranger = MerchantStaffFactory.create(merchant=MerchantFactory.create(code="stranger")).user
     stranger.user_permissions.add(*_perms("view_order"))
     for user, visible in ((staff, True), (stranger, False)):
         client = Client()

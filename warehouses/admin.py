@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin
+from django.http import HttpRequest
 
 from orders.admin_scoping import MerchantScopedAdmin, ReadOnlyAdmin
 from warehouses.models import Reservation, StockLevel, StockMovement, Warehouse
@@ -23,7 +26,7 @@ class StockLevelAdmin(MerchantScopedAdmin):
     list_select_related = ("product", "warehouse")
     readonly_fields = ("warehouse", "product", "on_hand", "reserved")
 
-    def has_add_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
 
