@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TypedDict
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -208,6 +209,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "checkout.orders_expire_unpaid",
         "schedule": timedelta(minutes=1),
     },
+    # The Bank of Russia publishes tomorrow's rates in the afternoon, Moscow time.
+    "exchange-rates-refresh": {
+        "task": "payments.rates_refresh",
+        "schedule": crontab(minute=30, hour="10,13,16"),
+    },
     "idempotency-purge": {"task": "core.idempotency_purge", "schedule": timedelta(hours=1)},
 }
 
@@ -241,6 +247,7 @@ class AmurSettings(TypedDict):
     RATE_MAX_AGE_HOURS: int
     WEBHOOK_ALLOW_PRIVATE_URLS: bool
     MAX_LINE_QUANTITY: int
+    CBR_DAILY_URL: str
 
 
 # Domain settings.
@@ -256,4 +263,5 @@ AMUR: AmurSettings = {
     "RATE_MAX_AGE_HOURS": int(os.environ.get("RATE_MAX_AGE_HOURS", "48")),
     "WEBHOOK_ALLOW_PRIVATE_URLS": env_bool("WEBHOOK_ALLOW_PRIVATE_URLS", not PRODUCTION),
     "MAX_LINE_QUANTITY": 999,
+    "CBR_DAILY_URL": os.environ.get("CBR_DAILY_URL", "https://www.cbr.ru/scripts/XML_daily.asp"),
 }

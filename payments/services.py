@@ -3,19 +3,22 @@ Locks are taken stock first, then order, then payment, everywhere."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
+import requests
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from core.errors import Conflict, ValidationFailed
-from core.money import money_round
+from core.money import CURRENCY_CHOICES, money_round
 from orders.models import Order, OrderStatus
 from orders.services import order_transition
+from payments.cbr import feed_parse
 from payments.models import ExchangeRate, Payment, PaymentEvent
 from payments.providers.sandbox import TOKENS, SandboxProvider
 from warehouses.services import order_allocate
@@ -196,3 +199,25 @@ def rate_latest(*, currency: str) -> Decimal | None:
         .values_list("rate_to_rub", flat=True)
         .first()
     )
+
+
+def rates_refresh(*, fetch: Callable[[str], bytes] | None = None) -> list[ExchangeRate]:
+    """Fetch the CBR daily feed and record the currencies Amur prices in.
+
+    Idempotent: the same day's feed twice leaves the same rows."""
+    url = settings.AMUR["CBR_DAILY_URL"]
+    raw = (fetch or _http_get)(url)
+    on, feed = feed_parse(raw)
+    wanted = {code for code, _label in CURRENCY_CHOICES if code != "RUB"}
+    with transaction.atomic():
+        return [
+            rate_record(currency=r.currency, on=on, rate_to_rub=r.rate_to_rub, source="cbr")
+            for r in feed
+            if r.currency in wanted
+        ]
+
+
+def _http_get(url: str) -> bytes:
+    response = requests.get(url, timeout=15, headers={"user-agent": "Amur/1 (+rates)"})
+    response.raise_for_status()
+    return response.content

@@ -1,0 +1,262 @@
+"""Checkout throughput: orders per second through the API (gunicorn, several
+clients, PostgreSQL) against the same rows written by raw psycopg2
+transactions, in the same run. Goal: ratio at least 0.25.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/test python bench/checkout.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from decimal import Decimal
+from pathlib import Path
+
+import psycopg2
+import requests
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import ROOT, database_recreate, database_url, django_env, gunicorn, manage
+
+ADDRESS = {
+    "recipient_name": "Иван Петров",
+    "recipient_phone": "+79221234567",
+    "region": "RU-SVE",
+    "city": "Екатеринбург",
+    "postcode": "620014",
+    "street": "ул. Малышева, 51",
+}
+
+
+def run_clients(
+    clients: int, per_client: int, work: Callable[[int, int], bool]
+) -> tuple[float, int]:
+    ok = [0] * clients
+
+    def loop(index: int) -> None:
+        for n in range(per_client):
+            if work(index, n):
+                ok[index] += 1
+
+    threads = [threading.Thread(target=loop, args=(i,)) for i in range(clients)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return time.perf_counter() - started, sum(ok)
+
+
+def http_phase(
+    base: str, tokens: list[str], skus: list[str], clients: int, per_client: int, lines: int
+) -> tuple[float, int]:
+    sessions = [requests.Session() for _ in range(clients)]
+
+    def work(index: int, n: int) -> bool:
+        chosen = [skus[(index * per_client + n + k) % len(skus)] for k in range(lines)]
+        body = {
+            "lines": [{"sku": sku, "quantity": 1} for sku in dict.fromkeys(chosen)],
+            "shipping_address": ADDRESS,
+            "payment_method": "card",
+        }
+        response = sessions[index].post(
+            base + "/api/v1/orders/",
+            json=body,
+            headers={
+                "Authorization": f"Token {tokens[index % len(tokens)]}",
+                "Idempotency-Key": str(uuid.uuid4()),
+            },
+            timeout=60,
+        )
+        return response.status_code == 201
+
+    return run_clients(clients, per_client, work)
+
+
+RAW_ORDER = """
+INSERT INTO orders_order (number, status, payment_method, recipient_name, recipient_phone, region,
+  city, postcode, street, currency, goods_cny, goods_rub, shipping_rub, duty_rub, total_rub,
+  cny_rub_rate, eur_rub_rate, rates_date, plan, event_seq, created_at, updated_at, buyer_id)
+VALUES (%s, 'pending_payment', 'card', %s, %s, %s, %s, %s, %s, 'RUB', %s, %s, %s, 0, %s,
+  %s, %s, current_date, %s, 1, now(), now(), %s) RETURNING id
+"""
+
+
+def raw_phase(
+    url: str, skus: list[str], clients: int, per_client: int, lines: int
+) -> tuple[float, int]:
+    connections = [psycopg2.connect(url) for _ in range(clients)]
+    with connections[0].cursor() as cur:
+        cur.execute("SELECT id FROM orders_buyer ORDER BY id LIMIT 1")
+        buyer_id = cur.fetchone()[0]
+        cur.execute("SELECT user_id FROM orders_buyer ORDER BY id LIMIT 1")
+        user_id = cur.fetchone()[0]
+        cur.execute("SELECT id FROM warehouses_warehouse WHERE code = 'HRB'")
+        warehouse_id = cur.fetchone()[0]
+    connections[0].commit()
+
+    def work(index: int, n: int) -> bool:
+        conn = connections[index]
+        chosen = list(
+            dict.fromkeys(skus[(index * per_client + n + k) % len(skus)] for k in range(lines))
+        )
+        with conn.cursor() as cur:
+            key = str(uuid.uuid4())
+            cur.execute(
+                "INSERT INTO core_idempotencykey (user_id, key, fingerprint, method, path, status,"
+                " locked_at, created_at, expires_at) VALUES (%s, %s, 'x', 'POST', '/api/v1/orders/',"
+                " 'in_progress', now(), now(), now() + interval '24 hours') RETURNING id",
+                (user_id, key),
+            )
+            key_id = cur.fetchone()[0]
+            conn.commit()
+            cur.execute(
+                "SELECT id, price_cny, weight_g, merchant_id, name_ru, sku FROM orders_product"
+                " WHERE sku = ANY(%s) AND is_active",
+                (chosen,),
+            )
+            products = cur.fetchall()
+            cur.execute(
+                "SELECT id, product_id, on_hand, reserved FROM warehouses_stocklevel"
+                " WHERE warehouse_id = %s AND product_id = ANY(%s) ORDER BY id FOR UPDATE",
+                (warehouse_id, [p[0] for p in products]),
+            )
+            stock = {row[1]: row for row in cur.fetchall()}
+            if any(stock[p[0]][2] - stock[p[0]][3] < 1 for p in products):
+                conn.rollback()
+                return False
+            goods = sum((p[1] for p in products), Decimal(0))
+            weight = sum(p[2] for p in products)
+            shipping = (Decimal(25) + Decimal("4.5") * -(-weight // 100)) * Decimal("11.05")
+            goods_rub = (goods * Decimal("11.05")).quantize(Decimal("0.01"))
+            cur.execute(
+                RAW_ORDER,
+                (
+                    "R" + key[:12],
+                    ADDRESS["recipient_name"],
+                    ADDRESS["recipient_phone"],
+                    ADDRESS["region"],
+                    ADDRESS["city"],
+                    ADDRESS["postcode"],
+                    ADDRESS["street"],
+                    goods,
+                    goods_rub,
+                    shipping,
+                    goods_rub + shipping,
+                    Decimal("11.05"),
+                    Decimal("92.48"),
+                    json.dumps([{"warehouse_id": warehouse_id}]),
+                    buyer_id,
+                ),
+            )
+            order_id = cur.fetchone()[0]
+            args = ",".join(
+                cur.mogrify(
+                    "(%s,%s,%s,%s,%s,1,%s,%s)", (order_id, p[0], p[3], p[5], p[4], p[1], p[1])
+                ).decode()
+                for p in products
+            )
+            cur.execute(
+                "INSERT INTO orders_orderline (order_id, product_id, merchant_id, sku, name, quantity,"
+                f" unit_price_cny, line_total_cny) VALUES {args} RETURNING id, product_id"
+            )
+            line_ids = cur.fetchall()
+            cur.execute(
+                "INSERT INTO orders_orderevent (order_id, sequence, from_status, to_status, reason,"
+                " data, created_at) VALUES (%s, 1, '', 'pending_payment', '', '{}', now())",
+                (order_id,),
+            )
+            ids = [stock[p[0]][0] for p in products]
+            cur.execute(
+                "UPDATE warehouses_stocklevel SET reserved = reserved + 1 WHERE id = ANY(%s)",
+                (ids,),
+            )
+            cur.execute(
+                "INSERT INTO warehouses_stockmovement (stock_id, kind, on_hand_delta, reserved_delta,"
+                " order_id, reason, created_at) SELECT unnest(%s::bigint[]), 'reservation', 0, 1, %s,"
+                " '', now()",
+                (ids, order_id),
+            )
+            cur.execute(
+                "INSERT INTO warehouses_reservation (order_id, line_id, stock_id, quantity, status,"
+                " created_at) SELECT %s, unnest(%s::bigint[]), unnest(%s::bigint[]), 1, 'active', now()",
+                (
+                    order_id,
+                    [line[0] for line in line_ids],
+                    [stock[line[1]][0] for line in line_ids],
+                ),
+            )
+            cur.execute(
+                "INSERT INTO notifications_outboxevent (id, type, subject, sequence, payload,"
+                " audience_id, email_to, email_subject, email_body, occurred_at, created_at)"
+                " VALUES (%s, 'order.status_changed', %s, 1, '{}', %s, '', '', '', now(), now())",
+                (str(uuid.uuid4()), f"order:{order_id}", user_id),
+            )
+            cur.execute(
+                "UPDATE core_idempotencykey SET status = 'complete', response_status = 201,"
+                " response_body = '{}' WHERE id = %s",
+                (key_id,),
+            )
+        conn.commit()
+        return True
+
+    try:
+        return run_clients(clients, per_client, work)
+    finally:
+        for conn in connections:
+            conn.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--orders", type=int, default=400, help="per phase")
+    parser.add_argument("--lines", type=int, default=2)
+    parser.add_argument("--skus", type=int, default=200)
+    args = parser.parse_args()
+
+    url = database_url("amur_bench_checkout")
+    database_recreate(url)
+    env = django_env(url)
+    manage(env, "migrate", "-v0")
+    seeded = json.loads(
+        subprocess.run(
+            [sys.executable, "bench/seed.py", str(args.skus), str(args.clients), "1000000"],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        .stdout.strip()
+        .splitlines()[-1]
+    )
+    per_client = max(1, args.orders // args.clients)
+    with gunicorn(env, args.workers) as base:
+        http_phase(base, seeded["tokens"], seeded["skus"], args.clients, 2, args.lines)  # warm up
+        http_seconds, http_ok = http_phase(
+            base, seeded["tokens"], seeded["skus"], args.clients, per_client, args.lines
+        )
+    raw_seconds, raw_ok = raw_phase(url, seeded["skus"], args.clients, per_client, args.lines)
+    http_rate = http_ok / http_seconds
+    raw_rate = raw_ok / raw_seconds
+    print(
+        f"clients={args.clients} gunicorn_workers={args.workers} lines={args.lines} orders={per_client * args.clients}"
+    )
+    print(
+        f"api (HTTP, Django):   {http_ok} orders in {http_seconds:.2f} s = {http_rate:.1f} orders/s"
+    )
+    print(f"raw psycopg2:         {raw_ok} orders in {raw_seconds:.2f} s = {raw_rate:.1f} orders/s")
+    print(f"ratio api/raw: {http_rate / raw_rate:.3f} (goal >= 0.25)")
+
+
+if __name__ == "__main__":
+    main()
