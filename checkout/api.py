@@ -123,8 +123,7 @@ class OrderListCreateView(APIView):
         lines, address, method = _order_input(request.data)
         user_id = caller_id(request)
         order = order_place(user_id=user_id, lines=lines, address=address, payment_method=method)
-        fresh = _order_queryset(user_id).get(id=order.id)
-        return Response(OrderSerializer(fresh).data, status=status.HTTP_201_CREATED)
+        return Response(OrderSerializer(order).data, status=status.HTTP_201_CREATED)
 
 
 class OrderDetailView(APIView):

@@ -127,7 +127,7 @@ def order_create(
         plan=plan,
         event_seq=1,
     )
-    OrderLine.objects.bulk_create(
+    lines_created = OrderLine.objects.bulk_create(
         [
             OrderLine(
                 order=order,
@@ -142,6 +142,9 @@ def order_create(
             for line in lines
         ]
     )
+    # Callers render and reserve the new order at once: spare them reading back
+    # the lines just written (bulk_create returns their ids on PostgreSQL and SQLite).
+    order._prefetched_objects_cache = {"lines": lines_created}
     now = timezone.now()
     OrderEvent.objects.create(
         order=order, sequence=1, to_status=order.status, actor_id=actor_id, created_at=now

@@ -23,7 +23,7 @@ def lane_options_for_region(*, region: str) -> dict[int, LaneOption]:
     best: dict[int, LaneOption] = {}
     rows = (
         LaneRegion.objects.filter(region=region, lane__is_active=True, lane__origin__is_active=True)
-        .select_related("lane")
+        .select_related("lane__origin")
         .order_by("max_days", "min_days", "lane_id")
     )
     for row in rows:

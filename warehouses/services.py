@@ -85,7 +85,9 @@ def stock_reserve(
     wanted: dict[tuple[int, int], int] = defaultdict(int)
     for alloc in allocations:
         wanted[(alloc.warehouse_id, alloc.line.product_id)] += alloc.line.quantity
-    with transaction.atomic():
+    # No savepoint: this runs on every checkout, and its caller already rolls
+    # back to its own savepoint on OutOfStock.
+    with transaction.atomic(savepoint=False):
         levels = _locked_levels(sorted(wanted))
         short = sorted(
             {
