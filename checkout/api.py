@@ -23,7 +23,6 @@ from checkout.services import LineRequest, checkout_quote, order_cancel_for_buye
 from core.api import (
     IDEMPOTENCY_HEADER,
     IDEMPOTENCY_HEADER_REQUIRED,
-    Pagination,
     caller_id,
     error_responses,
 )
@@ -103,14 +102,18 @@ class QuoteView(APIView):
         return Response(quote_data(quote))
 
 
-class OrderListCreateView(APIView):
-    @extend_schema(
-        responses={200: OrderSerializer(many=True), **error_responses(401)}, tags=["orders"]
-    )
-    def get(self, request: Request) -> Response:
-        paginator = Pagination()
-        page = paginator.paginate_queryset(_order_queryset(caller_id(request)), request, view=self)
-        return paginator.get_paginated_response(OrderSerializer(page, many=True).data)
+class OrderListCreateView(generics.ListAPIView):
+    """The caller's orders, newest first; POST places one."""
+
+    serializer_class = OrderSerializer
+    filter_backends: list[type] = []
+
+    def get_queryset(self) -> QuerySet[Order]:
+        return _order_queryset(caller_id(self.request))
+
+    @extend_schema(tags=["orders"])
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
 
     @extend_schema(
         request=OrderInputSerializer,

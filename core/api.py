@@ -80,3 +80,44 @@ class StrictSerializer(serializers.Serializer):
 class MoneySerializer(serializers.Serializer):
     amount = serializers.DecimalField(max_digits=14, decimal_places=2, coerce_to_string=True)
     currency = serializers.CharField()
+
+
+# Any operation may answer these through the framework (bad JSON, auth,
+# permissions, unknown ids, wrong method or media type, throttling).
+COMMON_ERROR_STATUSES = ("400", "401", "403", "404", "405", "406", "415", "429")
+
+
+def schema_add_common_errors(
+    result: dict[str, Any], generator: Any, request: Any, public: bool
+) -> dict[str, Any]:
+    """drf-spectacular postprocessing hook: document the one error shape for
+    every status the framework itself may return."""
+    error_ref = {"$ref": "#/components/schemas/Error"}
+    for path_item in result.get("paths", {}).values():
+        for operation in path_item.values():
+            responses = operation.setdefault("responses", {})
+            for status_code in COMMON_ERROR_STATUSES:
+                responses.setdefault(
+                    status_code,
+                    {
+                        "content": {"application/json": {"schema": error_ref}},
+                        "description": "Error",
+                    },
+                )
+    components = result.setdefault("components", {}).setdefault("schemas", {})
+    components.setdefault(
+        "Error",
+        {
+            "type": "object",
+            "properties": {
+                "code": {"type": "string"},
+                "message": {"type": "string"},
+                "fields": {
+                    "type": "object",
+                    "additionalProperties": {"type": "array", "items": {"type": "string"}},
+                },
+            },
+            "required": ["code", "message", "fields"],
+        },
+    )
+    return result

@@ -1,13 +1,16 @@
 from __future__ import annotations
 
+from typing import Any
+
+from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema
-from rest_framework import status
+from rest_framework import generics, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.api import IDEMPOTENCY_HEADER, Pagination, caller_id, error_responses
+from core.api import IDEMPOTENCY_HEADER, caller_id, error_responses
 from core.errors import Forbidden, NotFound
 from core.idempotency import idempotent
 from notifications.models import WebhookSubscription
@@ -19,19 +22,18 @@ from notifications.serializers import (
 from notifications.services import subscription_create
 
 
-class WebhookListCreateView(APIView):
-    @extend_schema(
-        responses={200: SubscriptionSerializer(many=True), **error_responses(401)},
-        tags=["webhooks"],
-    )
-    def get(self, request: Request) -> Response:
-        paginator = Pagination()
-        page = paginator.paginate_queryset(
-            WebhookSubscription.objects.filter(owner_id=request.user.pk).order_by("id"),
-            request,
-            view=self,
-        )
-        return paginator.get_paginated_response(SubscriptionSerializer(page, many=True).data)
+class WebhookListCreateView(generics.ListAPIView):
+    """The caller's subscriptions (secrets are never listed); POST adds one."""
+
+    serializer_class = SubscriptionSerializer
+    filter_backends: list[type] = []
+
+    def get_queryset(self) -> QuerySet[WebhookSubscription]:
+        return WebhookSubscription.objects.filter(owner_id=self.request.user.pk).order_by("id")
+
+    @extend_schema(tags=["webhooks"])
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
 
     @extend_schema(
         request=SubscriptionInputSerializer,
