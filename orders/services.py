@@ -144,7 +144,7 @@ def order_create(
     )
     # Callers render and reserve the new order at once: spare them reading back
     # the lines just written (bulk_create returns their ids on PostgreSQL and SQLite).
-    order._prefetched_objects_cache = {"lines": lines_created}
+    order._prefetched_objects_cache = {"lines": lines_created}  # type: ignore[attr-defined]
     now = timezone.now()
     OrderEvent.objects.create(
         order=order, sequence=1, to_status=order.status, actor_id=actor_id, created_at=now
