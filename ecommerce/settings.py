@@ -189,6 +189,7 @@ SPECTACULAR_SETTINGS = {
         "OrderStatusEnum": "orders.models.OrderStatus",
         "PaymentMethodEnum": "orders.models.PaymentMethod",
         "ParcelStatusEnum": "shipping.models.ParcelStatus",
+        "UnassignedReasonEnum": "shipping.models.UnassignedReason",
     },
 }
 

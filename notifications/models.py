@@ -27,6 +27,8 @@ class WebhookSubscription(models.Model):
 
     class Meta:
         verbose_name = _("webhook subscription")
+
+        verbose_name_plural = _("webhook subscriptions")
         ordering = ["id"]
         permissions = [("subscribe_all_events", "Can subscribe to every buyer's events")]
 
@@ -58,6 +60,8 @@ class OutboxEvent(models.Model):
 
     class Meta:
         verbose_name = _("outbox event")
+
+        verbose_name_plural = _("outbox events")
         ordering = ["created_at"]
         indexes = [
             models.Index(
@@ -122,6 +126,8 @@ class WebhookAttempt(models.Model):
 
     class Meta:
         verbose_name = _("webhook attempt")
+
+        verbose_name_plural = _("webhook attempts")
         ordering = ["delivery_id", "number"]
         constraints = [
             models.UniqueConstraint(fields=["delivery", "number"], name="webhook_attempt_number"),

@@ -34,6 +34,8 @@ class Merchant(models.Model):
 
     class Meta:
         verbose_name = _("merchant")
+
+        verbose_name_plural = _("merchants")
         ordering = ["name"]
 
     def __str__(self) -> str:
@@ -50,6 +52,8 @@ class MerchantStaff(models.Model):
 
     class Meta:
         verbose_name = _("merchant staff member")
+
+        verbose_name_plural = _("merchant staff members")
 
     def __str__(self) -> str:
         return f"{self.user} @ {self.merchant}"
@@ -84,6 +88,8 @@ class Product(models.Model):
 
     class Meta:
         verbose_name = _("product")
+
+        verbose_name_plural = _("products")
         ordering = ["sku"]
         constraints = [
             models.CheckConstraint(condition=Q(price_cny__gt=0), name="product_price_positive"),
@@ -116,6 +122,8 @@ class Buyer(models.Model):
 
     class Meta:
         verbose_name = _("buyer")
+
+        verbose_name_plural = _("buyers")
 
     def __str__(self) -> str:
         return self.user.email or self.user.get_username()
@@ -175,6 +183,8 @@ class Order(models.Model):
 
     class Meta:
         verbose_name = _("order")
+
+        verbose_name_plural = _("orders")
         ordering = ["-created_at", "-id"]
         constraints = [
             models.CheckConstraint(
@@ -209,6 +219,8 @@ class OrderLine(models.Model):
 
     class Meta:
         verbose_name = _("order line")
+
+        verbose_name_plural = _("order lines")
         ordering = ["id"]
         constraints = [
             models.CheckConstraint(
@@ -241,6 +253,8 @@ class OrderEvent(models.Model):
 
     class Meta:
         verbose_name = _("order event")
+
+        verbose_name_plural = _("order events")
         ordering = ["order_id", "sequence"]
         constraints = [
             models.UniqueConstraint(

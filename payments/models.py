@@ -20,6 +20,8 @@ class ExchangeRate(models.Model):
 
     class Meta:
         verbose_name = _("exchange rate")
+
+        verbose_name_plural = _("exchange rates")
         ordering = ["-date", "currency"]
         constraints = [
             models.UniqueConstraint(fields=["currency", "date"], name="rate_one_per_day"),
@@ -59,6 +61,8 @@ class Payment(models.Model):
 
     class Meta:
         verbose_name = _("payment")
+
+        verbose_name_plural = _("payments")
         ordering = ["-created_at", "-id"]
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0), name="payment_amount_positive"),
@@ -98,6 +102,8 @@ class PaymentEvent(models.Model):
 
     class Meta:
         verbose_name = _("payment event")
+
+        verbose_name_plural = _("payment events")
         ordering = ["id"]
 
     def __str__(self) -> str:

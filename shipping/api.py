@@ -18,7 +18,7 @@ from core.errors import ApplicationError, Forbidden, NotFound, flatten_detail
 from core.permissions import IsOperatorStaff
 from orders.models import OrderLine
 from orders.selectors import order_get
-from shipping.models import Courier, Departure, Lane, Parcel, ParcelStatus
+from shipping.models import Courier, Departure, Lane, Parcel, ParcelStatus, UnassignedReason
 from shipping.scans import Scan, scans_record
 from shipping.selectors import parcel_for_tracking, parcel_timeline
 from shipping.serializers import (
@@ -229,7 +229,11 @@ class OpsLanePlanView(APIView):
             {
                 "assigned": len(result.assigned),
                 "unassigned": [
-                    {"tracking_number": numbers[pid], "reason": reason}
+                    {
+                        "tracking_number": numbers[pid],
+                        "reason": reason,
+                        "message": str(UnassignedReason(reason).label),
+                    }
                     for pid, reason in sorted(result.unassigned.items())
                 ],
             }

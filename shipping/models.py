@@ -36,6 +36,8 @@ class Lane(models.Model):
 
     class Meta:
         verbose_name = _("lane")
+
+        verbose_name_plural = _("lanes")
         ordering = ["code"]
         constraints = [
             models.CheckConstraint(
@@ -61,6 +63,8 @@ class LaneRegion(models.Model):
 
     class Meta:
         verbose_name = _("lane region")
+
+        verbose_name_plural = _("lane regions")
         ordering = ["lane_id", "region"]
         constraints = [
             models.UniqueConstraint(fields=["lane", "region"], name="lane_region_unique"),
@@ -86,6 +90,8 @@ class DutyRule(models.Model):
 
     class Meta:
         verbose_name = _("duty rule")
+
+        verbose_name_plural = _("duty rules")
         ordering = ["-valid_from"]
         constraints = [
             models.CheckConstraint(
@@ -129,6 +135,8 @@ class Departure(models.Model):
 
     class Meta:
         verbose_name = _("departure")
+
+        verbose_name_plural = _("departures")
         ordering = ["scheduled_at", "id"]
         constraints = [
             models.UniqueConstraint(
@@ -160,6 +168,8 @@ class DepartureEvent(models.Model):
 
     class Meta:
         verbose_name = _("departure event")
+
+        verbose_name_plural = _("departure events")
         ordering = ["departure_id", "id"]
 
     def __str__(self) -> str:
@@ -180,6 +190,11 @@ class ParcelStatus(models.TextChoices):
     EXPIRED = "expired", _("Expired")
 
 
+class UnassignedReason(models.TextChoices):
+    NO_OPEN_DEPARTURE = "no_open_departure", _("No open departure before its cut-off.")
+    NO_CAPACITY = "no_capacity", _("No capacity left on the open departures.")
+
+
 class Parcel(models.Model):
     order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="parcels")
     warehouse = models.ForeignKey(Warehouse, on_delete=models.PROTECT, related_name="parcels")
@@ -198,13 +213,17 @@ class Parcel(models.Model):
     value_cny = models.DecimalField(max_digits=MONEY_DIGITS, decimal_places=MONEY_PLACES)
     promised_min_days = models.PositiveSmallIntegerField()
     promised_max_days = models.PositiveSmallIntegerField()
-    unassigned_reason = models.CharField(max_length=200, blank=True)
+    unassigned_reason = models.CharField(
+        max_length=20, choices=UnassignedReason.choices, blank=True
+    )
     event_seq = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         verbose_name = _("parcel")
+
+        verbose_name_plural = _("parcels")
         ordering = ["-created_at", "-id"]
         constraints = [
             models.CheckConstraint(condition=Q(weight_g__gt=0), name="parcel_weight_positive"),
@@ -232,6 +251,8 @@ class ParcelLine(models.Model):
 
     class Meta:
         verbose_name = _("parcel line")
+
+        verbose_name_plural = _("parcel lines")
         ordering = ["id"]
         constraints = [
             models.CheckConstraint(
@@ -254,6 +275,8 @@ class Courier(models.Model):
 
     class Meta:
         verbose_name = _("courier")
+
+        verbose_name_plural = _("couriers")
         ordering = ["name"]
 
     def __str__(self) -> str:
@@ -280,6 +303,8 @@ class TrackingEvent(models.Model):
 
     class Meta:
         verbose_name = _("tracking event")
+
+        verbose_name_plural = _("tracking events")
         ordering = ["parcel_id", "occurred_at", "id"]
         indexes = [models.Index(fields=["parcel", "occurred_at"], name="tracking_timeline")]
 

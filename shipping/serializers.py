@@ -4,7 +4,7 @@ from django.conf import settings
 from rest_framework import serializers
 
 from core.api import StrictSerializer
-from shipping.models import Departure, DepartureStatus, Parcel, TrackingEvent
+from shipping.models import Departure, DepartureStatus, Parcel, TrackingEvent, UnassignedReason
 from shipping.scans import MAX_SCANS_PER_REQUEST
 from shipping.tracking import COURIER_EVENTS
 
@@ -105,7 +105,8 @@ class ParcelSerializer(serializers.ModelSerializer):
 
 class PlanUnassignedSerializer(serializers.Serializer):
     tracking_number = serializers.CharField()
-    reason = serializers.CharField()
+    reason = serializers.ChoiceField(choices=UnassignedReason.choices)
+    message = serializers.CharField()
 
 
 class PlanResultSerializer(serializers.Serializer):

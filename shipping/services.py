@@ -36,6 +36,7 @@ from shipping.models import (
     ParcelStatus,
     TrackingEvent,
     TrackingSeries,
+    UnassignedReason,
 )
 from shipping.pricing import Unit, parcels_split
 from shipping.s10 import s10_build
@@ -409,9 +410,9 @@ def departures_plan(*, lane_id: int, now: datetime | None = None) -> PlanResult:
             )
             if chosen is None:
                 reason = (
-                    str(_("No open departure before its cut-off."))
-                    if not departures
-                    else str(_("No capacity left on the open departures."))
+                    UnassignedReason.NO_CAPACITY
+                    if departures
+                    else UnassignedReason.NO_OPEN_DEPARTURE
                 )
                 result.unassigned[parcel.id] = reason
                 parcel.unassigned_reason = reason

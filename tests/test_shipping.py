@@ -21,8 +21,8 @@ from tests.conftest import World, client_for
 from tests.factories import CourierFactory, DepartureFactory
 
 SCANS_URL = "/api/v1/courier/scans/"
-NO_CAPACITY = "No capacity left on the open departures."
-NO_DEPARTURE = "No open departure before its cut-off."
+NO_CAPACITY = "no_capacity"
+NO_DEPARTURE = "no_open_departure"
 
 
 def packed_parcels(world: World, sku: str = "TEA-0001", quantity: int = 1) -> list[Parcel]:

@@ -24,6 +24,8 @@ class Warehouse(models.Model):
 
     class Meta:
         verbose_name = _("warehouse")
+
+        verbose_name_plural = _("warehouses")
         ordering = ["code"]
 
     def __str__(self) -> str:
@@ -39,6 +41,8 @@ class StockLevel(models.Model):
 
     class Meta:
         verbose_name = _("stock level")
+
+        verbose_name_plural = _("stock levels")
         ordering = ["warehouse_id", "product_id"]
         constraints = [
             models.UniqueConstraint(
@@ -88,6 +92,8 @@ class StockMovement(models.Model):
 
     class Meta:
         verbose_name = _("stock movement")
+
+        verbose_name_plural = _("stock movements")
         ordering = ["id"]
 
     def __str__(self) -> str:
@@ -109,6 +115,8 @@ class Reservation(models.Model):
 
     class Meta:
         verbose_name = _("reservation")
+
+        verbose_name_plural = _("reservations")
         ordering = ["id"]
         constraints = [
             models.CheckConstraint(
