@@ -168,6 +168,8 @@ def _stock(products: list[Product], warehouses: dict[str, Warehouse]) -> None:
             plan["SFH"] = 60 + (i * 13) % 90
         if i % 3 == 0:
             plan["SVX"] = 30 + (i * 7) % 50
+        if i % 4 == 1:
+            plan["MOW"] = 40 + (i * 11) % 60
         for code, quantity in plan.items():
             if not StockLevel.objects.filter(warehouse=warehouses[code], product=product).exists():
                 stock_receive(

@@ -140,6 +140,7 @@ WAREHOUSES = [
     ("HRB", "Harbin domestic warehouse", "domestic", "Harbin", "CN"),
     ("SFH", "Suifenhe border warehouse", "border", "Suifenhe", "CN"),
     ("SVX", "Yekaterinburg overseas warehouse", "overseas", "Yekaterinburg", "RU"),
+    ("MOW", "Moscow overseas warehouse", "overseas", "Moscow", "RU"),
 ]
 
 FAR_EAST = ["RU-PRI", "RU-KHA", "RU-AMU", "RU-SAK", "RU-KAM", "RU-MAG", "RU-YEV", "RU-CHU", "RU-SA"]
@@ -233,7 +234,36 @@ LANES = [
         D("1.00"),
         (8, 1, D("4000"), D("30"), 1500),
     ),
+    (
+        "MOW-LOCAL-ROAD",
+        "Moscow regional delivery",
+        "MOW",
+        "MOW",
+        "MOW",
+        "road",
+        "Moscow regional courier",
+        1,
+        False,
+        31_000,
+        D("12.00"),
+        D("1.20"),
+        (7, 1, D("6000"), D("45"), 2500),
+    ),
 ]
+
+# Central Russia, reached from the Moscow overseas warehouse.
+CENTRAL = {
+    "RU-MOW": (1, 2),
+    "RU-MOS": (1, 3),
+    "RU-SPE": (2, 4),
+    "RU-TVE": (2, 3),
+    "RU-TUL": (2, 3),
+    "RU-KLU": (2, 3),
+    "RU-VLA": (2, 3),
+    "RU-YAR": (2, 4),
+    "RU-RYA": (2, 3),
+    "RU-NIZ": (2, 4),
+}
 
 
 def lane_regions(code: str) -> dict[str, tuple[int, int]]:
@@ -251,6 +281,8 @@ def lane_regions(code: str) -> dict[str, tuple[int, int]]:
             "RU-PER": (2, 4),
         }
         return {r: near.get(r, (3, 6)) for r in URALS}
+    if code == "MOW-LOCAL-ROAD":
+        return dict(CENTRAL)
     if code == "HRB-SVX-AIR":
         out = {r: (5, 12) for r in REGIONS}
         out.update({r: (4, 7) for r in URALS})
@@ -310,6 +342,13 @@ COURIERS = [
         "HRB Cargo Terminal",
         ["HRB-SVX-AIR", "HRB-MOW-RAIL"],
         [],
+    ),
+    (
+        "courier.mow@example.ru",
+        "Moscow last mile",
+        "CDEK",
+        ["MOW-LOCAL-ROAD", "HRB-MOW-RAIL"],
+        list(CENTRAL),
     ),
 ]
 

@@ -149,8 +149,8 @@ def test_seed_demo_is_idempotent_and_believable() -> None:
     assert _counts() == first
     assert first["merchants"] == 3
     assert first["products"] == 50
-    assert first["warehouses"] == 3
-    assert first["lanes"] == 4
+    assert first["warehouses"] == 4
+    assert first["lanes"] == 5
     assert first["departures"] >= 14 * 3
     assert first["orders"] == 1 and first["parcels"] == 1
     assert Product.objects.filter(hs_code__regex=r"^\d{6}$").count() == 50
