@@ -43,12 +43,17 @@ class OutboxEvent(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     type = models.CharField(max_length=64, db_index=True)
     subject = models.CharField(
-        max_length=64, help_text=_("What changed, e.g. parcel:RR123456785CN")
+        max_length=100, help_text=_("What changed, e.g. parcel:RR123456785CN")
     )
     sequence = models.PositiveIntegerField(default=1)
     payload = models.JSONField()
     audience = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    audience_ids = models.JSONField(
+        default=list,
+        blank=True,
+        help_text=_("More users whose webhook subscriptions receive the event (user ids)."),
     )
     email_to = models.EmailField(blank=True)
     email_subject = models.CharField(max_length=200, blank=True)

@@ -11,7 +11,7 @@ from rest_framework import serializers
 from core.api import StrictSerializer
 from notifications.models import WebhookSubscription
 
-EVENT_TYPES = ["order.status_changed", "parcel.status_changed"]
+EVENT_TYPES = ["order.status_changed", "parcel.status_changed", "stock.low"]
 
 
 def _is_private(host: str) -> bool:

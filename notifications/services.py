@@ -44,6 +44,8 @@ class EventSpec:
     occurred_at: datetime
     sequence: int = 1
     audience_id: int | None = None
+    # More users whose subscriptions receive the event, e.g. a merchant's staff.
+    audience_ids: tuple[int, ...] = ()
     email_to: str = ""
     email_subject: str = ""
     email_body: str = ""
@@ -78,6 +80,7 @@ def events_record(*, events: Iterable[EventSpec]) -> list[OutboxEvent]:
             sequence=spec.sequence,
             payload=json.loads(json.dumps(spec.payload, cls=DjangoJSONEncoder)),
             audience_id=spec.audience_id,
+            audience_ids=sorted(set(spec.audience_ids)),
             email_to=spec.email_to,
             email_subject=spec.email_subject[:200],
             email_body=spec.email_body,
@@ -123,6 +126,7 @@ def outbox_events_dispatch(*, event_ids: Sequence[str]) -> list[int]:
         if not events:
             return []
         audiences = {e.audience_id for e in events if e.audience_id is not None}
+        audiences.update(user_id for e in events for user_id in e.audience_ids)
         subscriptions = list(
             WebhookSubscription.objects.filter(is_active=True).filter(
                 Q(all_events=True) | Q(owner_id__in=audiences)
@@ -132,7 +136,12 @@ def outbox_events_dispatch(*, event_ids: Sequence[str]) -> list[int]:
             WebhookDelivery(event=event, subscription=sub, next_attempt_at=now)
             for event in events
             for sub in subscriptions
-            if sub.wants(event.type) and (sub.all_events or sub.owner_id == event.audience_id)
+            if sub.wants(event.type)
+            and (
+                sub.all_events
+                or sub.owner_id == event.audience_id
+                or sub.owner_id in event.audience_ids
+            )
         ]
         WebhookDelivery.objects.bulk_create(deliveries, batch_size=1000, ignore_conflicts=True)
         OutboxEvent.objects.filter(id__in=[e.id for e in events]).update(dispatched_at=now)

@@ -38,6 +38,13 @@ class StockLevel(models.Model):
     on_hand = models.IntegerField(default=0)
     reserved = models.IntegerField(default=0)
     location = models.CharField(max_length=20, blank=True, help_text=_("Bin, e.g. A-03-2"))
+    low_stock_threshold = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text=_(
+            "The merchant's staff are notified (stock.low) when available units fall below this."
+        ),
+    )
 
     class Meta:
         verbose_name = _("stock level")

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
-from django.db.models import F, QuerySet
+from django.db.models import F, Q, QuerySet, Sum
+from django.db.models.functions import Coalesce
 
 from warehouses.models import Reservation, StockLevel
 
@@ -29,3 +31,46 @@ def available_by_product(*, product_ids: Iterable[int]) -> dict[int, dict[int, i
 
 def reservations_for_order(*, order_id: int) -> QuerySet[Reservation]:
     return Reservation.objects.filter(order_id=order_id).select_related("stock", "line")
+
+
+def stock_levels_for_export(*, levels: QuerySet[StockLevel]) -> QuerySet[StockLevel]:
+    """`levels` (already limited to what the user may see) ready for the CSV."""
+    return levels.select_related("warehouse", "product").order_by("warehouse__code", "product__sku")
+
+
+@dataclass(frozen=True)
+class StockDifference:
+    """A stock level that is not the sum of its movements."""
+
+    warehouse: str
+    sku: str
+    on_hand: int
+    reserved: int
+    ledger_on_hand: int
+    ledger_reserved: int
+
+
+def stock_audit_differences() -> list[StockDifference]:
+    """Every stock level whose on_hand or reserved differs from the sum of its
+    movements, by warehouse code and SKU: one aggregate query."""
+    rows = (
+        StockLevel.objects.annotate(
+            ledger_on_hand=Coalesce(Sum("movements__on_hand_delta"), 0),
+            ledger_reserved=Coalesce(Sum("movements__reserved_delta"), 0),
+        )
+        .filter(~Q(on_hand=F("ledger_on_hand")) | ~Q(reserved=F("ledger_reserved")))
+        .order_by("warehouse__code", "product__sku")
+        .values_list(
+            "warehouse__code",
+            "product__sku",
+            "on_hand",
+            "reserved",
+            "ledger_on_hand",
+            "ledger_reserved",
+        )
+    )
+    return [StockDifference(*row) for row in rows]
+
+
+def stock_levels_count() -> int:
+    return StockLevel.objects.count()

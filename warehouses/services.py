@@ -2,22 +2,37 @@
 (SELECT ... FOR UPDATE), checks, writes the levels in one statement and appends
 one movement per row, all in one transaction: no oversell, no deadlock, and a
 query count that does not grow with the number of lines. The check
-constraints on StockLevel are the last line of defence."""
+constraints on StockLevel are the last line of defence.
+
+A change that takes a level's available units below its low_stock_threshold
+writes a stock.low outbox event, in the same transaction, for the product's
+merchant's staff (stock_low_events_record)."""
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from django.db import transaction
 from django.db.models import Sum
+from django.utils import timezone
+from django.utils.encoding import force_str
 from django.utils.translation import gettext_lazy as _
 
 from core.errors import ApplicationError, Conflict, ValidationFailed
-from orders.models import Order, OrderLine, OrderStatus
+from notifications.models import OutboxEvent
+from notifications.services import EventSpec, events_record
+from orders.models import Order, OrderLine, OrderStatus, Product
 from orders.services import order_transition
-from warehouses.models import Reservation, StockLevel, StockMovement
+from warehouses.models import Reservation, StockLevel, StockMovement, Warehouse
+
+STOCK_LOW = "stock.low"
+IMPORT_REASON = "CSV import"
+# Largest count an IntegerField holds everywhere.
+UNITS_MAX = 2_147_483_647
+_WHOLE = re.compile(r"[0-9]{1,10}")
 
 
 class OutOfStock(ApplicationError):
@@ -48,6 +63,64 @@ def _locked_levels(keys: Sequence[tuple[int, int]]) -> dict[tuple[int, int], Sto
     }
 
 
+def stock_low_events_record(
+    *,
+    before: Mapping[int, int],
+    levels: Iterable[StockLevel],
+    movements: Iterable[StockMovement] = (),
+) -> list[OutboxEvent]:
+    """Write one stock.low event (in the caller's transaction) for every level
+    whose available units went from at least its threshold to below it.
+
+    `before` maps level id -> units available before the change; `levels`
+    hold the values after it. No query unless a level crossed its threshold,
+    then one to name the levels and find their merchant's staff (the
+    audience), whatever the number of levels. The event's sequence is the id
+    of the movement that crossed, so it grows with every event of a level."""
+    crossed = {
+        level.id: level
+        for level in levels
+        if level.low_stock_threshold is not None
+        and level.id in before
+        and before[level.id] >= level.low_stock_threshold > level.available
+    }
+    if not crossed:
+        return []
+    sequence: dict[int, int] = {}
+    for movement in movements:
+        if movement.id is not None and movement.stock_id in crossed:
+            sequence[movement.stock_id] = max(movement.id, sequence.get(movement.stock_id, 0))
+    names: dict[int, tuple[str, str]] = {}
+    audience: dict[int, set[int]] = defaultdict(set)
+    rows = StockLevel.objects.filter(id__in=crossed).values_list(
+        "id", "warehouse__code", "product__sku", "product__merchant__staff__user_id"
+    )
+    for level_id, warehouse_code, sku, user_id in rows:
+        names[level_id] = (warehouse_code, sku)
+        if user_id is not None:
+            audience[level_id].add(user_id)
+    now = timezone.now()
+    events: list[EventSpec] = []
+    for level_id, level in sorted(crossed.items()):
+        warehouse_code, sku = names[level_id]
+        events.append(
+            EventSpec(
+                type=STOCK_LOW,
+                subject=f"stock:{sku}@{warehouse_code}",
+                sequence=sequence.get(level_id, 1),
+                payload={
+                    "sku": sku,
+                    "warehouse": warehouse_code,
+                    "available": level.available,
+                    "threshold": level.low_stock_threshold,
+                },
+                occurred_at=now,
+                audience_ids=tuple(sorted(audience[level_id])),
+            )
+        )
+    return events_record(events=events)
+
+
 def stock_receive(
     *,
     warehouse_id: int,
@@ -70,11 +143,13 @@ def stock_receive(
                 _("The adjustment would leave less on hand than is reserved."),
                 code="stock_below_reserved",
             )
+        before = {level.id: level.available}
         level.on_hand += quantity
         level.save(update_fields=["on_hand"])
-        StockMovement.objects.create(
+        movement = StockMovement.objects.create(
             stock=level, kind=kind, on_hand_delta=quantity, actor_id=actor_id, reason=reason
         )
+        stock_low_events_record(before=before, levels=[level], movements=[movement])
     return level
 
 
@@ -99,10 +174,11 @@ def stock_reserve(
         )
         if short:
             raise OutOfStock(fields={"lines": short}, extra={"skus": short})
+        before = {level.id: level.available for level in levels.values()}
         for key, quantity in wanted.items():
             levels[key].reserved += quantity
         StockLevel.objects.bulk_update(list(levels.values()), ["reserved"])
-        StockMovement.objects.bulk_create(
+        movements = StockMovement.objects.bulk_create(
             [
                 StockMovement(
                     stock=levels[key],
@@ -114,6 +190,7 @@ def stock_reserve(
                 for key, quantity in wanted.items()
             ]
         )
+        stock_low_events_record(before=before, levels=levels.values(), movements=movements)
         return Reservation.objects.bulk_create(
             [
                 Reservation(
@@ -145,12 +222,15 @@ def _settle_reservations(
             StockLevel.objects.select_for_update().filter(id__in=per_stock).order_by("id")
         )
         picking = kind == StockMovement.Kind.PICK
+        # A pick takes as much off on_hand as off reserved and a release only
+        # frees units, so neither lowers `available`; checked all the same.
+        before = {level.id: level.available for level in levels}
         for level in levels:
             level.reserved -= per_stock[level.id]
             if picking:
                 level.on_hand -= per_stock[level.id]
         StockLevel.objects.bulk_update(levels, ["reserved", "on_hand"])
-        StockMovement.objects.bulk_create(
+        movements = StockMovement.objects.bulk_create(
             [
                 StockMovement(
                     stock_id=stock_id,
@@ -164,6 +244,7 @@ def _settle_reservations(
                 for stock_id, quantity in sorted(per_stock.items())
             ]
         )
+        stock_low_events_record(before=before, levels=levels, movements=movements)
         Reservation.objects.filter(id__in=[r.id for r in reservations]).update(status=to)
         return sum(per_stock.values())
 
@@ -207,3 +288,213 @@ def order_allocate(*, order_id: int, actor_id: int | None = None) -> Order:
         return order_transition(
             order_id=order_id, to=OrderStatus.ALLOCATED, actor_id=actor_id, reason="stock reserved"
         )
+
+
+@dataclass(frozen=True)
+class StockImportRow:
+    """One data row of a stock file, as written. `location` and
+    `low_stock_threshold` are None when the file has no such column (the
+    level keeps its value); an empty threshold clears it."""
+
+    line: int
+    warehouse: str
+    sku: str
+    on_hand: str
+    location: str | None = None
+    low_stock_threshold: str | None = None
+    # Found by the file reader, e.g. a wrong number of cells.
+    problems: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class StockImportResult:
+    rows: int
+    levels_created: int
+    levels_updated: int
+    movements: int
+
+
+class StockImportRejected(ValidationFailed):
+    """Some rows are wrong, so none was applied. `row_errors` lists every bad
+    row as (line, messages), by line."""
+
+    code = "stock_import_rejected"
+    default_message = _("Nothing was imported: correct the rows listed and upload the file again.")
+
+    def __init__(self, row_errors: Mapping[int, Sequence[object]]) -> None:
+        self.row_errors = [
+            (line, [force_str(m) for m in messages])
+            for line, messages in sorted(row_errors.items())
+            if messages
+        ]
+        super().__init__(fields={f"line {line}": messages for line, messages in self.row_errors})
+
+
+@dataclass(frozen=True)
+class _Target:
+    line: int
+    key: tuple[int, int]  # (warehouse id, product id)
+    on_hand: int
+    location: str | None
+    set_threshold: bool
+    threshold: int | None
+
+
+def _whole(text: str) -> int | None:
+    text = text.strip()
+    if not _WHOLE.fullmatch(text) or int(text) > UNITS_MAX:
+        return None
+    return int(text)
+
+
+def stock_import_rows(
+    *,
+    rows: Sequence[StockImportRow],
+    actor_id: int | None,
+    merchant_id: int | None,
+    reason: str = IMPORT_REASON,
+) -> StockImportResult:
+    """Set each row's on_hand (and location, low-stock threshold), all rows or
+    none.
+
+    Each change is a movement: RECEIPT for a stock level the import creates,
+    ADJUSTMENT otherwise, with the actor and `reason`. `merchant_id` limits the
+    rows to that merchant's products (merchant staff); None allows every
+    product (operators). Any bad row raises StockImportRejected naming every
+    bad row, and nothing is written. Stock rows are locked in id order, and the
+    query count does not grow with the number of rows."""
+    if not rows:
+        raise ValidationFailed(_("The file has no stock rows."))
+    warehouses = dict(
+        Warehouse.objects.filter(code__in={r.warehouse.strip() for r in rows}).values_list(
+            "code", "id"
+        )
+    )
+    products = {
+        sku: (product_id, owner_id)
+        for sku, product_id, owner_id in Product.objects.filter(
+            sku__in={r.sku.strip() for r in rows}
+        ).values_list("sku", "id", "merchant_id")
+    }
+    location_max = StockLevel._meta.get_field("location").max_length or 0
+    errors: dict[int, list[object]] = {}
+    first_line: dict[tuple[str, str], int] = {}
+    targets: list[_Target] = []
+    for row in rows:
+        problems = errors.setdefault(row.line, list(row.problems))
+        if row.problems:
+            continue
+        code, sku = row.warehouse.strip(), row.sku.strip()
+        warehouse_id = warehouses.get(code)
+        if warehouse_id is None:
+            problems.append(_('Unknown warehouse "{code}".').format(code=code))
+        product_id = None
+        if sku not in products:
+            problems.append(_('Unknown SKU "{sku}".').format(sku=sku))
+        elif merchant_id is not None and products[sku][1] != merchant_id:
+            problems.append(_('SKU "{sku}" is not one of your products.').format(sku=sku))
+        else:
+            product_id = products[sku][0]
+        on_hand = _whole(row.on_hand)
+        if on_hand is None:
+            problems.append(
+                _('on_hand "{value}" is not a whole number of 0 or more.').format(
+                    value=row.on_hand.strip()
+                )
+            )
+        location = None if row.location is None else row.location.strip()
+        if location is not None and len(location) > location_max:
+            problems.append(_("location is longer than {max} characters.").format(max=location_max))
+        threshold_text = (row.low_stock_threshold or "").strip()
+        threshold = _whole(threshold_text) if threshold_text else None
+        if threshold_text and threshold is None:
+            problems.append(
+                _('low_stock_threshold "{value}" is not a whole number of 0 or more.').format(
+                    value=threshold_text
+                )
+            )
+        if (code, sku) in first_line:
+            problems.append(
+                _("Duplicate of line {line} (same warehouse and SKU).").format(
+                    line=first_line[(code, sku)]
+                )
+            )
+            continue
+        first_line[(code, sku)] = row.line
+        if warehouse_id is not None and product_id is not None and on_hand is not None:
+            targets.append(
+                _Target(
+                    line=row.line,
+                    key=(warehouse_id, product_id),
+                    on_hand=on_hand,
+                    location=location,
+                    set_threshold=row.low_stock_threshold is not None,
+                    threshold=threshold,
+                )
+            )
+
+    keys = sorted({t.key for t in targets})
+    with transaction.atomic():
+        levels = _locked_levels(keys)
+        created = [key for key in keys if key not in levels]
+        if created and not any(errors.values()):
+            # Zero levels first, so that every change below is a movement.
+            StockLevel.objects.bulk_create(
+                [StockLevel(warehouse_id=w, product_id=p) for w, p in created],
+                ignore_conflicts=True,
+            )
+            levels.update(_locked_levels(created))
+        for target in targets:
+            reserved = levels[target.key].reserved if target.key in levels else 0
+            if target.on_hand < reserved:
+                errors[target.line].append(
+                    _("on_hand {on_hand} is below the {reserved} units reserved.").format(
+                        on_hand=target.on_hand, reserved=reserved
+                    )
+                )
+        if any(errors.values()):
+            raise StockImportRejected(errors)
+
+        new = set(created)
+        before: dict[int, int] = {}
+        changed: list[StockLevel] = []
+        movements: list[StockMovement] = []
+        for target in targets:
+            level = levels[target.key]
+            was = (level.on_hand, level.location, level.low_stock_threshold)
+            before[level.id] = level.available
+            delta = target.on_hand - level.on_hand
+            if delta:
+                movements.append(
+                    StockMovement(
+                        stock=level,
+                        kind=(
+                            StockMovement.Kind.RECEIPT
+                            if target.key in new
+                            else StockMovement.Kind.ADJUSTMENT
+                        ),
+                        on_hand_delta=delta,
+                        actor_id=actor_id,
+                        reason=reason,
+                    )
+                )
+            level.on_hand = target.on_hand
+            if target.location is not None:
+                level.location = target.location
+            if target.set_threshold:
+                level.low_stock_threshold = target.threshold
+            if (level.on_hand, level.location, level.low_stock_threshold) != was:
+                changed.append(level)
+        changed.sort(key=lambda level: level.id)
+        if changed:
+            StockLevel.objects.bulk_update(changed, ["on_hand", "location", "low_stock_threshold"])
+        StockMovement.objects.bulk_create(movements)
+        stock_low_events_record(before=before, levels=changed, movements=movements)
+    return StockImportResult(
+        rows=len(rows),
+        levels_created=len(new),
+        levels_updated=sum(
+            1 for level in changed if (level.warehouse_id, level.product_id) not in new
+        ),
+        movements=len(movements),
+    )
