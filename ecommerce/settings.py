@@ -253,6 +253,7 @@ class AmurSettings(TypedDict):
     WEBHOOK_ALLOW_PRIVATE_URLS: bool
     MAX_LINE_QUANTITY: int
     CBR_DAILY_URL: str
+    PACK_WEIGHT_TOLERANCE: float
 
 
 # Domain settings.
@@ -269,4 +270,7 @@ AMUR: AmurSettings = {
     "WEBHOOK_ALLOW_PRIVATE_URLS": env_bool("WEBHOOK_ALLOW_PRIVATE_URLS", not PRODUCTION),
     "MAX_LINE_QUANTITY": 999,
     "CBR_DAILY_URL": os.environ.get("CBR_DAILY_URL", "https://www.cbr.ru/scripts/XML_daily.asp"),
+    # A packed parcel's measured weight may differ from its contents' catalogue
+    # weight by this fraction; beyond it, operator staff must give a reason.
+    "PACK_WEIGHT_TOLERANCE": float(os.environ.get("PACK_WEIGHT_TOLERANCE", "0.10")),
 }

@@ -60,6 +60,22 @@ v1 = [
         shipping_api.OpsDepartureStatusView.as_view(),
         name="ops-departure-status",
     ),
+    path("ops/transfers/", shipping_api.OpsTransferCreateView.as_view(), name="ops-transfers"),
+    path(
+        "ops/transfers/<int:transfer_id>/dispatch/",
+        shipping_api.OpsTransferDispatchView.as_view(),
+        name="ops-transfer-dispatch",
+    ),
+    path(
+        "ops/transfers/<int:transfer_id>/receive/",
+        shipping_api.OpsTransferReceiveView.as_view(),
+        name="ops-transfer-receive",
+    ),
+    path(
+        "ops/transfers/<int:transfer_id>/cancel/",
+        shipping_api.OpsTransferCancelView.as_view(),
+        name="ops-transfer-cancel",
+    ),
 ]
 
 urlpatterns = [

@@ -8,6 +8,7 @@ from django.http import HttpRequest
 
 from core.errors import ApplicationError
 from orders.admin_scoping import MerchantScopedAdmin, ReadOnlyAdmin, ReadOnlyInline
+from orders.selectors import merchant_id_for_user
 from shipping.models import (
     Courier,
     Departure,
@@ -20,8 +21,12 @@ from shipping.models import (
     ParcelLine,
     TrackingEvent,
     TrackingSeries,
+    Transfer,
+    TransferEvent,
+    TransferLine,
 )
 from shipping.services import departure_transition, departures_plan
+from shipping.transfers import transfer_cancel, transfer_dispatch
 
 
 class LaneRegionInline(admin.TabularInline):
@@ -167,3 +172,64 @@ class TrackingEventAdmin(ReadOnlyAdmin, MerchantScopedAdmin):
 @admin.register(TrackingSeries)
 class TrackingSeriesAdmin(admin.ModelAdmin):
     list_display = ("prefix", "country", "next_serial")
+
+
+class TransferLineInline(ReadOnlyInline):
+    model = TransferLine
+    fields = ("product", "quantity_sent", "quantity_received", "shortfall", "shortfall_reason")
+    readonly_fields = fields
+
+
+class TransferEventInline(ReadOnlyInline):
+    model = TransferEvent
+    fields = ("from_status", "to_status", "actor", "reason", "created_at")
+    readonly_fields = fields
+
+
+def _transfer_action(
+    service: Callable[..., Transfer], label: str, name: str
+) -> Callable[[admin.ModelAdmin, HttpRequest, QuerySet[Transfer]], None]:
+    @admin.action(description=label, permissions=["operator"])
+    def action(
+        modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Transfer]
+    ) -> None:
+        for transfer in queryset.order_by("id"):
+            try:
+                service(transfer_id=transfer.id, actor_id=request.user.pk)
+            except ApplicationError as error:
+                messages.error(request, f"{transfer}: {error.fields or error.message}")
+            else:
+                messages.success(request, f"T-{transfer.id}: {name}")
+
+    action.__name__ = name
+    return action
+
+
+@admin.register(Transfer)
+class TransferAdmin(ReadOnlyAdmin):
+    """Created and received through the ops API; dispatched or cancelled here
+    too. Stock moves only through the services."""
+
+    list_display = (
+        "id",
+        "origin",
+        "destination",
+        "departure",
+        "status",
+        "created_at",
+        "dispatched_at",
+        "received_at",
+    )
+    list_filter = ("status", "origin", "destination")
+    list_select_related = ("origin", "destination", "departure")
+    search_fields = ("lines__product__sku",)
+    inlines = [TransferLineInline, TransferEventInline]
+    actions = [
+        _transfer_action(transfer_dispatch, "Dispatch (stock leaves the origin)", "dispatch"),
+        _transfer_action(transfer_cancel, "Cancel draft", "cancel"),
+    ]
+
+    def has_operator_permission(self, request: HttpRequest) -> bool:
+        """Operator staff only: merchants' staff never move stock between warehouses."""
+        user = request.user
+        return bool(user.is_active and user.is_staff and merchant_id_for_user(user) is None)

@@ -18,7 +18,15 @@ from core.errors import ApplicationError, Forbidden, NotFound, flatten_detail
 from core.permissions import IsOperatorStaff
 from orders.models import OrderLine
 from orders.selectors import order_get
-from shipping.models import Courier, Departure, Lane, Parcel, ParcelStatus, UnassignedReason
+from shipping.models import (
+    Courier,
+    Departure,
+    Lane,
+    Parcel,
+    ParcelStatus,
+    Transfer,
+    UnassignedReason,
+)
 from shipping.scans import Scan, scans_record
 from shipping.selectors import parcel_for_tracking, parcel_timeline
 from shipping.serializers import (
@@ -31,8 +39,20 @@ from shipping.serializers import (
     ScanResultSerializer,
     ScanSerializer,
     TrackingSerializer,
+    TransferCancelInputSerializer,
+    TransferInputSerializer,
+    TransferReceiveInputSerializer,
+    TransferSerializer,
 )
 from shipping.services import PackedParcel, departure_transition, departures_plan, order_pack
+from shipping.transfers import (
+    ReceivedLine,
+    TransferLineRequest,
+    transfer_cancel,
+    transfer_create,
+    transfer_dispatch,
+    transfer_receive,
+)
 from warehouses.models import Warehouse
 
 FUTURE_TOLERANCE = timedelta(minutes=10)
@@ -202,7 +222,12 @@ class OpsOrderPackView(APIView):
         serializer.is_valid(raise_exception=True)
         raw = serializer.validated_data.get("parcels")
         packing = _packing(order.id, raw) if raw else None
-        parcels = order_pack(order_id=order.id, parcels=packing, actor_id=request.user.pk)
+        parcels = order_pack(
+            order_id=order.id,
+            parcels=packing,
+            actor_id=request.user.pk,
+            override_reason=serializer.validated_data["override_reason"],
+        )
         fresh = Parcel.objects.filter(id__in=[p.id for p in parcels]).select_related(
             "order", "lane", "warehouse"
         )
@@ -271,3 +296,113 @@ class OpsDepartureStatusView(APIView):
             reason=serializer.validated_data["reason"],
         )
         return Response(DepartureSerializer(departure).data)
+
+
+def _transfer_response(transfer_id: int, code: int = status.HTTP_200_OK) -> Response:
+    transfer = (
+        Transfer.objects.select_related("origin", "destination")
+        .prefetch_related("lines__product")
+        .get(id=transfer_id)
+    )
+    return Response(TransferSerializer(transfer).data, status=code)
+
+
+class OpsTransferCreateView(APIView):
+    """A draft transfer of stock between warehouses, on a departure of a lane
+    leaving the origin."""
+
+    permission_classes = [IsOperatorStaff]
+
+    @extend_schema(
+        request=TransferInputSerializer,
+        responses={201: TransferSerializer, **error_responses(400, 401, 403, 409)},
+        tags=["ops"],
+    )
+    def post(self, request: Request) -> Response:
+        serializer = TransferInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        warehouses = dict(
+            Warehouse.objects.filter(code__in=[data["origin"], data["destination"]]).values_list(
+                "code", "id"
+            )
+        )
+        unknown = {
+            name: [_("Unknown warehouse.")]
+            for name in ("origin", "destination")
+            if data[name] not in warehouses
+        }
+        if unknown:
+            raise ApplicationError(fields=unknown)
+        transfer = transfer_create(
+            origin_id=warehouses[data["origin"]],
+            destination_id=warehouses[data["destination"]],
+            departure_id=data["departure"],
+            lines=[
+                TransferLineRequest(sku=li["sku"], quantity=li["quantity"]) for li in data["lines"]
+            ],
+            actor_id=request.user.pk,
+        )
+        return _transfer_response(transfer.id, status.HTTP_201_CREATED)
+
+
+class OpsTransferDispatchView(APIView):
+    """The goods leave the origin: every line or none (409 out_of_stock)."""
+
+    permission_classes = [IsOperatorStaff]
+
+    @extend_schema(
+        request=None,
+        responses={200: TransferSerializer, **error_responses(401, 403, 404, 409)},
+        tags=["ops"],
+    )
+    def post(self, request: Request, transfer_id: int) -> Response:
+        transfer_dispatch(transfer_id=transfer_id, actor_id=request.user.pk)
+        return _transfer_response(transfer_id)
+
+
+class OpsTransferReceiveView(APIView):
+    """The goods arrive: the count of every line; a short line needs a reason."""
+
+    permission_classes = [IsOperatorStaff]
+
+    @extend_schema(
+        request=TransferReceiveInputSerializer,
+        responses={200: TransferSerializer, **error_responses(400, 401, 403, 404, 409)},
+        tags=["ops"],
+    )
+    def post(self, request: Request, transfer_id: int) -> Response:
+        serializer = TransferReceiveInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        transfer_receive(
+            transfer_id=transfer_id,
+            lines=[
+                ReceivedLine(
+                    sku=li["sku"], quantity_received=li["quantity_received"], reason=li["reason"]
+                )
+                for li in serializer.validated_data["lines"]
+            ],
+            actor_id=request.user.pk,
+        )
+        return _transfer_response(transfer_id)
+
+
+class OpsTransferCancelView(APIView):
+    """Drop a draft transfer."""
+
+    permission_classes = [IsOperatorStaff]
+
+    @extend_schema(
+        request=TransferCancelInputSerializer,
+        responses={200: TransferSerializer, **error_responses(400, 401, 403, 404, 409)},
+        tags=["ops"],
+    )
+    def post(self, request: Request, transfer_id: int) -> Response:
+        serializer = TransferCancelInputSerializer(data=request.data or {})
+        serializer.is_valid(raise_exception=True)
+        transfer_cancel(
+            transfer_id=transfer_id,
+            actor_id=request.user.pk,
+            reason=serializer.validated_data["reason"],
+        )
+        return _transfer_response(transfer_id)

@@ -5,11 +5,11 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.validators import MinValueValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
 from core.money import MONEY_DIGITS, MONEY_PLACES
-from orders.models import Order, OrderLine
+from orders.models import Order, OrderLine, Product
 from orders.regions import REGION_CHOICES
 from warehouses.models import Warehouse
 
@@ -217,6 +217,17 @@ class Parcel(models.Model):
         max_length=20, choices=UnassignedReason.choices, blank=True
     )
     event_seq = models.PositiveIntegerField(default=0)
+    expected_weight_g = models.PositiveIntegerField(
+        null=True, blank=True, help_text=_("Sum of the contents' catalogue weights")
+    )
+    weight_override_reason = models.CharField(
+        max_length=300,
+        blank=True,
+        help_text=_("Why a measured weight outside the tolerance was accepted"),
+    )
+    weight_override_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -331,3 +342,129 @@ class TrackingSeries(models.Model):
 
     def __str__(self) -> str:
         return f"{self.prefix}..{self.country} next {self.next_serial}"
+
+
+class TransferStatus(models.TextChoices):
+    DRAFT = "draft", _("Draft")
+    DISPATCHED = "dispatched", _("Dispatched")
+    RECEIVED = "received", _("Received")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+class Transfer(models.Model):
+    """Stock sent from one warehouse to another on a lane departure
+    (shipping.transfers)."""
+
+    origin = models.ForeignKey(Warehouse, on_delete=models.PROTECT, related_name="transfers_out")
+    destination = models.ForeignKey(
+        Warehouse, on_delete=models.PROTECT, related_name="transfers_in"
+    )
+    departure = models.ForeignKey(Departure, on_delete=models.PROTECT, related_name="transfers")
+    status = models.CharField(
+        max_length=10, choices=TransferStatus.choices, default=TransferStatus.DRAFT
+    )
+    created_at = models.DateTimeField()
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    dispatched_at = models.DateTimeField(null=True, blank=True)
+    dispatched_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    received_at = models.DateTimeField(null=True, blank=True)
+    received_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = _("transfer")
+        verbose_name_plural = _("transfers")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(origin=F("destination")), name="transfer_between_two_warehouses"
+            ),
+            models.CheckConstraint(
+                condition=(
+                    Q(
+                        status__in=["draft", "cancelled"],
+                        dispatched_at__isnull=True,
+                        received_at__isnull=True,
+                    )
+                    | Q(status="dispatched", dispatched_at__isnull=False, received_at__isnull=True)
+                    | Q(status="received", dispatched_at__isnull=False, received_at__isnull=False)
+                ),
+                name="transfer_stamps_match_status",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["destination"],
+                name="transfer_in_transit",
+                condition=Q(status="dispatched"),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"T-{self.id} {self.origin_id}->{self.destination_id} {self.status}"
+
+
+class TransferLine(models.Model):
+    transfer = models.ForeignKey(Transfer, on_delete=models.CASCADE, related_name="lines")
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="+")
+    quantity_sent = models.PositiveIntegerField()
+    quantity_received = models.PositiveIntegerField(null=True, blank=True)
+    shortfall_reason = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        verbose_name = _("transfer line")
+        verbose_name_plural = _("transfer lines")
+        ordering = ["transfer_id", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["transfer", "product"], name="transfer_line_one_per_product"
+            ),
+            models.CheckConstraint(
+                condition=Q(quantity_sent__gt=0), name="transfer_line_sent_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(quantity_received__isnull=True)
+                | Q(quantity_received__lte=F("quantity_sent")),
+                name="transfer_line_received_within_sent",
+            ),
+            models.CheckConstraint(
+                condition=Q(quantity_received__isnull=True)
+                | Q(quantity_received=F("quantity_sent"), shortfall_reason="")
+                | (Q(quantity_received__lt=F("quantity_sent")) & ~Q(shortfall_reason="")),
+                name="transfer_line_shortfall_explained",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.transfer_id}: {self.product_id} x {self.quantity_sent}"
+
+    @property
+    def shortfall(self) -> int:
+        """Units sent but not received (0 until the transfer is received)."""
+        if self.quantity_received is None:
+            return 0
+        return self.quantity_sent - self.quantity_received
+
+
+class TransferEvent(models.Model):
+    transfer = models.ForeignKey(Transfer, on_delete=models.CASCADE, related_name="events")
+    from_status = models.CharField(max_length=10, choices=TransferStatus.choices)
+    to_status = models.CharField(max_length=10, choices=TransferStatus.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reason = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = _("transfer event")
+        verbose_name_plural = _("transfer events")
+        ordering = ["transfer_id", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.transfer_id} {self.from_status}->{self.to_status}"

@@ -4,7 +4,15 @@ from django.conf import settings
 from rest_framework import serializers
 
 from core.api import StrictSerializer
-from shipping.models import Departure, DepartureStatus, Parcel, TrackingEvent, UnassignedReason
+from shipping.models import (
+    Departure,
+    DepartureStatus,
+    Parcel,
+    TrackingEvent,
+    Transfer,
+    TransferLine,
+    UnassignedReason,
+)
 from shipping.scans import MAX_SCANS_PER_REQUEST
 from shipping.tracking import COURIER_EVENTS
 
@@ -78,6 +86,13 @@ class PackInputSerializer(StrictSerializer):
     parcels = PackParcelSerializer(  # type: ignore[call-arg]
         many=True, required=False, allow_empty=False, max_length=100
     )
+    override_reason = serializers.CharField(
+        max_length=300,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Accept measured weights outside the tolerance (operator staff).",
+    )
 
 
 class ParcelSerializer(serializers.ModelSerializer):
@@ -96,6 +111,8 @@ class ParcelSerializer(serializers.ModelSerializer):
             "lane",
             "departure",
             "weight_g",
+            "expected_weight_g",
+            "weight_override_reason",
             "length_mm",
             "width_mm",
             "height_mm",
@@ -137,3 +154,74 @@ class DepartureStatusInputSerializer(StrictSerializer):
         choices=[s for s in DepartureStatus.values if s != DepartureStatus.SCHEDULED]
     )
     reason = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
+
+
+TRANSFER_MAX_LINES = 500
+TRANSFER_MAX_QUANTITY = 100_000
+
+
+class TransferLineInputSerializer(StrictSerializer):
+    sku = serializers.CharField(max_length=64)
+    quantity = serializers.IntegerField(min_value=1, max_value=TRANSFER_MAX_QUANTITY)
+
+
+class TransferInputSerializer(StrictSerializer):
+    origin = serializers.CharField(max_length=8, help_text="Warehouse code, e.g. HRB")
+    destination = serializers.CharField(max_length=8, help_text="Warehouse code, e.g. SVX")
+    departure = serializers.IntegerField(min_value=1)
+    # ListSerializer takes max_length (DRF >= 3.14); the stubs do not know it.
+    lines = TransferLineInputSerializer(  # type: ignore[call-arg]
+        many=True, allow_empty=False, max_length=TRANSFER_MAX_LINES
+    )
+
+
+class TransferReceiveLineSerializer(StrictSerializer):
+    sku = serializers.CharField(max_length=64)
+    quantity_received = serializers.IntegerField(min_value=0, max_value=TRANSFER_MAX_QUANTITY)
+    reason = serializers.CharField(
+        max_length=200,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Required when fewer units arrived than were sent.",
+    )
+
+
+class TransferReceiveInputSerializer(StrictSerializer):
+    lines = TransferReceiveLineSerializer(  # type: ignore[call-arg]
+        many=True, allow_empty=False, max_length=TRANSFER_MAX_LINES
+    )
+
+
+class TransferCancelInputSerializer(StrictSerializer):
+    reason = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
+
+
+class TransferLineSerializer(serializers.ModelSerializer):
+    sku = serializers.CharField(source="product.sku")
+    shortfall = serializers.IntegerField()
+
+    class Meta:
+        model = TransferLine
+        fields = ["sku", "quantity_sent", "quantity_received", "shortfall", "shortfall_reason"]
+
+
+class TransferSerializer(serializers.ModelSerializer):
+    origin = serializers.CharField(source="origin.code")
+    destination = serializers.CharField(source="destination.code")
+    departure = serializers.IntegerField(source="departure_id")
+    lines = TransferLineSerializer(many=True)
+
+    class Meta:
+        model = Transfer
+        fields = [
+            "id",
+            "origin",
+            "destination",
+            "departure",
+            "status",
+            "created_at",
+            "dispatched_at",
+            "received_at",
+            "lines",
+        ]

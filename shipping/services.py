@@ -15,13 +15,14 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import Count, F, Sum
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _t
 from django.utils.translation import gettext_lazy as _
 
-from core.errors import Conflict, ValidationFailed
+from core.errors import Conflict, Forbidden, ValidationFailed
 from core.statemachine import TransitionTable
 from notifications.services import EventSpec, events_record
 from orders.models import Order, OrderStatus
@@ -274,9 +275,24 @@ def _lanes_by_warehouse(order: Order) -> dict[int, Lane]:
 
 
 def order_pack(
-    *, order_id: int, parcels: Sequence[PackedParcel] | None = None, actor_id: int | None = None
+    *,
+    order_id: int,
+    parcels: Sequence[PackedParcel] | None = None,
+    actor_id: int | None = None,
+    override_reason: str = "",
 ) -> list[Parcel]:
-    """Pack an allocated order into parcels, pick its stock, label each parcel."""
+    """Pack an allocated order into parcels, pick its stock, label each parcel.
+
+    Explicit parcels carry measured weights: each must be within
+    PACK_WEIGHT_TOLERANCE of its contents' catalogue weight, or the packing is
+    refused (409 weight_out_of_tolerance) unless operator staff (`actor_id`)
+    give an `override_reason`, which the out-of-tolerance parcels keep.
+    Auto-packing weighs parcels by the catalogue and needs no override."""
+    override_reason = override_reason.strip()
+    if override_reason and not parcels:
+        raise ValidationFailed(
+            fields={"override_reason": [_("Only for parcels packed with measured weights.")]}
+        )
     with transaction.atomic():
         order = Order.objects.select_for_update().select_related("buyer__user").get(id=order_id)
         if order.status != OrderStatus.ALLOCATED:
@@ -288,6 +304,12 @@ def order_pack(
         )
         packing = list(parcels) if parcels else _auto_packing(order, reservations)
         _check_packing(reservations, packing)
+        expected = _expected_weights(reservations, packing)
+        overridden = (
+            _check_weights(packing, expected, override_reason=override_reason, actor_id=actor_id)
+            if parcels
+            else set()
+        )
         lanes = _lanes_by_warehouse(order)
         windows = {entry["warehouse_id"]: entry for entry in order.plan}
         prices = {res.line_id: res.line.unit_price_cny for res in reservations}
@@ -301,6 +323,9 @@ def order_pack(
                     tracking_number=number,
                     status="",  # announced by its first event, label_created
                     weight_g=spec.weight_g,
+                    expected_weight_g=expected[index],
+                    weight_override_reason=override_reason[:300] if index in overridden else "",
+                    weight_override_by_id=actor_id if index in overridden else None,
                     length_mm=spec.length_mm,
                     width_mm=spec.width_mm,
                     height_mm=spec.height_mm,
@@ -308,7 +333,7 @@ def order_pack(
                     promised_min_days=windows[spec.warehouse_id]["min_days"],
                     promised_max_days=windows[spec.warehouse_id]["max_days"],
                 )
-                for spec, number in zip(packing, numbers, strict=True)
+                for index, (spec, number) in enumerate(zip(packing, numbers, strict=True))
             ]
         )
         # bulk_create returns ids on PostgreSQL and SQLite; read back to be sure.
@@ -353,6 +378,59 @@ def _check_packing(reservations: Sequence[Reservation], packing: Sequence[Packed
             code="packing_mismatch",
             fields={"parcels": [_("Packed quantities differ from the reserved ones.")]},
         )
+
+
+def _expected_weights(
+    reservations: Sequence[Reservation], packing: Sequence[PackedParcel]
+) -> list[int]:
+    """Per parcel, the catalogue weight of its contents."""
+    unit_g = {res.line_id: res.line.product.weight_g for res in reservations}
+    return [sum(unit_g[k] * q for k, q in spec.lines.items()) for spec in packing]
+
+
+def _is_operator_staff(user_id: int | None) -> bool:
+    if user_id is None:
+        return False
+    return (
+        get_user_model()
+        .objects.filter(id=user_id, is_active=True, is_staff=True, merchant_staff__isnull=True)
+        .exists()
+    )
+
+
+def _check_weights(
+    packing: Sequence[PackedParcel],
+    expected: Sequence[int],
+    *,
+    override_reason: str,
+    actor_id: int | None,
+) -> set[int]:
+    """The indexes of the parcels whose measured weight is off by more than
+    the tolerance; refused unless operator staff override."""
+    tolerance = Decimal(str(settings.AMUR["PACK_WEIGHT_TOLERANCE"]))
+    off = [
+        {"index": index, "expected_weight_g": want, "weight_g": spec.weight_g}
+        for index, (spec, want) in enumerate(zip(packing, expected, strict=True))
+        if abs(spec.weight_g - want) > tolerance * want
+    ]
+    if not off:
+        return set()
+    if not override_reason:
+        raise Conflict(
+            _("A parcel's measured weight is outside the tolerance."),
+            code="weight_out_of_tolerance",
+            fields={
+                f"parcels[{row['index']}].weight_g": [
+                    _t("Measured %(weight)d g, expected %(expected)d g.")
+                    % {"weight": row["weight_g"], "expected": row["expected_weight_g"]}
+                ]
+                for row in off
+            },
+            extra={"parcels": off, "tolerance": str(tolerance)},
+        )
+    if not _is_operator_staff(actor_id):
+        raise Forbidden(_("Only operator staff may accept a weight outside the tolerance."))
+    return {row["index"] for row in off}
 
 
 @dataclass
