@@ -18,7 +18,7 @@ from django.db import connection
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_database_url() -> str:
+def served_database_url() -> str:
     db = connection.settings_dict
     auth = db["USER"] + (f":{db['PASSWORD']}" if db.get("PASSWORD") else "")
     return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
@@ -36,7 +36,7 @@ def gunicorn_server(workers: int = 4, **env: str) -> Iterator[str]:
     port = _free_port()
     environment = {
         **os.environ,
-        "DATABASE_URL": test_database_url(),
+        "DATABASE_URL": served_database_url(),
         "REDIS_URL": "",
         "EMAIL_BACKEND": "django.core.mail.backends.dummy.EmailBackend",
         "AUTH_THROTTLE_RATE": "100000/min",
