@@ -9,6 +9,7 @@ from notifications import api as notifications_api
 from orders import api as orders_api
 from payments import api as payments_api
 from shipping import api as shipping_api
+from shipping import documents_api
 from shipping import views as shipping_views
 
 
@@ -52,6 +53,26 @@ v1 = [
         "ops/orders/<str:number>/pack/",
         shipping_api.OpsOrderPackView.as_view(),
         name="ops-order-pack",
+    ),
+    path(
+        "ops/orders/<str:number>/packing-slip/",
+        documents_api.OpsPackingSlipView.as_view(),
+        name="ops-packing-slip",
+    ),
+    path(
+        "ops/parcels/<str:tracking_number>/label/",
+        documents_api.OpsParcelLabelView.as_view(),
+        name="ops-parcel-label",
+    ),
+    path(
+        "ops/warehouses/<str:code>/pick-list/",
+        documents_api.OpsPickListView.as_view(),
+        name="ops-pick-list",
+    ),
+    path(
+        "ops/warehouses/<str:code>/pick-list/pdf/",
+        documents_api.OpsPickListPdfView.as_view(),
+        name="ops-pick-list-pdf",
     ),
     path("ops/lanes/<str:code>/plan/", shipping_api.OpsLanePlanView.as_view(), name="ops-plan"),
     path("ops/departures/", shipping_api.OpsDepartureListView.as_view(), name="ops-departures"),

@@ -4,11 +4,16 @@ from collections.abc import Callable
 
 from django.contrib import admin, messages
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.utils.translation import gettext_lazy as _
 
 from core.errors import ApplicationError
+from orders.admin import OrderAdmin
 from orders.admin_scoping import MerchantScopedAdmin, ReadOnlyAdmin, ReadOnlyInline
+from orders.models import Order
 from orders.selectors import merchant_id_for_user
+from shipping.documents import packing_slip_pdf, parcel_labels_pdf, pick_list_pdf
+from shipping.documents_api import pdf_response
 from shipping.models import (
     Courier,
     Departure,
@@ -25,8 +30,10 @@ from shipping.models import (
     TransferEvent,
     TransferLine,
 )
-from shipping.services import departure_transition, departures_plan
+from shipping.services import departure_transition, departures_plan, order_pack
 from shipping.transfers import transfer_cancel, transfer_dispatch
+from warehouses.admin import WarehouseAdmin
+from warehouses.models import Warehouse
 
 
 class LaneRegionInline(admin.TabularInline):
@@ -140,6 +147,13 @@ class TrackingEventInline(ReadOnlyInline):
 @admin.register(Parcel)
 class ParcelAdmin(ReadOnlyAdmin, MerchantScopedAdmin):
     merchant_lookup = "order__lines__merchant"
+    actions = ["print_labels"]
+
+    @admin.action(description=_("Print labels for the selected parcels"))
+    def print_labels(self, request: HttpRequest, queryset: QuerySet[Parcel]) -> HttpResponse:
+        ids = list(queryset.order_by("id").values_list("id", flat=True))
+        return pdf_response(parcel_labels_pdf(parcel_ids=ids), "labels.pdf")
+
     list_display = (
         "tracking_number",
         "order",
@@ -233,3 +247,55 @@ class TransferAdmin(ReadOnlyAdmin):
         """Operator staff only: merchants' staff never move stock between warehouses."""
         user = request.user
         return bool(user.is_active and user.is_staff and merchant_id_for_user(user) is None)
+
+
+# Fulfilment actions on the lower apps' admin pages live here, where the
+# shipping services they call are in reach.
+
+
+admin.site.unregister(Order)
+
+
+@admin.register(Order)
+class FulfilmentOrderAdmin(OrderAdmin):
+    actions = ["pack", "print_packing_slip"]
+
+    @admin.action(description=_("Pack the selected allocated orders"), permissions=["change"])
+    def pack(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
+        for order in queryset.order_by("id"):
+            try:
+                parcels = order_pack(order_id=order.id, actor_id=request.user.pk)
+            except ApplicationError as error:
+                messages.error(request, f"{order.number}: {error.message}")
+            else:
+                numbers = ", ".join(p.tracking_number for p in parcels)
+                messages.success(request, f"{order.number}: {numbers}")
+
+    @admin.action(description=_("Print the packing slip"))
+    def print_packing_slip(
+        self, request: HttpRequest, queryset: QuerySet[Order]
+    ) -> HttpResponse | None:
+        orders = list(queryset.order_by("id")[:2])
+        if len(orders) != 1:
+            messages.error(request, _("Select exactly one order."))
+            return None
+        return pdf_response(packing_slip_pdf(order_id=orders[0].id), f"{orders[0].number}.pdf")
+
+
+admin.site.unregister(Warehouse)
+
+
+@admin.register(Warehouse)
+class FulfilmentWarehouseAdmin(WarehouseAdmin):
+    actions = ["print_pick_list"]
+
+    @admin.action(description=_("Print the pick list"))
+    def print_pick_list(
+        self, request: HttpRequest, queryset: QuerySet[Warehouse]
+    ) -> HttpResponse | None:
+        warehouses = list(queryset.order_by("id")[:2])
+        if len(warehouses) != 1:
+            messages.error(request, _("Select exactly one warehouse."))
+            return None
+        warehouse = warehouses[0]
+        return pdf_response(pick_list_pdf(warehouse_id=warehouse.id), f"pick-{warehouse.code}.pdf")

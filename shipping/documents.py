@@ -221,24 +221,56 @@ class _Label:
 def parcel_label_pdf(*, parcel_id: int) -> bytes:
     """A 100 x 150 mm shipping label: barcode of the S10 number, sender,
     recipient, weight, lane and a customs contents summary (CN22 style)."""
-    parcel = (
-        Parcel.objects.select_related("order", "lane", "warehouse").filter(id=parcel_id).first()
-    )
-    if parcel is None:
+    return parcel_labels_pdf(parcel_ids=[parcel_id])
+
+
+def parcel_labels_pdf(*, parcel_ids: Sequence[int]) -> bytes:
+    """One label page per parcel, in the order given, for a printer run."""
+    parcels = {
+        p.id: p
+        for p in Parcel.objects.select_related("order", "lane", "warehouse").filter(
+            id__in=parcel_ids
+        )
+    }
+    if not parcel_ids or len(parcels) != len(set(parcel_ids)):
         raise NotFound()
-    order = parcel.order
-    lines = list(
-        ParcelLine.objects.filter(parcel=parcel)
+    lines_of: dict[int, list[ParcelLine]] = {pid: [] for pid in parcels}
+    for parcel_line in (
+        ParcelLine.objects.filter(parcel_id__in=parcels)
         .select_related("line__product", "line__merchant")
         .order_by("id")
-    )
-    siblings = list(Parcel.objects.filter(order=order).order_by("id").values_list("id", flat=True))
+    ):
+        lines_of[parcel_line.parcel_id].append(parcel_line)
+    siblings: dict[int, list[int]] = {}
+    for parcel_id, order_id in (
+        Parcel.objects.filter(order_id__in={p.order_id for p in parcels.values()})
+        .order_by("id")
+        .values_list("id", "order_id")
+    ):
+        siblings.setdefault(order_id, []).append(parcel_id)
 
     fonts_register()
     buffer = io.BytesIO()
     canvas = Canvas(buffer, pagesize=LABEL_SIZE, initialFontName=SANS, pageCompression=1)
-    canvas.setTitle(f"{parcel.tracking_number} {order.number}")
+    first = parcels[parcel_ids[0]]
+    canvas.setTitle(
+        f"{first.tracking_number} {first.order.number}"
+        if len(parcel_ids) == 1
+        else f"{len(parcel_ids)} labels"
+    )
     canvas.setAuthor("Amur")
+    for parcel_id in parcel_ids:
+        parcel = parcels[parcel_id]
+        _draw_label(canvas, parcel, lines_of[parcel_id], siblings[parcel.order_id])
+        canvas.showPage()
+    canvas.save()
+    return buffer.getvalue()
+
+
+def _draw_label(
+    canvas: Canvas, parcel: Parcel, lines: Sequence[ParcelLine], siblings: Sequence[int]
+) -> None:
+    order = parcel.order
     label = _Label(canvas)
 
     # Lane and weight, large enough to sort by.
@@ -293,10 +325,6 @@ def parcel_label_pdf(*, parcel_id: int) -> bytes:
     label.rule(weight=1.5)
 
     _customs(label, parcel, lines)
-
-    canvas.showPage()
-    canvas.save()
-    return buffer.getvalue()
 
 
 def _customs(label: _Label, parcel: Parcel, lines: Sequence[ParcelLine]) -> None:
