@@ -37,6 +37,8 @@ from shipping.models import (
     ParcelStatus,
     TrackingEvent,
     TrackingSeries,
+    Transfer,
+    TransferStatus,
     UnassignedReason,
 )
 from shipping.pricing import Unit, parcels_split
@@ -518,6 +520,17 @@ def departure_transition(
             Departure.objects.select_for_update().select_related("lane").get(id=departure_id)
         )
         DEPARTURE_TRANSITIONS.check(departure.status, to)
+        if (
+            to == DS.CANCELLED
+            and Transfer.objects.filter(
+                departure=departure, status=TransferStatus.DISPATCHED
+            ).exists()
+        ):
+            # Stock on board has left its warehouse: it must be received first.
+            raise Conflict(
+                _("Transfers on this departure are already dispatched."),
+                code="departure_carries_transfers",
+            )
         previous = departure.status
         departure.status = to
         departure.save(update_fields=["status", "updated_at"])

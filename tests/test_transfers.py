@@ -765,3 +765,38 @@ def test_concurrent_dispatches_never_oversell_nor_deadlock(world: World) -> None
     tea, boot = world.products[0].id, world.products[1].id
     assert stock_in_transit() == {(world.svx.id, tea): 50, (world.svx.id, boot): 50}
     assert_ledger_balances()
+
+
+def test_dispatch_that_leaves_the_origin_low_tells_its_merchant(world: World) -> None:
+    from notifications.models import OutboxEvent
+    from warehouses.models import StockLevel
+
+    StockLevel.objects.filter(warehouse=world.hrb, product=world.products[0]).update(
+        low_stock_threshold=45
+    )
+    transfer = transfer_create(
+        origin_id=world.hrb.id,
+        destination_id=world.svx.id,
+        departure_id=world.flight.id,
+        lines=[TransferLineRequest(sku="TEA-0001", quantity=10)],
+        actor_id=None,
+    )
+    transfer_dispatch(transfer_id=transfer.id, actor_id=None)
+    low = OutboxEvent.objects.get(type="stock.low")
+    assert low.payload == {"sku": "TEA-0001", "warehouse": "HRB", "available": 40, "threshold": 45}
+
+
+def test_a_departure_carrying_dispatched_transfers_cannot_be_cancelled(world: World) -> None:
+    from core.errors import Conflict
+    from shipping.services import departure_transition
+
+    transfer = transfer_create(
+        origin_id=world.hrb.id,
+        destination_id=world.svx.id,
+        departure_id=world.flight.id,
+        lines=[TransferLineRequest(sku="TEA-0001", quantity=1)],
+    )
+    transfer_dispatch(transfer_id=transfer.id)
+    with pytest.raises(Conflict) as caught:
+        departure_transition(departure_id=world.flight.id, to="cancelled")
+    assert caught.value.code == "departure_carries_transfers"

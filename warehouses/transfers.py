@@ -26,7 +26,7 @@ from django.db import transaction
 
 from orders.models import Product
 from warehouses.models import StockLevel, StockMovement
-from warehouses.services import OutOfStock
+from warehouses.services import OutOfStock, stock_low_events_record
 
 REASON_MAX = 300
 
@@ -67,10 +67,11 @@ def stock_transfer_out(
         if short_ids:
             skus = sorted(Product.objects.filter(id__in=short_ids).values_list("sku", flat=True))
             raise OutOfStock(fields={"lines": skus}, extra={"skus": skus})
+        before = {level.id: level.available for level in levels.values()}
         for pid, quantity in quantities.items():
             levels[pid].on_hand -= quantity
         StockLevel.objects.bulk_update(list(levels.values()), ["on_hand"])
-        return StockMovement.objects.bulk_create(
+        movements = StockMovement.objects.bulk_create(
             [
                 StockMovement(
                     stock=levels[pid],
@@ -82,6 +83,9 @@ def stock_transfer_out(
                 for pid, quantity in sorted(quantities.items())
             ]
         )
+        # Replenishing another warehouse can leave this one short too.
+        stock_low_events_record(before=before, levels=levels.values(), movements=movements)
+        return movements
 
 
 def stock_transfer_in(
