@@ -219,6 +219,8 @@ CELERY_BEAT_SCHEDULE = {
         "task": "payments.rates_refresh",
         "schedule": crontab(minute=30, hour="10,13,16"),
     },
+    "lanes-plan": {"task": "shipping.lanes_plan", "schedule": timedelta(minutes=10)},
+    "parcels-expire": {"task": "shipping.parcels_expire", "schedule": crontab(minute=15, hour=3)},
     "idempotency-purge": {"task": "core.idempotency_purge", "schedule": timedelta(hours=1)},
 }
 

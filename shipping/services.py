@@ -10,14 +10,14 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.db.models import Count, F, Sum
+from django.db.models import Count, F, Max, Sum
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _t
 from django.utils.translation import gettext_lazy as _
@@ -41,6 +41,7 @@ from shipping.models import (
     TransferStatus,
     UnassignedReason,
 )
+from shipping.planning import PlanDeparture, PlanParcel, plan_onto_departures
 from shipping.pricing import Unit, parcels_split
 from shipping.s10 import s10_build
 from shipping.tracking import EMAIL_STATUSES, EVENT_KINDS, SHIPPED_STATUSES, status_fold
@@ -465,42 +466,39 @@ def departures_plan(*, lane_id: int, now: datetime | None = None) -> PlanResult:
                 n=Count("id"),
             )
         }
-        room = {
-            d.id: [
-                int(d.capacity_kg * 1000) - (loads.get(d.id, {}).get("g") or 0),
-                int(d.capacity_m3 * 1_000_000_000) - (loads.get(d.id, {}).get("mm3") or 0),
-                d.capacity_pieces - (loads.get(d.id, {}).get("n") or 0),
-            ]
+        fleet = [
+            PlanDeparture(
+                id=d.id,
+                room_g=int(d.capacity_kg * 1000) - (loads.get(d.id, {}).get("g") or 0),
+                room_mm3=int(d.capacity_m3 * 1_000_000_000) - (loads.get(d.id, {}).get("mm3") or 0),
+                room_pieces=d.capacity_pieces - (loads.get(d.id, {}).get("n") or 0),
+            )
             for d in departures
-        }
+        ]
         parcels = list(
             Parcel.objects.select_for_update(skip_locked=True)
             .filter(lane_id=lane_id, departure__isnull=True, status=ParcelStatus.INFO_RECEIVED)
             .order_by("promised_max_days", "created_at", "id")
         )
-        for parcel in parcels:
-            need = (parcel.weight_g, parcel.length_mm * parcel.width_mm * parcel.height_mm, 1)
-            chosen = next(
-                (
-                    d
-                    for d in departures
-                    if all(r >= n for r, n in zip(room[d.id], need, strict=True))
-                ),
-                None,
-            )
-            if chosen is None:
-                reason = (
-                    UnassignedReason.NO_CAPACITY
-                    if departures
-                    else UnassignedReason.NO_OPEN_DEPARTURE
+        outcome = plan_onto_departures(
+            [
+                PlanParcel(
+                    id=p.id,
+                    weight_g=p.weight_g,
+                    volume_mm3=p.length_mm * p.width_mm * p.height_mm,
+                    promise_days=p.promised_max_days,
+                    order_key=position,
                 )
-                result.unassigned[parcel.id] = reason
-                parcel.unassigned_reason = reason
-                continue
-            room[chosen.id] = [r - n for r, n in zip(room[chosen.id], need, strict=True)]
-            parcel.departure_id = chosen.id
-            parcel.unassigned_reason = ""
-            result.assigned[parcel.id] = chosen.id
+                for position, p in enumerate(parcels)
+            ],
+            fleet,
+        )
+        reason = UnassignedReason.NO_CAPACITY if departures else UnassignedReason.NO_OPEN_DEPARTURE
+        for parcel in parcels:
+            parcel.departure_id = outcome.assigned.get(parcel.id)
+            parcel.unassigned_reason = "" if parcel.departure_id else reason
+        result.assigned = dict(outcome.assigned)
+        result.unassigned = {parcel_id: reason for parcel_id in outcome.no_room}
         Parcel.objects.bulk_update(parcels, ["departure", "unassigned_reason"], batch_size=1000)
     return result
 
@@ -566,3 +564,41 @@ def departure_transition(
                 ]
             )
     return departure
+
+
+EXPIRE_AFTER = timedelta(days=30)
+FINAL_STATUSES = (ParcelStatus.DELIVERED, ParcelStatus.RETURNED, ParcelStatus.EXPIRED)
+
+
+def parcels_expire(*, now: datetime | None = None) -> int:
+    """Trackers with no event for 30 days after their promise become expired."""
+    now = now or timezone.now()
+    candidates = (
+        Parcel.objects.exclude(status__in=FINAL_STATUSES)
+        .exclude(status="")
+        .filter(created_at__lt=now - EXPIRE_AFTER)
+        .annotate(last_event_at=Max("events__occurred_at"))
+        .values_list("id", "created_at", "promised_max_days", "last_event_at")
+    )
+    due = [
+        parcel_id
+        for parcel_id, created_at, max_days, last_event_at in candidates
+        if created_at + timedelta(days=max_days) + EXPIRE_AFTER < now
+        and (last_event_at is None or last_event_at < now - EXPIRE_AFTER)
+    ]
+    with transaction.atomic():
+        parcel_events_apply(
+            events=[
+                NewEvent(parcel_id=parcel_id, event="expired", occurred_at=now, source="system")
+                for parcel_id in due
+            ]
+        )
+    return len(due)
+
+
+def lanes_plan() -> dict[str, int]:
+    """The scheduled run of planning over every active lane."""
+    return {
+        lane.code: len(departures_plan(lane_id=lane.id).assigned)
+        for lane in Lane.objects.filter(is_active=True).order_by("code")
+    }
