@@ -6,6 +6,7 @@ from datetime import date
 from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 
+from core.cache import ReferenceCache
 from core.errors import NotFound, ValidationFailed
 from shipping.models import DutyRule, Lane, LaneRegion, Parcel, TrackingEvent
 from shipping.s10 import s10_is_valid
@@ -18,8 +19,16 @@ class LaneOption:
     max_days: int
 
 
+_lane_options = ReferenceCache[dict[int, LaneOption]](seconds=30)
+
+
 def lane_options_for_region(*, region: str) -> dict[int, LaneOption]:
-    """Per origin warehouse, its fastest active lane to the region."""
+    """Per origin warehouse, its fastest active lane to the region (cached
+    for 30 seconds: read on every quote, edited rarely)."""
+    return _lane_options.get(region, lambda: _lane_options_read(region))
+
+
+def _lane_options_read(region: str) -> dict[int, LaneOption]:
     best: dict[int, LaneOption] = {}
     rows = (
         LaneRegion.objects.filter(region=region, lane__is_active=True, lane__origin__is_active=True)
@@ -34,8 +43,13 @@ def lane_options_for_region(*, region: str) -> dict[int, LaneOption]:
     return best
 
 
+_duty_rules = ReferenceCache[DutyRule | None](seconds=30)
+
+
 def duty_rule_in_force(*, on: date) -> DutyRule:
-    rule = DutyRule.objects.filter(valid_from__lte=on).order_by("-valid_from").first()
+    rule = _duty_rules.get(
+        on, lambda: DutyRule.objects.filter(valid_from__lte=on).order_by("-valid_from").first()
+    )
     if rule is None:
         raise ValidationFailed(_("No import duty rule is in force."), code="no_duty_rule")
     return rule

@@ -50,6 +50,15 @@ def _service_gate(request: pytest.FixtureRequest) -> None:
 
 
 @pytest.fixture(autouse=True)
+def _fresh_reference_data() -> Any:
+    from core.cache import reference_caches_clear
+
+    reference_caches_clear()
+    yield
+    reference_caches_clear()
+
+
+@pytest.fixture(autouse=True)
 def _tasks_in_process(request: pytest.FixtureRequest) -> Any:
     """Tasks run in the test's process, after commit, unless a test needs the
     real broker and worker (marked services)."""
