@@ -270,7 +270,7 @@ def order_cancel(
         orders_transition(
             order_ids=[order.id], to=OrderStatus.CANCELLED, actor_id=actor_id, reason=reason
         )
-        payments_settle_on_cancel(order_id=order.id, actor_id=actor_id)
+        payments_settle_on_cancel(order_id=order.id, actor_id=actor_id, reason=reason)
     order.refresh_from_db()
     return order
 

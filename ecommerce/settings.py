@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import TypedDict
 
@@ -256,6 +257,7 @@ class AmurSettings(TypedDict):
     MAX_LINE_QUANTITY: int
     CBR_DAILY_URL: str
     PACK_WEIGHT_TOLERANCE: float
+    PLATFORM_FEE_RATE: Decimal
 
 
 # Domain settings.
@@ -275,4 +277,7 @@ AMUR: AmurSettings = {
     # A packed parcel's measured weight may differ from its contents' catalogue
     # weight by this fraction; beyond it, operator staff must give a reason.
     "PACK_WEIGHT_TOLERANCE": float(os.environ.get("PACK_WEIGHT_TOLERANCE", "0.10")),
+    # Amur's commission on the goods (not shipping or duty), kept from what is
+    # payable to merchants; the ledger posts it to platform_fee on each capture.
+    "PLATFORM_FEE_RATE": Decimal(os.environ.get("PLATFORM_FEE_RATE", "0.05")),
 }

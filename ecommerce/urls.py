@@ -9,7 +9,7 @@ from notifications import api as notifications_api
 from orders import api as orders_api
 from payments import api as payments_api
 from shipping import api as shipping_api
-from shipping import documents_api
+from shipping import documents_api, manifests_api
 from shipping import views as shipping_views
 
 
@@ -36,6 +36,11 @@ v1 = [
     path("orders/<str:number>/pay/", payments_api.OrderPayView.as_view(), name="order-pay"),
     path(
         "orders/<str:number>/cancel/", checkout_api.OrderCancelView.as_view(), name="order-cancel"
+    ),
+    path(
+        "ops/payments/<int:payment_id>/refund/",
+        payments_api.OpsPaymentRefundView.as_view(),
+        name="ops-payment-refund",
     ),
     path(
         "tracking/<str:tracking_number>/",
@@ -65,6 +70,11 @@ v1 = [
         name="ops-parcel-label",
     ),
     path(
+        "ops/parcels/<str:tracking_number>/declaration/",
+        manifests_api.OpsParcelDeclarationView.as_view(),
+        name="ops-parcel-declaration",
+    ),
+    path(
         "ops/warehouses/<str:code>/pick-list/",
         documents_api.OpsPickListView.as_view(),
         name="ops-pick-list",
@@ -80,6 +90,26 @@ v1 = [
         "ops/departures/<int:departure_id>/status/",
         shipping_api.OpsDepartureStatusView.as_view(),
         name="ops-departure-status",
+    ),
+    path(
+        "ops/departures/<int:departure_id>/manifest/",
+        manifests_api.OpsDepartureManifestView.as_view(),
+        name="ops-departure-manifest",
+    ),
+    path(
+        "ops/departures/<int:departure_id>/manifest/pdf/",
+        manifests_api.OpsDepartureManifestPdfView.as_view(),
+        name="ops-departure-manifest-pdf",
+    ),
+    path(
+        "ops/departures/<int:departure_id>/manifest/registry-csv/",
+        manifests_api.OpsDepartureRegistryCsvView.as_view(),
+        name="ops-departure-registry-csv",
+    ),
+    path(
+        "ops/departures/<int:departure_id>/manifest/cargo-csv/",
+        manifests_api.OpsDepartureCargoCsvView.as_view(),
+        name="ops-departure-cargo-csv",
     ),
     path("ops/transfers/", shipping_api.OpsTransferCreateView.as_view(), name="ops-transfers"),
     path(

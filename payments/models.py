@@ -6,7 +6,7 @@ from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
 from core.money import CURRENCY_CHOICES, MONEY_DIGITS, MONEY_PLACES, RATE_DIGITS, RATE_PLACES
-from orders.models import Order
+from orders.models import Merchant, Order
 
 
 class ExchangeRate(models.Model):
@@ -43,6 +43,7 @@ class Payment(models.Model):
         CAPTURED = "captured", _("Captured")
         FAILED = "failed", _("Failed")
         VOIDED = "voided", _("Voided")
+        PARTIALLY_REFUNDED = "partially_refunded", _("Partially refunded")
         REFUNDED = "refunded", _("Refunded")
 
     order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="payments")
@@ -72,7 +73,9 @@ class Payment(models.Model):
             ),
             models.UniqueConstraint(
                 fields=["order"],
-                condition=Q(status__in=["captured", "awaiting_cash", "refunded"]),
+                condition=Q(
+                    status__in=["captured", "awaiting_cash", "partially_refunded", "refunded"]
+                ),
                 name="payment_one_settled_per_order",
             ),
         ]
@@ -108,3 +111,125 @@ class PaymentEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.payment_id} {self.kind} {self.amount}"
+
+
+class Refund(models.Model):
+    """Money given back on a captured payment: through the card provider, or,
+    for cash on delivery, as a bank transfer recorded with its reference."""
+
+    class Method(models.TextChoices):
+        CARD = "card", _("Card, through the provider")
+        BANK_TRANSFER = "bank_transfer", _("Bank transfer")
+
+    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="refunds")
+    amount = models.DecimalField(max_digits=MONEY_DIGITS, decimal_places=MONEY_PLACES)
+    currency = models.CharField(max_length=3, choices=CURRENCY_CHOICES)
+    reason = models.CharField(max_length=300)
+    method = models.CharField(max_length=20, choices=Method.choices)
+    provider_reference = models.CharField(max_length=100)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("refund")
+        verbose_name_plural = _("refunds")
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="refund_amount_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.payment_id} {self.method} {self.amount} {self.currency}"
+
+
+class LedgerAccount(models.Model):
+    """One account of the double-entry ledger (the chart is a data migration)."""
+
+    class Kind(models.TextChoices):
+        ASSET = "asset", _("Asset")
+        LIABILITY = "liability", _("Liability")
+        REVENUE = "revenue", _("Revenue")
+        EXPENSE = "expense", _("Expense")
+
+    code = models.SlugField(max_length=40, unique=True)
+    name = models.CharField(max_length=100)
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    currency = models.CharField(max_length=3, choices=CURRENCY_CHOICES, default="RUB")
+    per_merchant = models.BooleanField(
+        default=False, help_text=_("Every entry names a merchant (a sub-ledger per merchant).")
+    )
+
+    class Meta:
+        verbose_name = _("ledger account")
+        verbose_name_plural = _("ledger accounts")
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return f"{self.code} ({self.currency})"
+
+    @property
+    def debit_normal(self) -> bool:
+        return self.kind in (self.Kind.ASSET, self.Kind.EXPENSE)
+
+
+class LedgerTransaction(models.Model):
+    """A balanced set of entries, written in the same database transaction as
+    the money movement it records. Append-only: corrections are new postings."""
+
+    class Kind(models.TextChoices):
+        CAPTURE = "capture", _("Card capture")
+        COD_COLLECTION = "cod_collection", _("Cash collected on delivery")
+        REFUND = "refund", _("Refund")
+
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    order = models.ForeignKey(
+        Order, null=True, blank=True, on_delete=models.PROTECT, related_name="ledger_transactions"
+    )
+    payment = models.ForeignKey(
+        Payment, null=True, blank=True, on_delete=models.PROTECT, related_name="ledger_transactions"
+    )
+    memo = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("ledger transaction")
+        verbose_name_plural = _("ledger transactions")
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.kind} {self.memo}"
+
+
+class LedgerEntry(models.Model):
+    transaction = models.ForeignKey(
+        LedgerTransaction, on_delete=models.PROTECT, related_name="entries"
+    )
+    account = models.ForeignKey(LedgerAccount, on_delete=models.PROTECT, related_name="entries")
+    debit = models.DecimalField(max_digits=MONEY_DIGITS, decimal_places=MONEY_PLACES, default=0)
+    credit = models.DecimalField(max_digits=MONEY_DIGITS, decimal_places=MONEY_PLACES, default=0)
+    currency = models.CharField(max_length=3, choices=CURRENCY_CHOICES)
+    merchant = models.ForeignKey(
+        Merchant, null=True, blank=True, on_delete=models.PROTECT, related_name="ledger_entries"
+    )
+
+    class Meta:
+        verbose_name = _("ledger entry")
+        verbose_name_plural = _("ledger entries")
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(debit__gte=0), name="ledger_debit_not_negative"),
+            models.CheckConstraint(condition=Q(credit__gte=0), name="ledger_credit_not_negative"),
+            models.CheckConstraint(
+                condition=(Q(debit__gt=0) & Q(credit=0)) | (Q(debit=0) & Q(credit__gt=0)),
+                name="ledger_entry_one_side",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["account", "merchant"], name="ledger_entry_account_merchant"),
+        ]
+
+    def __str__(self) -> str:
+        side = f"Dr {self.debit}" if self.debit else f"Cr {self.credit}"
+        return f"{self.account_id} {side} {self.currency}"

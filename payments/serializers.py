@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+from decimal import Decimal
+
 from rest_framework import serializers
 
 from core.api import StrictSerializer
-from payments.models import Payment
+from payments.models import Payment, Refund
 
 
 class PayInputSerializer(StrictSerializer):
@@ -17,3 +19,40 @@ class PaymentSerializer(serializers.ModelSerializer):
     class Meta:
         model = Payment
         fields = ["id", "order", "method", "provider", "status", "amount", "currency", "created_at"]
+
+
+class RefundInputSerializer(StrictSerializer):
+    amount = serializers.DecimalField(
+        max_digits=14, decimal_places=2, min_value=Decimal("0.01"), help_text="In roubles."
+    )
+    reason = serializers.CharField(max_length=300)
+    reference = serializers.CharField(
+        max_length=100,
+        required=False,
+        help_text="Cash on delivery only: the bank transfer's reference (else one is generated).",
+    )
+
+
+class RefundSerializer(serializers.ModelSerializer):
+    order = serializers.CharField(source="payment.order.number")
+    amount = serializers.DecimalField(max_digits=14, decimal_places=2, coerce_to_string=True)
+    payment_status = serializers.CharField(source="payment.status")
+    payment_refunded_amount = serializers.DecimalField(
+        source="payment.refunded_amount", max_digits=14, decimal_places=2, coerce_to_string=True
+    )
+
+    class Meta:
+        model = Refund
+        fields = [
+            "id",
+            "payment",
+            "order",
+            "amount",
+            "currency",
+            "method",
+            "provider_reference",
+            "reason",
+            "created_at",
+            "payment_status",
+            "payment_refunded_amount",
+        ]

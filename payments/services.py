@@ -7,19 +7,24 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
+from typing import Any
 
 import requests
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _t
 from django.utils.translation import gettext_lazy as _
 
-from core.errors import Conflict, ValidationFailed
-from core.money import CURRENCY_CHOICES, money_round
+from core.cache import ReferenceCache
+from core.errors import Conflict, NotFound, Unprocessable, ValidationFailed
+from core.money import CURRENCY_CHOICES, MINOR_UNITS, money_round
+from core.statemachine import TransitionTable
 from orders.models import Order, OrderStatus
 from orders.services import order_transition
 from payments.cbr import feed_parse
-from payments.models import ExchangeRate, Payment, PaymentEvent
+from payments.ledger import ledger_post_capture, ledger_post_refund
+from payments.models import ExchangeRate, Payment, PaymentEvent, Refund
 from payments.providers.sandbox import TOKENS, SandboxProvider
 from warehouses.services import order_allocate
 
@@ -36,11 +41,19 @@ class StaleRates(Conflict):
     default_message = _("Exchange rates are out of date; checkout is paused until they refresh.")
 
 
-def rates_current() -> Rates:
-    """The newest CNY and EUR rates, refusing ones older than the allowed age."""
+_newest_rates = ReferenceCache[dict[str, ExchangeRate]](seconds=30)
+
+
+def _newest_rates_read() -> dict[str, ExchangeRate]:
     newest: dict[str, ExchangeRate] = {}
     for rate in ExchangeRate.objects.filter(currency__in=["CNY", "EUR"]).order_by("-date")[:10]:
         newest.setdefault(rate.currency, rate)
+    return newest
+
+
+def rates_current() -> Rates:
+    """The newest CNY and EUR rates, refusing ones older than the allowed age."""
+    newest = _newest_rates.get("CNY+EUR", _newest_rates_read)
     if set(newest) != {"CNY", "EUR"}:
         raise StaleRates(_("No exchange rates are recorded yet."))
     oldest = min(newest["CNY"].date, newest["EUR"].date)
@@ -54,11 +67,53 @@ def rate_record(*, currency: str, on: date, rate_to_rub: Decimal, source: str) -
     rate, _created = ExchangeRate.objects.update_or_create(
         currency=currency, date=on, defaults={"rate_to_rub": rate_to_rub, "source": source}
     )
+    _newest_rates.clear()
     return rate
 
 
 def _locked_order(order_id: int) -> Order:
     return Order.objects.select_for_update().get(id=order_id)
+
+
+P = Payment.Status
+# Payments are created in their first status (captured or failed by the card
+# provider, awaiting cash on delivery); every later move goes through
+# payment_transition.
+PAYMENT_TRANSITIONS = TransitionTable.build(
+    "payment",
+    {
+        P.AWAITING_CASH: {P.CAPTURED, P.VOIDED},
+        P.CAPTURED: {P.PARTIALLY_REFUNDED, P.REFUNDED},
+        P.PARTIALLY_REFUNDED: {P.PARTIALLY_REFUNDED, P.REFUNDED},
+    },
+)
+REFUNDABLE = frozenset({P.CAPTURED, P.PARTIALLY_REFUNDED, P.REFUNDED})
+
+
+def payment_transition(
+    *,
+    payment: Payment,
+    to: str,
+    kind: str,
+    amount: Decimal,
+    actor_id: int | None,
+    data: dict[str, Any] | None = None,
+) -> Payment:
+    """Move a payment the caller has locked (stock, order, then payment) to
+    `to` if the table allows it, saving the amounts set on it, with its audit
+    event in the same transaction."""
+    PAYMENT_TRANSITIONS.check(payment.status, to)
+    payment.status = to
+    payment.save(update_fields=["status", "refunded_amount", "captured_at"])
+    PaymentEvent.objects.create(
+        payment=payment,
+        kind=kind,
+        amount=amount,
+        currency=payment.currency,
+        data=data or {},
+        actor_id=actor_id,
+    )
+    return payment
 
 
 def payment_card_charge(*, order_id: int, token: str, actor_id: int | None) -> Payment:
@@ -116,6 +171,7 @@ def payment_card_charge(*, order_id: int, token: str, actor_id: int | None) -> P
                     for kind in (PaymentEvent.Kind.AUTHORISED, PaymentEvent.Kind.CAPTURED)
                 ]
             )
+            ledger_post_capture(payment=payment, order=order)
             order_transition(
                 order_id=order.id, to=OrderStatus.PAID, actor_id=actor_id, reason="card captured"
             )
@@ -154,39 +210,196 @@ def payment_cod_confirm(*, order_id: int, actor_id: int | None) -> Payment:
     return payment
 
 
-def payments_settle_on_cancel(*, order_id: int, actor_id: int | None) -> list[Payment]:
-    """Refund captured card payments in full and void open cash-on-delivery
-    ones. Called inside the cancellation's transaction, after the order lock."""
-    provider = SandboxProvider()
+def payment_cod_collect(
+    *, order_id: int, amount: Decimal, currency: str, courier_id: int
+) -> Payment:
+    """The courier collected cash on delivery: the order's cash-on-delivery
+    payment is captured for exactly its amount, and the cash is posted to
+    courier_cash_in_hand. A repeated report of the same collection returns the
+    payment unchanged (courier scans are retried)."""
+    if currency not in MINOR_UNITS:
+        raise ValidationFailed(
+            _("Unknown currency."), code="invalid", fields={"currency": [_("Unknown currency.")]}
+        )
+    if not isinstance(amount, Decimal) or amount <= 0 or amount != money_round(amount, currency):
+        raise ValidationFailed(
+            _("The amount must be positive, in whole kopeks."),
+            code="invalid_amount",
+            fields={"amount": [_("A positive amount in whole kopeks.")]},
+        )
+    with transaction.atomic():
+        order = _locked_order(order_id)
+        if order.payment_method != Payment.Method.COD:
+            raise Conflict(_("This order is paid by card."), code="not_cod_order")
+        payment = (
+            Payment.objects.select_for_update()
+            .filter(order=order, method=Payment.Method.COD)
+            .order_by("-id")
+            .first()
+        )
+        if payment is None:
+            raise Conflict(_("No cash is due on this order."), code="no_cash_due")
+        matches = (amount, currency) == (payment.amount, payment.currency)
+        if matches and payment.status in REFUNDABLE:
+            return payment
+        if payment.status != P.AWAITING_CASH:
+            PAYMENT_TRANSITIONS.check(payment.status, P.CAPTURED)
+        if not matches:
+            raise Unprocessable(
+                _("The cash collected does not match the amount due."),
+                code="cod_amount_mismatch",
+                fields={
+                    "amount": [
+                        _t("%(amount)s %(currency)s is due.")
+                        % {"amount": payment.amount, "currency": payment.currency}
+                    ]
+                },
+            )
+        payment.order = order
+        payment.captured_at = timezone.now()
+        payment_transition(
+            payment=payment,
+            to=P.CAPTURED,
+            kind=PaymentEvent.Kind.CAPTURED,
+            amount=amount,
+            actor_id=None,
+            data={"courier_id": courier_id, "cash": True},
+        )
+        ledger_post_capture(payment=payment, order=order)
+    return payment
+
+
+def payment_refund(
+    *,
+    payment_id: int,
+    amount: Decimal,
+    reason: str,
+    actor_id: int | None,
+    bank_reference: str = "",
+) -> Refund:
+    """Refund part or all of a captured payment, with its ledger postings.
+
+    A card payment is refunded through its provider. Cash collected on
+    delivery goes back by bank transfer: the refund is recorded with the
+    transfer's reference (`bank_reference`, or one generated to quote in the
+    transfer) and no provider is called. 422 refund_exceeds_capture when the
+    amount is more than was captured less what is already refunded."""
+    reason = reason.strip()
+    if not reason:
+        raise ValidationFailed(
+            _("Give a reason for the refund."),
+            code="invalid",
+            fields={"reason": [_("This field is required.")]},
+        )
+    row = (
+        Payment.objects.filter(id=payment_id).values_list("order_id", "currency", "method").first()
+    )
+    if row is None:
+        raise NotFound()
+    order_id, currency, payment_method = row
+    if bank_reference and payment_method == Payment.Method.CARD:
+        raise ValidationFailed(
+            _("A card payment is refunded to the card; a bank reference does not apply."),
+            code="invalid",
+            fields={"reference": [_("Only for cash-on-delivery refunds.")]},
+        )
+    if not isinstance(amount, Decimal) or amount <= 0 or amount != money_round(amount, currency):
+        raise ValidationFailed(
+            _("The refund must be a positive amount in whole kopeks."),
+            code="invalid_refund_amount",
+            fields={"amount": [_("A positive amount in whole kopeks.")]},
+        )
+    with transaction.atomic():
+        order = _locked_order(order_id)
+        payment = Payment.objects.select_for_update().get(id=payment_id)
+        payment.order = order
+        if payment.status not in REFUNDABLE:
+            raise Conflict(
+                _("Only a captured payment can be refunded."),
+                code="payment_not_refundable",
+                extra={"current_status": payment.status},
+            )
+        refundable = payment.amount - payment.refunded_amount
+        if amount > refundable:
+            raise Unprocessable(
+                _("The refund is more than what is left of the captured amount."),
+                code="refund_exceeds_capture",
+                fields={
+                    "amount": [
+                        _t("At most %(amount)s %(currency)s can be refunded.")
+                        % {"amount": refundable, "currency": payment.currency}
+                    ]
+                },
+                extra={"refundable": {"amount": str(refundable), "currency": payment.currency}},
+            )
+        number = payment.refunds.count() + 1
+        if payment.method == Payment.Method.CARD:
+            method = Refund.Method.CARD
+            reference = SandboxProvider().refund(
+                reference=payment.provider_reference,
+                amount=amount,
+                currency=payment.currency,
+                idempotence_key=f"{order.number}-{payment.id}-rf{number}",
+            )
+        else:
+            method = Refund.Method.BANK_TRANSFER
+            reference = bank_reference or f"{order.number}-RF{payment.id}-{number}"
+        refund = Refund.objects.create(
+            payment=payment,
+            amount=amount,
+            currency=payment.currency,
+            reason=reason[:300],
+            method=method,
+            provider_reference=reference[:100],
+            actor_id=actor_id,
+        )
+        payment.refunded_amount += amount
+        payment_transition(
+            payment=payment,
+            to=P.REFUNDED if payment.refunded_amount == payment.amount else P.PARTIALLY_REFUNDED,
+            kind=PaymentEvent.Kind.REFUNDED,
+            amount=amount,
+            actor_id=actor_id,
+            data={
+                "refund_id": refund.id,
+                "reference": reference,
+                "method": method,
+                "reason": reason,
+            },
+        )
+        ledger_post_refund(refund=refund, payment=payment)
+    return refund
+
+
+def payments_settle_on_cancel(
+    *, order_id: int, actor_id: int | None, reason: str = "order cancelled"
+) -> list[Payment]:
+    """Refund what is left of captured payments (through payment_refund) and
+    void open cash-on-delivery ones. Called inside the cancellation's
+    transaction, after the order lock."""
     changed: list[Payment] = []
     payments = (
         Payment.objects.select_for_update()
-        .filter(
-            order_id=order_id, status__in=[Payment.Status.CAPTURED, Payment.Status.AWAITING_CASH]
-        )
+        .filter(order_id=order_id, status__in=[P.CAPTURED, P.PARTIALLY_REFUNDED, P.AWAITING_CASH])
         .order_by("id")
     )
     for payment in payments:
-        if payment.status == Payment.Status.CAPTURED:
-            refundable = payment.amount - payment.refunded_amount
-            reference = provider.refund(
-                reference=payment.provider_reference, amount=refundable, currency=payment.currency
+        if payment.status == P.AWAITING_CASH:
+            payment_transition(
+                payment=payment,
+                to=P.VOIDED,
+                kind=PaymentEvent.Kind.VOIDED,
+                amount=payment.amount,
+                actor_id=actor_id,
             )
-            payment.refunded_amount = payment.amount
-            payment.status = Payment.Status.REFUNDED
-            kind, amount, data = PaymentEvent.Kind.REFUNDED, refundable, {"reference": reference}
         else:
-            payment.status = Payment.Status.VOIDED
-            kind, amount, data = PaymentEvent.Kind.VOIDED, payment.amount, {}
-        payment.save(update_fields=["status", "refunded_amount"])
-        PaymentEvent.objects.create(
-            payment=payment,
-            kind=kind,
-            amount=amount,
-            currency=payment.currency,
-            data=data,
-            actor_id=actor_id,
-        )
+            payment_refund(
+                payment_id=payment.id,
+                amount=payment.amount - payment.refunded_amount,
+                reason=reason,
+                actor_id=actor_id,
+            )
+            payment.refresh_from_db()
         changed.append(payment)
     return changed
 

@@ -12,8 +12,17 @@ from orders.admin import OrderAdmin
 from orders.admin_scoping import MerchantScopedAdmin, ReadOnlyAdmin, ReadOnlyInline
 from orders.models import Order
 from orders.selectors import merchant_id_for_user
+from shipping.customs import parcel_customs_release, parcel_customs_return
 from shipping.documents import packing_slip_pdf, parcel_labels_pdf, pick_list_pdf
 from shipping.documents_api import pdf_response
+from shipping.manifests import (
+    Manifest,
+    departure_manifest,
+    manifest_cargo_csv,
+    manifest_pdf,
+    manifest_registry_csv,
+)
+from shipping.manifests_api import csv_response, manifest_filename
 from shipping.models import (
     Courier,
     Departure,
@@ -34,6 +43,12 @@ from shipping.services import departure_transition, departures_plan, order_pack
 from shipping.transfers import transfer_cancel, transfer_dispatch
 from warehouses.admin import WarehouseAdmin
 from warehouses.models import Warehouse
+
+
+def _is_operator_staff(request: HttpRequest) -> bool:
+    """Django staff who do not work for a merchant."""
+    user = request.user
+    return bool(user.is_active and user.is_staff and merchant_id_for_user(user) is None)
 
 
 class LaneRegionInline(admin.TabularInline):
@@ -129,7 +144,59 @@ class DepartureAdmin(admin.ModelAdmin):
         _move(DepartureStatus.DEPARTED, "Mark departed"),
         _move(DepartureStatus.ARRIVED, "Mark arrived"),
         _move(DepartureStatus.CANCELLED, "Cancel (parcels go back to planning)"),
+        "download_manifest_pdf",
+        "download_registry_csv",
+        "download_cargo_csv",
     ]
+
+    def has_operator_permission(self, request: HttpRequest) -> bool:
+        """Manifests list every recipient: operator staff only."""
+        return _is_operator_staff(request)
+
+    def _manifest(self, request: HttpRequest, queryset: QuerySet[Departure]) -> Manifest | None:
+        departures = list(queryset.order_by("id")[:2])
+        if len(departures) != 1:
+            messages.error(request, _("Select exactly one departure."))
+            return None
+        try:
+            return departure_manifest(departure_id=departures[0].id)
+        except ApplicationError as error:
+            detail = f" {error.fields}" if error.fields else ""
+            messages.error(request, f"{departures[0]}: {error.message}{detail}")
+            return None
+
+    @admin.action(description=_("Download manifest (PDF)"), permissions=["operator"])
+    def download_manifest_pdf(
+        self, request: HttpRequest, queryset: QuerySet[Departure]
+    ) -> HttpResponse | None:
+        manifest = self._manifest(request, queryset)
+        if manifest is None:
+            return None
+        return pdf_response(manifest_pdf(manifest=manifest), manifest_filename(manifest, ".pdf"))
+
+    @admin.action(
+        description=_("Download manifest (CSV): customs registry"), permissions=["operator"]
+    )
+    def download_registry_csv(
+        self, request: HttpRequest, queryset: QuerySet[Departure]
+    ) -> HttpResponse | None:
+        manifest = self._manifest(request, queryset)
+        if manifest is None:
+            return None
+        return csv_response(
+            manifest_registry_csv(manifest=manifest), manifest_filename(manifest, "-registry.csv")
+        )
+
+    @admin.action(description=_("Download manifest (CSV): cargo"), permissions=["operator"])
+    def download_cargo_csv(
+        self, request: HttpRequest, queryset: QuerySet[Departure]
+    ) -> HttpResponse | None:
+        manifest = self._manifest(request, queryset)
+        if manifest is None:
+            return None
+        return csv_response(
+            manifest_cargo_csv(manifest=manifest), manifest_filename(manifest, "-cargo.csv")
+        )
 
 
 class ParcelLineInline(ReadOnlyInline):
@@ -147,12 +214,41 @@ class TrackingEventInline(ReadOnlyInline):
 @admin.register(Parcel)
 class ParcelAdmin(ReadOnlyAdmin, MerchantScopedAdmin):
     merchant_lookup = "order__lines__merchant"
-    actions = ["print_labels"]
+    actions = ["print_labels", "customs_release", "customs_return"]
 
     @admin.action(description=_("Print labels for the selected parcels"))
     def print_labels(self, request: HttpRequest, queryset: QuerySet[Parcel]) -> HttpResponse:
         ids = list(queryset.order_by("id").values_list("id", flat=True))
         return pdf_response(parcel_labels_pdf(parcel_ids=ids), "labels.pdf")
+
+    def has_operator_permission(self, request: HttpRequest) -> bool:
+        """Customs holds are resolved by operator staff, never by a merchant."""
+        return _is_operator_staff(request)
+
+    def _hold_resolve(
+        self,
+        request: HttpRequest,
+        queryset: QuerySet[Parcel],
+        service: Callable[..., Parcel],
+    ) -> None:
+        done: list[str] = []
+        for parcel in queryset.order_by("id"):
+            try:
+                service(parcel_id=parcel.id, actor_id=request.user.pk)
+            except ApplicationError as error:
+                messages.error(request, f"{parcel.tracking_number}: {error.message}")
+            else:
+                done.append(parcel.tracking_number)
+        if done:
+            messages.success(request, ", ".join(done))
+
+    @admin.action(description=_("Release from customs"), permissions=["operator"])
+    def customs_release(self, request: HttpRequest, queryset: QuerySet[Parcel]) -> None:
+        self._hold_resolve(request, queryset, parcel_customs_release)
+
+    @admin.action(description=_("Return to sender (refused by customs)"), permissions=["operator"])
+    def customs_return(self, request: HttpRequest, queryset: QuerySet[Parcel]) -> None:
+        self._hold_resolve(request, queryset, parcel_customs_return)
 
     list_display = (
         "tracking_number",

@@ -443,11 +443,11 @@ def _table(rows: list[list[object]], widths: Sequence[float], *, right: Iterable
     return table
 
 
-def _build(story: list[Flowable], *, title: str) -> bytes:
+def _build(story: list[Flowable], *, title: str, pagesize: tuple[float, float] = A4) -> bytes:
     buffer = io.BytesIO()
     doc = SimpleDocTemplate(
         buffer,
-        pagesize=A4,
+        pagesize=pagesize,
         leftMargin=15 * mm,
         rightMargin=15 * mm,
         topMargin=15 * mm,
@@ -460,7 +460,7 @@ def _build(story: list[Flowable], *, title: str) -> bytes:
     def footer(canvas: Canvas, doc: SimpleDocTemplate) -> None:
         canvas.saveState()
         canvas.setFont(SANS, 7.5)
-        canvas.drawRightString(A4[0] - 15 * mm, 9 * mm, f"{title} · {canvas.getPageNumber()}")
+        canvas.drawRightString(pagesize[0] - 15 * mm, 9 * mm, f"{title} · {canvas.getPageNumber()}")
         canvas.restoreState()
 
     doc.build(story, onFirstPage=footer, onLaterPages=footer)

@@ -45,5 +45,10 @@ class SandboxProvider:
             return ChargeResult(approved=True, reference=reference)
         return ChargeResult(approved=False, reference=reference, decline_code=DECLINE[token])
 
-    def refund(self, *, reference: str, amount: Decimal, currency: str) -> str:
-        return f"{reference}_rf_{amount}"
+    def refund(
+        self, *, reference: str, amount: Decimal, currency: str, idempotence_key: str
+    ) -> str:
+        """Refund part or all of a charge; returns the refund's reference. The
+        same idempotence key always gives the same refund, as real providers do."""
+        digest = hashlib.sha256(f"{reference}:{idempotence_key}".encode()).hexdigest()
+        return "sbx_rf_" + digest[:24]

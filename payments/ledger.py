@@ -1,0 +1,286 @@
+"""The double-entry ledger: the chart of accounts, `ledger_post` (the only
+writer of ledger rows) and the posting rules for captures, cash collected on
+delivery and refunds. Postings are written in the caller's transaction, the
+one that moves the money.
+
+Posting rules (debit = Dr, credit = Cr):
+
+- card capture: Dr buyer_payments_in_transit (the total); Cr merchant_payable
+  per merchant (its goods share less the platform fee), Cr platform_fee,
+  Cr shipping_revenue (shipping), Cr duty_payable (duty).
+- cash collected on delivery: Dr courier_cash_in_hand; the same credits.
+- refund: Dr the capture's credit accounts, each in proportion to the refund;
+  Cr buyer_payments_in_transit (card, back through the acquirer) or
+  Cr refunds_payable (bank transfer owed to the buyer).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import NamedTuple
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Sum
+
+from orders.models import Order, OrderLine
+from payments.models import LedgerAccount, LedgerEntry, LedgerTransaction, Payment, Refund
+from payments.splits import from_minor, merchant_net_shares, refund_split, to_minor
+
+BUYER_PAYMENTS_IN_TRANSIT = "buyer_payments_in_transit"
+COURIER_CASH_IN_HAND = "courier_cash_in_hand"
+MERCHANT_PAYABLE = "merchant_payable"
+DUTY_PAYABLE = "duty_payable"
+REFUNDS_PAYABLE = "refunds_payable"
+SHIPPING_REVENUE = "shipping_revenue"
+PLATFORM_FEE = "platform_fee"
+FX_DIFFERENCE = "fx_difference"
+
+
+@dataclass(frozen=True)
+class AccountSpec:
+    code: str
+    name: str
+    kind: str
+    per_merchant: bool = False
+    currency: str = "RUB"
+
+
+_K = LedgerAccount.Kind
+# The same chart is created by migration 0003_ledger_accounts.
+CHART: tuple[AccountSpec, ...] = (
+    AccountSpec(BUYER_PAYMENTS_IN_TRANSIT, "Buyer card payments in transit", _K.ASSET),
+    AccountSpec(COURIER_CASH_IN_HAND, "Cash held by couriers", _K.ASSET),
+    AccountSpec(MERCHANT_PAYABLE, "Payable to merchants", _K.LIABILITY, per_merchant=True),
+    AccountSpec(DUTY_PAYABLE, "Import duty payable", _K.LIABILITY),
+    AccountSpec(REFUNDS_PAYABLE, "Refunds owed to buyers by bank transfer", _K.LIABILITY),
+    AccountSpec(SHIPPING_REVENUE, "Shipping revenue", _K.REVENUE),
+    AccountSpec(PLATFORM_FEE, "Platform fee revenue", _K.REVENUE),
+    AccountSpec(FX_DIFFERENCE, "Exchange differences", _K.EXPENSE),
+)
+
+# A capture's credit side, in posting order (which also breaks rounding ties).
+COMPONENT_ACCOUNTS = (MERCHANT_PAYABLE, PLATFORM_FEE, SHIPPING_REVENUE, DUTY_PAYABLE)
+Component = tuple[str, int | None]  # (account code, merchant id for merchant_payable)
+
+
+class PostingLine(NamedTuple):
+    account: str
+    debit: Decimal
+    credit: Decimal
+    merchant_id: int | None = None
+
+
+class LedgerPostingError(ValueError):
+    """A posting that would break the ledger: a programming error, not user input."""
+
+
+def ledger_accounts_ensure() -> None:
+    """Create any account of the chart that is missing (the data migration
+    creates them; a test database flushed between tests loses them)."""
+    LedgerAccount.objects.bulk_create(
+        [
+            LedgerAccount(
+                code=spec.code,
+                name=spec.name,
+                kind=spec.kind,
+                currency=spec.currency,
+                per_merchant=spec.per_merchant,
+            )
+            for spec in CHART
+        ],
+        ignore_conflicts=True,
+    )
+
+
+def _accounts(codes: set[str]) -> dict[str, LedgerAccount]:
+    found = LedgerAccount.objects.in_bulk(list(codes), field_name="code")
+    missing = codes - set(found)
+    if missing & {spec.code for spec in CHART}:
+        ledger_accounts_ensure()
+        found = LedgerAccount.objects.in_bulk(list(codes), field_name="code")
+    return found
+
+
+def ledger_post(
+    *,
+    kind: str,
+    lines: Sequence[tuple[str, Decimal, Decimal, int | None]],
+    order_id: int | None = None,
+    payment_id: int | None = None,
+    memo: str = "",
+) -> LedgerTransaction:
+    """Write one balanced ledger transaction: lines are (account code, debit,
+    credit, merchant id). Refuses, writing nothing, unless every line has
+    exactly one positive side in whole minor units, merchant sub-ledger
+    accounts (and only they) name a merchant, and debits equal credits in
+    each currency."""
+    if kind not in LedgerTransaction.Kind.values:
+        raise LedgerPostingError(f"unknown ledger transaction kind {kind!r}")
+    if not lines:
+        raise LedgerPostingError("a ledger transaction needs entries")
+    accounts = _accounts({line[0] for line in lines})
+    sums: dict[str, list[Decimal]] = defaultdict(lambda: [Decimal(0), Decimal(0)])
+    entries: list[LedgerEntry] = []
+    for code, debit, credit, merchant_id in lines:
+        account = accounts.get(code)
+        if account is None:
+            raise LedgerPostingError(f"unknown ledger account {code!r}")
+        if not isinstance(debit, Decimal) or not isinstance(credit, Decimal):
+            raise LedgerPostingError(f"{code}: amounts must be Decimal")
+        if debit < 0 or credit < 0 or (debit > 0) == (credit > 0):
+            raise LedgerPostingError(f"{code}: exactly one of debit and credit must be positive")
+        try:
+            to_minor(debit, account.currency)
+            to_minor(credit, account.currency)
+        except ValueError as error:
+            raise LedgerPostingError(f"{code}: {error}") from None
+        if account.per_merchant != (merchant_id is not None):
+            raise LedgerPostingError(
+                f"{code}: a merchant is {'required' if account.per_merchant else 'not allowed'}"
+            )
+        sums[account.currency][0] += debit
+        sums[account.currency][1] += credit
+        entries.append(
+            LedgerEntry(
+                account=account,
+                debit=debit,
+                credit=credit,
+                currency=account.currency,
+                merchant_id=merchant_id,
+            )
+        )
+    for currency, (debits, credits) in sums.items():
+        if debits != credits:
+            raise LedgerPostingError(
+                f"unbalanced {currency} posting: debits {debits} != credits {credits}"
+            )
+    with transaction.atomic(savepoint=False):
+        posted = LedgerTransaction.objects.create(
+            kind=kind, order_id=order_id, payment_id=payment_id, memo=memo[:300]
+        )
+        for entry in entries:
+            entry.transaction = posted
+        LedgerEntry.objects.bulk_create(entries)
+    return posted
+
+
+def _component_order(component: Component) -> tuple[int, int]:
+    code, merchant_id = component
+    return COMPONENT_ACCOUNTS.index(code), merchant_id or 0
+
+
+def capture_components(*, order: Order, amount: Decimal) -> dict[Component, int]:
+    """How a payment of the order's total divides, in minor units: each
+    merchant's goods share (by its lines' price) less the platform fee,
+    rounded down; the platform fee, which takes the rounding remainder;
+    shipping; duty. The parts add up to the amount exactly."""
+    currency = order.currency
+    goods = to_minor(order.goods_rub, currency)
+    shipping = to_minor(order.shipping_rub, currency)
+    duty = to_minor(order.duty_rub, currency)
+    if goods + shipping + duty != to_minor(amount, currency):
+        raise LedgerPostingError(
+            f"order {order.number}: goods, shipping and duty do not add up to {amount}"
+        )
+    by_merchant = dict(
+        OrderLine.objects.filter(order_id=order.id)
+        .order_by("merchant_id")
+        .values_list("merchant_id")
+        .annotate(total=Sum("line_total_cny"))
+    )
+    nets = merchant_net_shares(
+        goods=goods,
+        goods_by_merchant=by_merchant,
+        fee_rate=Decimal(settings.AMUR["PLATFORM_FEE_RATE"]),
+    )
+    components: dict[Component, int] = {
+        (MERCHANT_PAYABLE, merchant_id): net for merchant_id, net in sorted(nets.items())
+    }
+    components[(PLATFORM_FEE, None)] = goods - sum(nets.values())
+    components[(SHIPPING_REVENUE, None)] = shipping
+    components[(DUTY_PAYABLE, None)] = duty
+    return components
+
+
+def ledger_post_capture(*, payment: Payment, order: Order) -> LedgerTransaction:
+    """Money in: a card capture, or cash collected on delivery."""
+    cash = payment.method == Payment.Method.COD
+    kind = LedgerTransaction.Kind.COD_COLLECTION if cash else LedgerTransaction.Kind.CAPTURE
+    debit_account = COURIER_CASH_IN_HAND if cash else BUYER_PAYMENTS_IN_TRANSIT
+    currency = payment.currency
+    zero = Decimal(0)
+    lines = [PostingLine(debit_account, payment.amount, zero)]
+    lines += [
+        PostingLine(code, zero, from_minor(units, currency), merchant_id)
+        for (code, merchant_id), units in capture_components(
+            order=order, amount=payment.amount
+        ).items()
+        if units
+    ]
+    return ledger_post(
+        kind=kind,
+        lines=lines,
+        order_id=order.id,
+        payment_id=payment.id,
+        memo=f"{order.number}: {kind.label} {payment.amount} {currency}",
+    )
+
+
+def payment_components(*, payment_id: int) -> tuple[dict[Component, int], dict[Component, int]]:
+    """(captured, refunded) per component of a payment, in minor units, read
+    back from its postings: the capture's credits and the refunds' debits."""
+    captured: dict[Component, int] = {}
+    refunded: dict[Component, int] = {}
+    rows = (
+        LedgerEntry.objects.filter(
+            transaction__payment_id=payment_id, account__code__in=COMPONENT_ACCOUNTS
+        )
+        .order_by()
+        .values_list("transaction__kind", "account__code", "merchant_id", "currency")
+        .annotate(debits=Sum("debit"), credits=Sum("credit"))
+    )
+    for kind, code, merchant_id, currency, debit, credit in rows:
+        component = (code, merchant_id)
+        if kind == LedgerTransaction.Kind.REFUND:
+            refunded[component] = refunded.get(component, 0) + to_minor(debit - credit, currency)
+        else:
+            captured[component] = captured.get(component, 0) + to_minor(credit - debit, currency)
+    ordered = sorted(captured, key=_component_order)
+    return {c: captured[c] for c in ordered}, refunded
+
+
+def ledger_post_refund(*, refund: Refund, payment: Payment) -> LedgerTransaction:
+    """Money out: reverse the capture's credits in proportion to the refund,
+    to the kopek (payments.splits.refund_split). A card refund goes back
+    through the acquirer (buyer_payments_in_transit); a bank transfer is owed
+    to the buyer (refunds_payable) until the bank confirms it."""
+    order = payment.order
+    captured, refunded = payment_components(payment_id=payment.id)
+    if not captured:
+        # Captured before the ledger existed: split as a capture would have.
+        captured = capture_components(order=order, amount=payment.amount)
+    currency = refund.currency
+    shares = refund_split(
+        captured=captured, refunded=refunded, amount=to_minor(refund.amount, currency)
+    )
+    zero = Decimal(0)
+    credit_account = (
+        BUYER_PAYMENTS_IN_TRANSIT if refund.method == Refund.Method.CARD else REFUNDS_PAYABLE
+    )
+    lines = [
+        PostingLine(code, from_minor(units, currency), zero, merchant_id)
+        for (code, merchant_id), units in shares.items()
+        if units
+    ]
+    lines.append(PostingLine(credit_account, zero, refund.amount))
+    return ledger_post(
+        kind=LedgerTransaction.Kind.REFUND,
+        lines=lines,
+        order_id=order.id,
+        payment_id=payment.id,
+        memo=f"{order.number}: refund #{refund.id} {refund.amount} {currency} ({refund.reason})",
+    )
