@@ -15,7 +15,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone, translation
-from django.utils.translation import gettext as _t
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from core.errors import Conflict, NotFound
@@ -157,8 +157,11 @@ def _event_spec(order: Order, previous: str, status: str, reason: str, when: Any
     buyer = order.buyer
     with translation.override(buyer.language):
         label = str(OrderStatus(status).label)
-        subject = _t("Order %(number)s: %(status)s") % {"number": order.number, "status": label}
-        body = _t("The status of your order %(number)s is now: %(status)s.") % {
+        subject = gettext("Order %(number)s: %(status)s") % {
+            "number": order.number,
+            "status": label,
+        }
+        body = gettext("The status of your order %(number)s is now: %(status)s.") % {
             "number": order.number,
             "status": label,
         }

@@ -13,7 +13,7 @@ import requests
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
-from django.utils.translation import gettext as _t
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from core.cache import ReferenceCache
@@ -250,7 +250,7 @@ def payment_cod_collect(
                 code="cod_amount_mismatch",
                 fields={
                     "amount": [
-                        _t("%(amount)s %(currency)s is due.")
+                        gettext("%(amount)s %(currency)s is due.")
                         % {"amount": payment.amount, "currency": payment.currency}
                     ]
                 },
@@ -326,7 +326,7 @@ def payment_refund(
                 code="refund_exceeds_capture",
                 fields={
                     "amount": [
-                        _t("At most %(amount)s %(currency)s can be refunded.")
+                        gettext("At most %(amount)s %(currency)s can be refunded.")
                         % {"amount": refundable, "currency": payment.currency}
                     ]
                 },

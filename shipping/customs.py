@@ -23,7 +23,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
-from django.utils.translation import gettext as _t
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from core.errors import Conflict, Forbidden, NotFound, Unprocessable
@@ -203,7 +203,7 @@ def _declaration(parcel: Parcel, lines: Sequence[ParcelLine]) -> Declaration:
 def _check_hs_codes(parcel: Parcel, lines: Sequence[ParcelLine]) -> None:
     bad = {
         f"items[{index}].hs_code": [
-            _t("%(sku)s: HS code %(code)s has fewer than 6 digits or is not a number.")
+            gettext("%(sku)s: HS code %(code)s has fewer than 6 digits or is not a number.")
             % {"sku": pl.line.sku, "code": repr(pl.line.product.hs_code)}
         ]
         for index, pl in enumerate(lines)

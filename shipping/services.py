@@ -19,7 +19,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import Count, F, Max, Sum
 from django.utils import timezone, translation
-from django.utils.translation import gettext as _t
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from core.errors import Conflict, Forbidden, ValidationFailed
@@ -183,11 +183,11 @@ def _parcel_event_spec(parcel: Parcel, previous: str, occurred_at: datetime) -> 
     if parcel.status in EMAIL_STATUSES:
         with translation.override(buyer.language):
             label = str(ParcelStatus(parcel.status).label)
-            email_subject = _t("Parcel %(number)s: %(status)s") % {
+            email_subject = gettext("Parcel %(number)s: %(status)s") % {
                 "number": parcel.tracking_number,
                 "status": label,
             }
-            email_body = _t("Your parcel %(number)s (order %(order)s) is now: %(status)s.") % {
+            email_body = gettext("Your parcel %(number)s (order %(order)s) is now: %(status)s.") % {
                 "number": parcel.tracking_number,
                 "order": parcel.order.number,
                 "status": label,
@@ -424,7 +424,7 @@ def _check_weights(
             code="weight_out_of_tolerance",
             fields={
                 f"parcels[{row['index']}].weight_g": [
-                    _t("Measured %(weight)d g, expected %(expected)d g.")
+                    gettext("Measured %(weight)d g, expected %(expected)d g.")
                     % {"weight": row["weight_g"], "expected": row["expected_weight_g"]}
                 ]
                 for row in off

@@ -46,7 +46,7 @@ from typing import Any
 from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
-from django.utils.translation import gettext as _t
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from core.errors import Conflict, NotFound, ValidationFailed
@@ -102,7 +102,9 @@ def _check_open(departure: Departure) -> None:
         raise Conflict(
             _("The departure is no longer open for loading."),
             code="departure_not_open",
-            fields={"departure": [_t("Its status is %(status)s.") % {"status": departure.status}]},
+            fields={
+                "departure": [gettext("Its status is %(status)s.") % {"status": departure.status}]
+            },
         )
 
 
@@ -238,7 +240,7 @@ def transfer_receive(
                 problems[f"{where}.quantity_received"] = [_("Must not be negative.")]
             elif entry.quantity_received > line.quantity_sent:
                 problems[f"{where}.quantity_received"] = [
-                    _t("More than the %(sent)d sent.") % {"sent": line.quantity_sent}
+                    gettext("More than the %(sent)d sent.") % {"sent": line.quantity_sent}
                 ]
             elif entry.quantity_received < line.quantity_sent and not entry.reason.strip():
                 problems[f"{where}.reason"] = [_("A short receipt needs a reason.")]
@@ -248,7 +250,8 @@ def transfer_receive(
         missing = sorted(set(stored) - set(counted))
         if missing:
             problems["lines"] = [
-                _t("Every line must be counted; missing: %(skus)s.") % {"skus": ", ".join(missing)}
+                gettext("Every line must be counted; missing: %(skus)s.")
+                % {"skus": ", ".join(missing)}
             ]
         if problems:
             raise ValidationFailed(fields=problems)
