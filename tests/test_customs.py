@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from django.contrib.auth.models import Permission
 from django.test import Client
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from core.errors import Forbidden
 from orders.models import Product
@@ -209,7 +209,7 @@ def test_an_hs_code_of_fewer_than_6_digits_cannot_be_declared(world: World, code
     parcel = tea_and_phone_parcel(world)
     Product.objects.filter(sku="TEA-0001").update(hs_code=code)
 
-    with pytest.raises(HsCodeInvalid) as failure:
+    with translation.override("en"), pytest.raises(HsCodeInvalid) as failure:
         customs_declaration(parcel_id=parcel.id)
 
     assert failure.value.status_code == 422
