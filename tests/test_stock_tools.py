@@ -14,6 +14,7 @@ from django.core.management.base import CommandError
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from django.utils import translation
 
 from checkout.services import LineRequest, order_place
 from core.cache import reference_caches_clear
@@ -34,6 +35,13 @@ from warehouses.services import (
 
 IMPORT_URL = "/admin/warehouses/stocklevel/import/"
 EXPORT_URL = "/admin/warehouses/stocklevel/export/"
+
+
+@pytest.fixture(autouse=True)
+def _english() -> Any:
+    """These tests read the exact English messages."""
+    with translation.override("en"):
+        yield
 
 
 def level(world: World, code: str, sku: str) -> StockLevel:
@@ -77,7 +85,7 @@ def reserve(world: World, sku: str, quantity: int) -> Any:
 
 
 def operator() -> Client:
-    client = Client()
+    client = Client(HTTP_ACCEPT_LANGUAGE="en")
     client.force_login(
         UserFactory.create(email="root@amur.example", is_staff=True, is_superuser=True)
     )
@@ -145,7 +153,7 @@ def test_merchant_staff_export_only_their_products_and_the_action_exports_a_sele
     world: World,
 ) -> None:
     staff = merchant_staff(world.products[0].merchant, "view_stocklevel")
-    client = Client()
+    client = Client(HTTP_ACCEPT_LANGUAGE="en")
     client.force_login(staff)
     assert client.get(EXPORT_URL).content.decode() == (
         "warehouse,sku,on_hand,reserved,available,location,low_stock_threshold\n"
@@ -164,7 +172,7 @@ def test_changelist_links_export_and_import(world: World) -> None:
     page = operator().get("/admin/warehouses/stocklevel/").content.decode()
     assert f'href="{EXPORT_URL}"' in page and f'href="{IMPORT_URL}"' in page
     viewer = merchant_staff(world.products[0].merchant, "view_stocklevel")
-    client = Client()
+    client = Client(HTTP_ACCEPT_LANGUAGE="en")
     client.force_login(viewer)
     page = client.get("/admin/warehouses/stocklevel/").content.decode()
     assert f'href="{EXPORT_URL}"' in page and f'href="{IMPORT_URL}"' not in page
@@ -320,7 +328,7 @@ def test_unusable_files_are_refused_whole(data: bytes, message: str) -> None:
 
 def test_merchant_staff_cannot_touch_another_merchants_sku(world: World) -> None:
     staff = merchant_staff(world.products[0].merchant, "view_stocklevel", "change_stocklevel")
-    client = Client()
+    client = Client(HTTP_ACCEPT_LANGUAGE="en")
     client.force_login(staff)
     before = (ledger(), levels())
     response = upload(
