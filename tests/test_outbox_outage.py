@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from django.db import transaction
 from django.utils import timezone
+from kombu import pools
 
 from notifications.models import OutboxEvent
 from notifications.services import subscription_create
@@ -87,8 +88,9 @@ def celery_broker(url: str) -> Iterator[None]:
     from ecommerce.celery import app
 
     def reset() -> None:
-        if app._pool is not None:
-            app._pool.force_close_all()
+        # Drop every pooled connection and the registry that hands them out,
+        # so the next publish connects afresh to whichever broker is current.
+        pools.reset()
         app._pool = None
         app.amqp._producer_pool = None
 
