@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import threading
 import time
@@ -23,7 +22,7 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import ROOT, database_recreate, database_url, django_env, gunicorn, manage
+from bench.common import database_recreate, database_url, django_env, gunicorn, manage, seed_run
 
 ADDRESS = {
     "recipient_name": "Иван Петров",
@@ -227,18 +226,7 @@ def main() -> None:
     database_recreate(url)
     env = django_env(url)
     manage(env, "migrate", "-v0")
-    seeded = json.loads(
-        subprocess.run(
-            [sys.executable, "bench/seed.py", str(args.skus), str(args.clients), "1000000"],
-            cwd=ROOT,
-            env=env,
-            check=True,
-            capture_output=True,
-            text=True,
-        )
-        .stdout.strip()
-        .splitlines()[-1]
-    )
+    seeded = seed_run(env, "seed.py", str(args.skus), str(args.clients), "1000000")
     per_client = max(1, args.orders // args.clients)
     with gunicorn(env, args.workers) as base:
         http_phase(base, seeded["tokens"], seeded["skus"], args.clients, 2, args.lines)  # warm up

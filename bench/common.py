@@ -3,6 +3,7 @@ seeded operator, and a gunicorn server on loopback."""
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -51,6 +52,19 @@ def django_env(url: str) -> dict[str, str]:
 
 def manage(env: dict[str, str], *args: str) -> None:
     subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True)
+
+
+def seed_run(env: dict[str, str], script: str, *args: str) -> dict:
+    """Run a seeding script of bench/ and return the JSON of its last line."""
+    out = subprocess.run(
+        [sys.executable, f"bench/{script}", *args],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    return dict(json.loads(out.strip().splitlines()[-1]))
 
 
 def free_port() -> int:

@@ -8,8 +8,6 @@ Goal: hot / spread at least 0.3, with zero oversells.
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
 import sys
 import uuid
 from pathlib import Path
@@ -20,7 +18,7 @@ import requests
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.checkout import ADDRESS, run_clients
-from bench.common import ROOT, database_recreate, database_url, django_env, gunicorn, manage
+from bench.common import database_recreate, database_url, django_env, gunicorn, manage, seed_run
 
 
 def phase(
@@ -79,18 +77,7 @@ def main() -> None:
     database_recreate(url)
     env = django_env(url)
     manage(env, "migrate", "-v0")
-    seeded = json.loads(
-        subprocess.run(
-            [sys.executable, "bench/seed.py", "1000", str(args.clients), "1000000"],
-            cwd=ROOT,
-            env=env,
-            check=True,
-            capture_output=True,
-            text=True,
-        )
-        .stdout.strip()
-        .splitlines()[-1]
-    )
+    seeded = seed_run(env, "seed.py", "1000", str(args.clients), "1000000")
     skus, tokens = seeded["skus"], seeded["tokens"]
     per_client = max(1, args.orders // args.clients)
     with gunicorn(env, args.workers) as base:

@@ -28,8 +28,9 @@ from shipping.models import Lane, LaneRegion
 from warehouses.models import StockLevel, StockMovement, Warehouse
 
 
-def main(skus: int, buyers: int, units: int) -> None:
-    merchant = Merchant.objects.create(code="bench", name="Bench merchant")
+def harbin_lane(merchant_code: str) -> tuple[Merchant, Warehouse, Lane]:
+    """A merchant, the Harbin warehouse and its air lane to Yekaterinburg."""
+    merchant = Merchant.objects.create(code=merchant_code, name="Bench merchant")
     hrb = Warehouse.objects.create(
         code="HRB", name="Harbin", kind="domestic", city="Harbin", country="CN"
     )
@@ -46,6 +47,11 @@ def main(skus: int, buyers: int, units: int) -> None:
         per_100g_cny=Decimal("4.5"),
     )
     LaneRegion.objects.create(lane=lane, region="RU-SVE", min_days=4, max_days=7)
+    return merchant, hrb, lane
+
+
+def main(skus: int, buyers: int, units: int) -> None:
+    merchant, hrb, _lane = harbin_lane("bench")
     products = Product.objects.bulk_create(
         [
             Product(

@@ -7,8 +7,9 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from core.admin_base import ReadOnlyAdmin, ReadOnlyInline
+from notifications.delivery import webhook_delivery_resend
 from notifications.models import OutboxEvent, WebhookAttempt, WebhookDelivery, WebhookSubscription
-from notifications.services import subscription_resume, webhook_delivery_resend
+from notifications.services import subscription_resume
 
 
 @admin.register(WebhookSubscription)

@@ -201,7 +201,9 @@ def orders_transition(
     now = timezone.now()
     with transaction.atomic():
         orders = list(
-            Order.objects.select_for_update()
+            # Only the orders: locking the joined buyer and user rows too would
+            # make concurrent batches for one buyer deadlock.
+            Order.objects.select_for_update(of=("self",))
             .select_related("buyer__user")
             .filter(id__in=order_ids)
             .order_by("id")

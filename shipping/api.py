@@ -37,12 +37,12 @@ from shipping.serializers import (
     PlanResultSerializer,
     ScanBatchSerializer,
     ScanResultSerializer,
-    ScanSerializer,
     TrackingSerializer,
     TransferCancelInputSerializer,
     TransferInputSerializer,
     TransferReceiveInputSerializer,
     TransferSerializer,
+    scan_validate,
 )
 from shipping.services import PackedParcel, departure_transition, departures_plan, order_pack
 from shipping.transfers import (
@@ -99,16 +99,15 @@ def _parse_scans(raw_scans: list[Any]) -> tuple[list[Scan], list[dict[str, Any]]
     rejected: list[dict[str, Any]] = []
     latest_allowed = timezone.now() + FUTURE_TOLERANCE
     for index, raw in enumerate(raw_scans):
-        item = ScanSerializer(data=raw)
+        data, errors = scan_validate(raw)
         scan_id = raw.get("scan_id") if isinstance(raw.get("scan_id"), str) else None
-        if not item.is_valid():
-            problems = flatten_detail(item.errors)
+        if data is None:
+            problems = flatten_detail(errors)
             message = "; ".join(f"{k}: {' '.join(v)}" for k, v in sorted(problems.items()))
             rejected.append(
                 {"index": index, "scan_id": scan_id, "code": "invalid", "message": message}
             )
             continue
-        data = item.validated_data
         if data["occurred_at"] > latest_allowed:
             rejected.append(
                 {

@@ -53,9 +53,11 @@ def scans_record(*, courier: Courier, scans: Sequence[Scan]) -> ScanOutcome:
 
 def _scans_record(*, courier: Courier, scans: Sequence[Scan]) -> ScanOutcome:
     outcome = ScanOutcome()
+    # Checked once per number, not per scan.
     numbers = {s.tracking_number for s in scans}
+    valid_numbers = {number for number in numbers if s10_is_valid(number)}
     lane_ids = set(courier.lanes.values_list("id", flat=True))
-    visible = Parcel.objects.filter(tracking_number__in=numbers).filter(
+    visible = Parcel.objects.filter(tracking_number__in=valid_numbers).filter(
         Q(lane_id__in=lane_ids) | Q(order__region__in=courier.regions or [])
     )
     parcels = dict(visible.values_list("tracking_number", "id"))
@@ -72,7 +74,7 @@ def _scans_record(*, courier: Courier, scans: Sequence[Scan]) -> ScanOutcome:
             continue
         if kind is None or not kind.courier_may_send:
             outcome.reject(scan, "unknown_event", _("Unknown or not allowed event."))
-        elif not s10_is_valid(scan.tracking_number):
+        elif scan.tracking_number not in valid_numbers:
             outcome.reject(scan, "invalid_tracking_number", _("Not a valid S10 tracking number."))
         elif scan.tracking_number not in parcels:
             # Parcels outside the courier's lanes and regions look like missing ones.

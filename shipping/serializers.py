@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from django.conf import settings
 from rest_framework import serializers
 
@@ -46,6 +49,80 @@ class ScanSerializer(StrictSerializer):
     location = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
     amount = serializers.DecimalField(max_digits=14, decimal_places=2, required=False)
     currency = serializers.ChoiceField(choices=["RUB"], required=False)
+
+
+_SCAN_TEXT = {
+    name: field
+    for name, field in ScanSerializer._declared_fields.items()
+    if isinstance(field, serializers.CharField)
+}
+_SCAN_FAST_KEYS = frozenset({"scan_id", "tracking_number", "event", "occurred_at", "location"})
+_SCAN_EVENTS = frozenset(COURIER_EVENTS)
+_SCAN_TIME = serializers.DateTimeField()
+
+
+def _scan_text(value: Any, name: str) -> str | None:
+    """What ScanSerializer's CharField `name` makes of a string it accepts
+    (stripped); None for anything it might refuse or coerce."""
+    if type(value) is not str:
+        return None
+    field = _SCAN_TEXT[name]
+    text = value.strip()
+    if not text:
+        return "" if field.allow_blank else None
+    if (field.max_length is not None and len(text) > field.max_length) or "\x00" in text:
+        return None
+    if not text.isascii():
+        try:
+            text.encode()  # fails on surrogates, which CharField refuses
+        except UnicodeEncodeError:
+            return None
+    return text
+
+
+def _scan_fast(raw: Mapping[str, Any]) -> dict[str, Any] | None:
+    """ScanSerializer's validated data for a plain, well-formed scan, or None
+    when the serializer itself must look at it."""
+    if not raw.keys() <= _SCAN_FAST_KEYS:
+        return None  # cash fields, or unknown ones
+    scan_id = _scan_text(raw.get("scan_id"), "scan_id")
+    number = _scan_text(raw.get("tracking_number"), "tracking_number")
+    event, at = raw.get("event"), raw.get("occurred_at")
+    if not scan_id or not number or type(event) is not str or event not in _SCAN_EVENTS:
+        return None
+    if type(at) is not str:
+        return None
+    try:
+        occurred_at = _SCAN_TIME.to_internal_value(at)
+    except serializers.ValidationError:
+        return None
+    location = _scan_text(raw["location"], "location") if "location" in raw else ""
+    if location is None:
+        return None
+    return {
+        "scan_id": scan_id,
+        "tracking_number": number,
+        "event": event,
+        "occurred_at": occurred_at,
+        "location": location,
+    }
+
+
+def scan_validate(raw: Mapping[str, Any]) -> tuple[dict[str, Any] | None, Any]:
+    """`ScanSerializer(data=raw)`: (validated data, None) or (None, errors).
+
+    A batch holds up to 1,000 scans, and building a serializer per scan costs
+    more than storing it. A plain, well-formed scan is checked directly, with
+    the same rules and the same result; anything else (cash fields, unknown
+    fields, wrong types, any error) goes through the serializer, so refusals
+    carry exactly its messages."""
+    data = _scan_fast(raw)
+    if data is not None:
+        return data, None
+    serializer = ScanSerializer(data=raw)
+    if serializer.is_valid():
+        return dict(serializer.validated_data), None
+    return None, serializer.errors
 
 
 class ScanBatchSerializer(StrictSerializer):

@@ -152,7 +152,7 @@ def _parcels_refresh(*, new_event_ids: set[int]) -> None:
     ):
         timelines[parcel_id].append((event_id, status, occurred_at))
     parcels = list(
-        Parcel.objects.select_for_update()
+        Parcel.objects.select_for_update(of=("self",))
         .filter(id__in=parcel_ids)
         .select_related("order__buyer__user")
         .order_by("id")
@@ -297,7 +297,11 @@ def order_pack(
             fields={"override_reason": [_("Only for parcels packed with measured weights.")]}
         )
     with transaction.atomic():
-        order = Order.objects.select_for_update().select_related("buyer__user").get(id=order_id)
+        order = (
+            Order.objects.select_for_update(of=("self",))
+            .select_related("buyer__user")
+            .get(id=order_id)
+        )
         if order.status != OrderStatus.ALLOCATED:
             raise Conflict(_("Only an allocated order can be packed."), code="order_not_packable")
         reservations = list(
@@ -515,7 +519,9 @@ def departure_transition(
     now = occurred_at or timezone.now()
     with transaction.atomic():
         departure = (
-            Departure.objects.select_for_update().select_related("lane").get(id=departure_id)
+            Departure.objects.select_for_update(of=("self",))
+            .select_related("lane")
+            .get(id=departure_id)
         )
         DEPARTURE_TRANSITIONS.check(departure.status, to)
         if (

@@ -10,16 +10,14 @@ from django.core import mail
 from django.db import transaction
 from django.utils import timezone
 
+from notifications.delivery import retry_delay, webhook_delivery_attempt, webhook_delivery_resend
 from notifications.models import OutboxEvent, WebhookAttempt, WebhookDelivery, WebhookSubscription
 from notifications.services import (
     EventSpec,
     event_record,
     outbox_due,
     outbox_events_dispatch,
-    retry_delay,
     subscription_create,
-    webhook_delivery_attempt,
-    webhook_delivery_resend,
 )
 from tests.factories import UserFactory
 from tests.receiver import webhook_receiver
