@@ -18,7 +18,8 @@ from orders.models import Buyer, Merchant, MerchantStaff, Order, Product
 from orders.services import Address
 from payments.services import payment_card_charge, rate_record
 from shipping.models import Courier, Departure, DutyRule, Lane, LaneRegion, Parcel
-from shipping.services import departure_transition, departures_plan, order_pack
+from shipping.packing import order_pack
+from shipping.services import departure_transition, departures_plan
 from warehouses.models import StockLevel, Warehouse
 from warehouses.services import stock_receive
 

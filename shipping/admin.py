@@ -39,7 +39,8 @@ from shipping.models import (
     TransferEvent,
     TransferLine,
 )
-from shipping.services import departure_transition, departures_plan, order_pack
+from shipping.packing import order_pack
+from shipping.services import departure_transition, departures_plan
 from shipping.transfers import transfer_cancel, transfer_dispatch
 from warehouses.admin import WarehouseAdmin
 from warehouses.models import Warehouse

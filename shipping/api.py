@@ -5,6 +5,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
@@ -27,6 +28,7 @@ from shipping.models import (
     Transfer,
     UnassignedReason,
 )
+from shipping.packing import PackedParcel, order_pack
 from shipping.scans import Scan, scans_record
 from shipping.selectors import parcel_for_tracking, parcel_timeline
 from shipping.serializers import (
@@ -44,7 +46,8 @@ from shipping.serializers import (
     TransferSerializer,
     scan_validate,
 )
-from shipping.services import PackedParcel, departure_transition, departures_plan, order_pack
+from shipping.services import departure_transition, departures_plan
+from shipping.tracking import EVENT_KINDS, REASONED_EVENTS, reason_label
 from shipping.transfers import (
     ReceivedLine,
     TransferLineRequest,
@@ -77,6 +80,8 @@ def tracking_data(parcel: Parcel) -> dict[str, Any]:
                 "emsevt": e.emsevt,
                 "occurred_at": e.occurred_at,
                 "location": e.location,
+                "reason": e.data.get("reason", "") if e.event in REASONED_EVENTS else "",
+                "reason_display": reason_label(e.event, e.data.get("reason", "")),
             }
             for e in parcel_timeline(parcel=parcel)
         ],
@@ -92,6 +97,22 @@ class TrackingView(APIView):
     def get(self, request: Request, tracking_number: str) -> Response:
         parcel = parcel_for_tracking(tracking_number=tracking_number.upper())
         return Response(TrackingSerializer(tracking_data(parcel)).data)
+
+
+def _reason_problem(scan: dict[str, Any]) -> str:
+    """Why the scan's reason does not fit its event ("" when it does)."""
+    choices = EVENT_KINDS[scan["event"]].reasons
+    reason = scan.get("reason")
+    if choices is None:
+        if reason is None:
+            return ""
+        return gettext("%(event)s takes no reason.") % {"event": scan["event"]}
+    if reason in choices.values:
+        return ""
+    return gettext("%(event)s needs a reason, one of: %(reasons)s.") % {
+        "event": scan["event"],
+        "reasons": ", ".join(choices.values),
+    }
 
 
 def _parse_scans(raw_scans: list[Any]) -> tuple[list[Scan], list[dict[str, Any]]]:
@@ -131,6 +152,14 @@ def _parse_scans(raw_scans: list[Any]) -> tuple[list[Scan], list[dict[str, Any]]
                 )
                 continue
             extra = {"amount": str(data["amount"]), "currency": data["currency"]}
+        problem = _reason_problem(data)
+        if problem:
+            rejected.append(
+                {"index": index, "scan_id": scan_id, "code": "invalid", "message": problem}
+            )
+            continue
+        if "reason" in data:
+            extra["reason"] = data["reason"]
         scans.append(
             Scan(
                 index=index,

@@ -190,6 +190,16 @@ class ParcelStatus(models.TextChoices):
     EXPIRED = "expired", _("Expired")
 
 
+class CustomsHoldReason(models.TextChoices):
+    """Why customs hold a parcel, as the courier's `customs_held` scan reports it."""
+
+    DOCUMENTS = "documents", _("Documents are missing or incomplete")
+    VALUATION = "valuation", _("The declared value is questioned")
+    PROHIBITED = "prohibited", _("The goods are prohibited or restricted")
+    INSPECTION = "inspection", _("Held for physical inspection")
+    DUTIES = "duties", _("Import duty must be paid")
+
+
 class UnassignedReason(models.TextChoices):
     NO_OPEN_DEPARTURE = "no_open_departure", _("No open departure before its cut-off.")
     NO_CAPACITY = "no_capacity", _("No capacity left on the open departures.")

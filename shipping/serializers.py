@@ -17,13 +17,24 @@ from shipping.models import (
     UnassignedReason,
 )
 from shipping.scans import MAX_SCANS_PER_REQUEST
-from shipping.tracking import COURIER_EVENTS
+from shipping.tracking import COURIER_EVENTS, EVENT_REASONS
 
 
 class TrackingEventSerializer(serializers.ModelSerializer):
+    reason = serializers.CharField(help_text="Why, where the event has a reason (customs holds).")
+    reason_display = serializers.CharField()
+
     class Meta:
         model = TrackingEvent
-        fields = ["event", "status", "emsevt", "occurred_at", "location"]
+        fields = [
+            "event",
+            "status",
+            "emsevt",
+            "occurred_at",
+            "location",
+            "reason",
+            "reason_display",
+        ]
 
 
 class PromiseSerializer(serializers.Serializer):
@@ -49,6 +60,11 @@ class ScanSerializer(StrictSerializer):
     location = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
     amount = serializers.DecimalField(max_digits=14, decimal_places=2, required=False)
     currency = serializers.ChoiceField(choices=["RUB"], required=False)
+    reason = serializers.ChoiceField(
+        choices=EVENT_REASONS,
+        required=False,
+        help_text="Required on customs_held: documents, valuation, prohibited, inspection, duties.",
+    )
 
 
 _SCAN_TEXT = {

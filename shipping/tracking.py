@@ -6,7 +6,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from shipping.models import ParcelStatus
+from django.db.models import TextChoices
+
+from shipping.models import CustomsHoldReason, ParcelStatus
 
 PS = ParcelStatus
 
@@ -17,6 +19,8 @@ class EventKind:
     status: str  # "" when the event does not change the buyer's status
     emsevt: str
     courier_may_send: bool = True
+    # The reasons a scan of this kind must give (None: it takes no reason).
+    reasons: type[TextChoices] | None = None
 
 
 EVENT_KINDS: dict[str, EventKind] = {
@@ -28,7 +32,7 @@ EVENT_KINDS: dict[str, EventKind] = {
         EventKind("departed", PS.IN_TRANSIT, "EMC"),
         EventKind("arrived", PS.IN_TRANSIT, "EMD"),
         EventKind("customs_presented", PS.IN_CUSTOMS, "EDB"),
-        EventKind("customs_held", PS.CUSTOMS_HELD, "EME"),
+        EventKind("customs_held", PS.CUSTOMS_HELD, "EME", reasons=CustomsHoldReason),
         EventKind("customs_released", PS.IN_TRANSIT, "EMF"),
         EventKind("arrived_delivery_office", PS.IN_TRANSIT, "EMG"),
         EventKind("out_for_delivery", PS.OUT_FOR_DELIVERY, "EDG"),
@@ -42,6 +46,19 @@ EVENT_KINDS: dict[str, EventKind] = {
         EventKind("expired", PS.EXPIRED, "", courier_may_send=False),
     )
 }
+REASONED_EVENTS = frozenset(code for code, kind in EVENT_KINDS.items() if kind.reasons)
+# Every reason code any event takes (the scan field's choices).
+EVENT_REASONS = sorted({r for kind in EVENT_KINDS.values() if kind.reasons for r in kind.reasons})
+
+
+def reason_label(event: str, reason: str) -> str:
+    """The reason's label in the active language ("" for none or unknown)."""
+    choices = EVENT_KINDS[event].reasons if event in EVENT_KINDS else None
+    if not reason or choices is None or reason not in choices.values:
+        return ""
+    return str(choices(reason).label)
+
+
 COURIER_EVENTS = sorted(code for code, kind in EVENT_KINDS.items() if kind.courier_may_send)
 # Statuses that mean the parcel has left the warehouse for the buyer.
 SHIPPED_STATUSES = frozenset(

@@ -12,6 +12,7 @@ from django.test import Client
 from django.utils import timezone, translation
 
 from core.errors import Forbidden
+from notifications.models import OutboxEvent
 from orders.models import Product
 from shipping.customs import (
     Addressee,
@@ -24,8 +25,9 @@ from shipping.customs import (
     customs_declaration,
     parcel_customs_release,
 )
-from shipping.models import Parcel, TrackingEvent
-from shipping.services import NewEvent, departure_transition, order_pack, parcel_events_apply
+from shipping.models import CustomsHoldReason, Parcel, TrackingEvent
+from shipping.packing import order_pack
+from shipping.services import NewEvent, departure_transition, parcel_events_apply
 from tests.conftest import World, client_for
 from tests.factories import MerchantStaffFactory, UserFactory
 from tests.test_manifests import (
@@ -362,3 +364,106 @@ def test_merchant_staff_cannot_resolve_a_hold(world: World, action: str) -> None
     plain = UserFactory.create(email="plain@amur.example")
     with pytest.raises(Forbidden):
         parcel_customs_release(parcel_id=parcel.id, actor_id=plain.id)
+
+
+# --- Hold reasons from courier scans --------------------------------------------
+
+
+def departed_parcel(world: World) -> Parcel:
+    loaded = loaded_flight(world)
+    departure_transition(departure_id=loaded.departure.id, to="departed")
+    return Parcel.objects.select_related("order__buyer__user").get(order=loaded.orders[0])
+
+
+def hold_scan(parcel: Parcel, scan_id: str, **extra: str) -> dict[str, str]:
+    return {
+        "scan_id": scan_id,
+        "tracking_number": parcel.tracking_number,
+        "event": "customs_held",
+        "occurred_at": timezone.now().isoformat(),
+        "location": "Кольцово",
+        **extra,
+    }
+
+
+def test_a_customs_hold_scan_must_say_why(world: World, courier: Any) -> None:
+    parcel = departed_parcel(world)
+    events = TrackingEvent.objects.filter(parcel=parcel).count()
+    presented = {**hold_scan(parcel, "s-4"), "event": "customs_presented", "reason": "duties"}
+
+    response = client_for(courier.user).post(
+        "/api/v1/courier/scans/",
+        {
+            "scans": [
+                hold_scan(parcel, "s-1"),
+                hold_scan(parcel, "s-2", reason="bribe"),
+                hold_scan(parcel, "s-3", reason=""),
+                presented,
+                {**hold_scan(parcel, "s-5"), "event": "customs_presented"},
+            ]
+        },
+        format="json",
+        HTTP_ACCEPT_LANGUAGE="en",
+    )
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["accepted"] == 1
+    assert [(r["index"], r["scan_id"], r["code"]) for r in body["rejected"]] == [
+        (0, "s-1", "invalid"),
+        (1, "s-2", "invalid"),
+        (2, "s-3", "invalid"),
+        (3, "s-4", "invalid"),
+    ]
+    assert body["rejected"][0]["message"] == (
+        "customs_held needs a reason, one of: documents, valuation, prohibited, inspection, duties."
+    )
+    assert body["rejected"][3]["message"] == "customs_presented takes no reason."
+    parcel.refresh_from_db()
+    assert parcel.status == "in_customs"
+    assert TrackingEvent.objects.filter(parcel=parcel).count() == events + 1
+
+
+def test_the_hold_reason_reaches_the_timeline_the_webhook_and_the_buyer(
+    world: World, courier: Any, mailoutbox: list[Any], django_capture_on_commit_callbacks: Any
+) -> None:
+    parcel = departed_parcel(world)
+    mailoutbox.clear()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client_for(courier.user).post(
+            "/api/v1/courier/scans/",
+            {"scans": [hold_scan(parcel, "s-1", reason="valuation")]},
+            format="json",
+        )
+
+    assert (response.status_code, response.json()["accepted"]) == (200, 1)
+    parcel.refresh_from_db()
+    assert parcel.status == "customs_held"
+    held = TrackingEvent.objects.get(parcel=parcel, event="customs_held")
+    assert (held.emsevt, held.data) == ("EME", {"reason": "valuation"})
+    outbox = OutboxEvent.objects.filter(subject=f"parcel:{parcel.tracking_number}").latest(
+        "sequence"
+    )
+    assert outbox.payload == {
+        "tracking_number": parcel.tracking_number,
+        "order": parcel.order.number,
+        "status": "customs_held",
+        "previous_status": "in_transit",
+        "reason": "valuation",
+    }
+    assert [m.to for m in mailoutbox] == [[parcel.order.buyer.user.email]]
+    with translation.override("ru"):
+        reason_ru = str(CustomsHoldReason.VALUATION.label)
+    assert f"{reason_ru}." in mailoutbox[0].body
+    public = client_for(UserFactory.create()).get(
+        f"/api/v1/tracking/{parcel.tracking_number}/", HTTP_ACCEPT_LANGUAGE="en"
+    )
+    last = public.json()["events"][-1]
+    assert (last["event"], last["reason"], last["reason_display"]) == (
+        "customs_held",
+        "valuation",
+        "The declared value is questioned",
+    )
+    page = Client().get(f"/track/{parcel.tracking_number}", HTTP_ACCEPT_LANGUAGE="en")
+    assert "The declared value is questioned" in page.content.decode()

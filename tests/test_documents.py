@@ -30,7 +30,7 @@ from shipping.documents import (
     pick_list_rows,
 )
 from shipping.models import Lane, Parcel
-from shipping.services import order_pack
+from shipping.packing import order_pack
 from tests.conftest import World
 from tests.factories import MerchantFactory, ProductFactory
 from warehouses.models import Reservation, StockLevel

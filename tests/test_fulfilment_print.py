@@ -14,7 +14,7 @@ from orders.services import Address
 from payments.services import payment_card_charge
 from shipping.documents import parcel_labels_pdf
 from shipping.models import Parcel
-from shipping.services import order_pack
+from shipping.packing import order_pack
 from tests.conftest import World, client_for
 from tests.factories import UserFactory
 

@@ -24,7 +24,8 @@ from orders.models import Order, Product
 from orders.services import Address
 from payments.services import payment_card_charge
 from shipping.models import Departure, Lane, Parcel, ParcelLine
-from shipping.services import departure_transition, departures_plan, order_pack
+from shipping.packing import order_pack
+from shipping.services import departure_transition, departures_plan
 from tests.conftest import World, client_for
 from tests.factories import DepartureFactory, MerchantStaffFactory, UserFactory
 from tests.test_documents import SHIPPED, embedded_fonts, pdf_text

@@ -13,7 +13,7 @@ from orders.models import Order
 from orders.services import Address
 from payments.services import payment_card_charge
 from shipping.models import Parcel, TrackingSeries
-from shipping.services import PackedParcel, order_pack
+from shipping.packing import PackedParcel, order_pack
 from tests.conftest import World, client_for
 from tests.factories import MerchantStaffFactory, UserFactory
 from warehouses.models import Reservation, StockMovement

@@ -15,8 +15,9 @@ from orders.models import Order
 from orders.services import Address
 from payments.services import payment_card_charge
 from shipping.models import Courier, Departure, DepartureEvent, Parcel, TrackingEvent
+from shipping.packing import order_pack
 from shipping.s10 import s10_build
-from shipping.services import PlanResult, departure_transition, departures_plan, order_pack
+from shipping.services import PlanResult, departure_transition, departures_plan
 from tests.conftest import World, client_for
 from tests.factories import CourierFactory, DepartureFactory
 

@@ -131,7 +131,7 @@ def test_tracking_page_renders_in_the_browsers_language(world: World, client: Cl
         address=Address(**world.address()),
         payment_method="cod",
     )
-    from shipping.services import order_pack
+    from shipping.packing import order_pack
 
     parcel = order_pack(order_id=order.id)[0]
     page = client.get(f"/track/{parcel.tracking_number}", HTTP_ACCEPT_LANGUAGE="en")

@@ -10,7 +10,8 @@ from checkout.services import LineRequest, order_place
 from orders.services import Address
 from payments.services import payment_card_charge
 from shipping.models import Parcel, TrackingEvent
-from shipping.services import lanes_plan, order_pack, parcels_expire
+from shipping.packing import order_pack
+from shipping.services import lanes_plan, parcels_expire
 from tests.conftest import World
 
 
