@@ -46,6 +46,8 @@ def django_env(url: str) -> dict[str, str]:
         "EMAIL_BACKEND": "django.core.mail.backends.dummy.EmailBackend",
         "LOG_LEVEL": "WARNING",
         "AUTH_THROTTLE_RATE": "100000/min",
+        # As deployed: DEBUG off (on, Django keeps a copy of every SQL query).
+        "DEBUG": "0",
     }
     return env
 

@@ -30,6 +30,7 @@ from core.errors import NotFound
 from core.idempotency import idempotent
 from orders.models import Order, Product
 from orders.selectors import (
+    buyer_of,
     order_events,
     order_get_for_buyer,
     orders_for_buyer,
@@ -125,7 +126,13 @@ class OrderListCreateView(generics.ListAPIView):
     def post(self, request: Request) -> Response:
         lines, address, method = _order_input(request.data)
         user_id = caller_id(request)
-        order = order_place(user_id=user_id, lines=lines, address=address, payment_method=method)
+        order = order_place(
+            user_id=user_id,
+            lines=lines,
+            address=address,
+            payment_method=method,
+            buyer=buyer_of(user=request.user),
+        )
         # A new order has no parcels yet: no need to ask the database.
         order._prefetched_objects_cache["parcels"] = Parcel.objects.none()  # type: ignore[attr-defined]
         return Response(OrderSerializer(order).data, status=status.HTTP_201_CREATED)

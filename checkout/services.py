@@ -4,6 +4,7 @@ domain apps; each write below happens in their services."""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -17,7 +18,7 @@ from django.utils.translation import gettext_lazy as _
 
 from core.errors import Conflict, ValidationFailed
 from core.money import money_round
-from orders.models import Order, OrderStatus, PaymentMethod, Product
+from orders.models import Buyer, Order, OrderStatus, PaymentMethod, Product
 from orders.selectors import buyer_get, order_get_for_buyer
 from orders.services import (
     CANCELLABLE,
@@ -32,7 +33,13 @@ from shipping.pricing import Unit, duty_eur, parcels_split, shipping_fee_cny
 from shipping.selectors import duty_rule_in_force, lane_options_for_region
 from warehouses.allocation import Need, WarehouseOption, allocate
 from warehouses.selectors import availability
-from warehouses.services import LineAllocation, OutOfStock, stock_release, stock_reserve
+from warehouses.services import (
+    LineAllocation,
+    OutOfStock,
+    stock_levels_lock,
+    stock_release,
+    stock_reserve,
+)
 
 
 @dataclass(frozen=True)
@@ -218,39 +225,52 @@ def order_place(
     lines: Sequence[LineRequest],
     address: Address,
     payment_method: str,
+    buyer: Buyer | None = None,
 ) -> Order:
     """Quote, create, reserve (all lines or none) and, for cash on delivery,
-    confirm: one transaction. A reservation lost to a concurrent order is
-    re-quoted once, so the charge always matches a quote of the same moment."""
-    buyer = buyer_get(user_id=user_id)
-    for attempt in range(2):
-        try:
-            with transaction.atomic():
-                quote = checkout_quote(lines=lines, region=address.region)
-                order = order_create(
-                    buyer=buyer,
-                    lines=quote.lines,
-                    address=address,
-                    payment_method=payment_method,
-                    totals=quote.totals(),
-                    plan=quote.plan(),
-                    actor_id=user_id,
-                )
-                stock_reserve(
-                    order=order,
-                    allocations=[
-                        LineAllocation(line=line, warehouse_id=quote.warehouse_of[line.product_id])
-                        for line in order.lines.all()
-                    ],
-                    actor_id=user_id,
-                )
-                if payment_method == PaymentMethod.COD:
-                    payment_cod_confirm(order_id=order.id, actor_id=user_id)
-                    order.refresh_from_db()
-                return order
-        except OutOfStock:
-            if attempt == 1:
-                raise
+    confirm: one transaction. Units taken by a concurrent order since the quote
+    are re-quoted once, so the charge always matches a quote of the same moment.
+
+    `buyer` is the caller's profile when the caller has it at hand already."""
+    if buyer is None or buyer.user_id != user_id:
+        buyer = buyer_get(user_id=user_id)
+    # No savepoint (this runs on every checkout): the stock is locked and
+    # checked before anything is written (stock, then order, the lock order
+    # used everywhere), so going round again has nothing to undo.
+    with transaction.atomic(savepoint=False):
+        for attempt in range(2):
+            quote = checkout_quote(lines=lines, region=address.region)
+            wanted: dict[tuple[int, int], int] = defaultdict(int)
+            for priced in quote.lines:
+                product_id = priced.product.id
+                wanted[(quote.warehouse_of[product_id], product_id)] += priced.quantity
+            levels, short = stock_levels_lock(wanted=wanted)
+            if short and attempt == 0:
+                continue
+            order = order_create(
+                buyer=buyer,
+                lines=quote.lines,
+                address=address,
+                payment_method=payment_method,
+                totals=quote.totals(),
+                plan=quote.plan(),
+                actor_id=user_id,
+            )
+            # Still short after a fresh quote: OutOfStock, and the caller's
+            # transaction rolls back the order just written.
+            stock_reserve(
+                order=order,
+                allocations=[
+                    LineAllocation(line=line, warehouse_id=quote.warehouse_of[line.product_id])
+                    for line in order.lines.all()
+                ],
+                actor_id=user_id,
+                levels=levels,
+            )
+            if payment_method == PaymentMethod.COD:
+                payment_cod_confirm(order_id=order.id, actor_id=user_id)
+                order.refresh_from_db()
+            return order
     raise AssertionError("unreachable")
 
 

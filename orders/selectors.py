@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.core.exceptions import ObjectDoesNotExist
 from django.db.models import Prefetch, Q, QuerySet
 
 from core.errors import NotFound
@@ -27,6 +30,15 @@ def buyer_get(*, user_id: int) -> Buyer:
         return Buyer.objects.select_related("user").get(user_id=user_id)
     except Buyer.DoesNotExist:
         raise NotFound() from None
+
+
+def buyer_of(*, user: Any) -> Buyer | None:
+    """The user's buyer profile if it has one, read from the user when the
+    authentication already loaded it (orders.auth)."""
+    try:
+        return user.buyer
+    except (ObjectDoesNotExist, AttributeError):  # no profile, or an anonymous user
+        return None
 
 
 def products_for_catalogue(*, search: str = "") -> QuerySet[Product]:

@@ -153,17 +153,42 @@ def stock_receive(
     return level
 
 
+StockKey = tuple[int, int]  # (warehouse id, product id)
+
+
+def stock_levels_lock(
+    *, wanted: Mapping[StockKey, int]
+) -> tuple[dict[StockKey, StockLevel], list[StockKey]]:
+    """Lock the stock levels of the wanted (warehouse, product) keys, in id
+    order, in the caller's transaction, and list the keys short of the units
+    wanted. Checkout locks first and writes after, so a shortfall needs no
+    rollback."""
+    levels = _locked_levels(sorted(wanted))
+    short = [
+        key for key, units in wanted.items() if key not in levels or levels[key].available < units
+    ]
+    return levels, sorted(short)
+
+
 def stock_reserve(
-    *, order: Order, allocations: Sequence[LineAllocation], actor_id: int | None = None
+    *,
+    order: Order,
+    allocations: Sequence[LineAllocation],
+    actor_id: int | None = None,
+    levels: Mapping[StockKey, StockLevel] | None = None,
 ) -> list[Reservation]:
-    """Reserve every line where the plan says, or nothing (OutOfStock)."""
-    wanted: dict[tuple[int, int], int] = defaultdict(int)
+    """Reserve every line where the plan says, or nothing (OutOfStock).
+
+    `levels` are the levels the caller already locked (stock_levels_lock) in
+    this transaction; without them they are locked here."""
+    wanted: dict[StockKey, int] = defaultdict(int)
     for alloc in allocations:
         wanted[(alloc.warehouse_id, alloc.line.product_id)] += alloc.line.quantity
-    # No savepoint: this runs on every checkout, and its caller already rolls
-    # back to its own savepoint on OutOfStock.
+    # No savepoint: this runs on every checkout, and nothing is written before
+    # the shortfall check, so OutOfStock leaves nothing to undo.
     with transaction.atomic(savepoint=False):
-        levels = _locked_levels(sorted(wanted))
+        if levels is None:
+            levels = _locked_levels(sorted(wanted))
         short = sorted(
             {
                 alloc.line.sku
