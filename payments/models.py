@@ -293,6 +293,19 @@ class SettlementStatement(models.Model):
         return f"{self.merchant_id} {self.period_start}..{self.period_end} {self.status}"
 
 
+# What a statement shows of each line (API and admin).
+SETTLEMENT_LINE_FIELDS = (
+    "order_number",
+    "delivered_at",
+    "goods_rub",
+    "fee_rub",
+    "refunds_rub",
+    "net_rub",
+    "cny_rub_rate",
+    "net_cny",
+)
+
+
 class SettlementLine(models.Model):
     """One order on a statement: what its delivery released this week (goods
     share less the platform fee and refunds made before the release) less

@@ -738,15 +738,15 @@ def check_ledger(
             assert floor(exact) - 1 <= rho <= ceil(exact), (component, n, rho, back, total)
             if back == total:
                 assert rho == n
-            code, merchant_id = component
+            code, owner = component
             if code == "merchant_payable" and payment.order_id in released:
                 # 6. Released: held + released = n - rho, nothing left held,
                 # and refunds after the release never take it below zero.
-                out = held_out.get(merchant_id, 0)
-                after = clawed[payment.order_id][merchant_id]
+                out = held_out.get(owner or 0, 0)
+                after = clawed[payment.order_id][owner]
                 assert rho - after == n - out, (component, n, rho, out, after)
                 assert 0 <= after <= out
-                expected_balance[(RELEASED, merchant_id)] += out - after
+                expected_balance[(RELEASED, owner)] += out - after
                 expected_balance[component] += n - rho - (out - after)
             else:
                 expected_balance[component] += n - rho
