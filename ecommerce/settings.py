@@ -191,6 +191,7 @@ SPECTACULAR_SETTINGS = {
         "PaymentMethodEnum": "orders.models.PaymentMethod",
         "ParcelStatusEnum": "shipping.models.ParcelStatus",
         "UnassignedReasonEnum": "shipping.models.UnassignedReason",
+        "SettlementStatementStatusEnum": "payments.models.SettlementStatement.Status",
     },
 }
 
