@@ -2,7 +2,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.http import HttpResponse
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework import serializers, status
 from rest_framework.pagination import PageNumberPagination
@@ -121,3 +123,19 @@ def schema_add_common_errors(
         },
     )
     return result
+
+
+PDF = {200: OpenApiResponse(OpenApiTypes.BINARY, description="PDF (application/pdf)")}
+CSV = {200: OpenApiResponse(OpenApiTypes.STR, description="CSV (text/csv, UTF-8)")}
+
+
+def pdf_response(content: bytes, filename: str) -> HttpResponse:
+    response = HttpResponse(content, content_type="application/pdf")
+    response["Content-Disposition"] = f'inline; filename="{filename}"'
+    return response
+
+
+def csv_response(content: str, filename: str) -> HttpResponse:
+    response = HttpResponse(content, content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response

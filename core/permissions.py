@@ -14,3 +14,14 @@ class IsOperatorStaff(BasePermission):
         return bool(
             user and user.is_authenticated and user.is_staff and not hasattr(user, "merchant_staff")
         )
+
+
+class IsMerchantOrOperatorStaff(BasePermission):
+    """A merchant's staff (who then see only their merchant's records) or
+    operator staff (who see everyone's)."""
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        user = request.user
+        return bool(
+            user and user.is_authenticated and (user.is_staff or hasattr(user, "merchant_staff"))
+        )

@@ -191,6 +191,7 @@ SPECTACULAR_SETTINGS = {
         "PaymentMethodEnum": "orders.models.PaymentMethod",
         "ParcelStatusEnum": "shipping.models.ParcelStatus",
         "UnassignedReasonEnum": "shipping.models.UnassignedReason",
+        "SettlementStatementStatusEnum": "payments.models.SettlementStatement.Status",
     },
 }
 
@@ -223,6 +224,12 @@ CELERY_BEAT_SCHEDULE = {
     "lanes-plan": {"task": "shipping.lanes_plan", "schedule": timedelta(minutes=10)},
     "parcels-expire": {"task": "shipping.parcels_expire", "schedule": crontab(minute=15, hour=3)},
     "idempotency-purge": {"task": "core.idempotency_purge", "schedule": timedelta(hours=1)},
+    "payables-release": {"task": "payments.payables_release", "schedule": timedelta(hours=1)},
+    # Monday 02:00 UTC: last week (Monday to Sunday, UTC) is closed.
+    "settlement-statements-weekly": {
+        "task": "payments.statements_weekly",
+        "schedule": crontab(minute=0, hour=2, day_of_week=1),
+    },
 }
 
 EMAIL_BACKEND = os.environ.get(
@@ -258,6 +265,7 @@ class AmurSettings(TypedDict):
     CBR_DAILY_URL: str
     PACK_WEIGHT_TOLERANCE: float
     PLATFORM_FEE_RATE: Decimal
+    RETURNS_WINDOW_DAYS: int
 
 
 # Domain settings.
@@ -280,4 +288,7 @@ AMUR: AmurSettings = {
     # Amur's commission on the goods (not shipping or duty), kept from what is
     # payable to merchants; the ledger posts it to platform_fee on each capture.
     "PLATFORM_FEE_RATE": Decimal(os.environ.get("PLATFORM_FEE_RATE", "0.05")),
+    # A merchant's payable for an order is released this many days after
+    # delivery, once the buyer can no longer return the goods.
+    "RETURNS_WINDOW_DAYS": int(os.environ.get("RETURNS_WINDOW_DAYS", "14")),
 }

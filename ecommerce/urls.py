@@ -8,6 +8,7 @@ from checkout import api as checkout_api
 from notifications import api as notifications_api
 from orders import api as orders_api
 from payments import api as payments_api
+from payments import settlement_api
 from shipping import api as shipping_api
 from shipping import documents_api, manifests_api
 from shipping import views as shipping_views
@@ -110,6 +111,26 @@ v1 = [
         "ops/departures/<int:departure_id>/manifest/cargo-csv/",
         manifests_api.OpsDepartureCargoCsvView.as_view(),
         name="ops-departure-cargo-csv",
+    ),
+    path(
+        "merchant/statements/",
+        settlement_api.MerchantStatementListView.as_view(),
+        name="merchant-statements",
+    ),
+    path(
+        "merchant/statements/<int:statement_id>/",
+        settlement_api.MerchantStatementDetailView.as_view(),
+        name="merchant-statement-detail",
+    ),
+    path(
+        "merchant/statements/<int:statement_id>/csv/",
+        settlement_api.MerchantStatementCsvView.as_view(),
+        name="merchant-statement-csv",
+    ),
+    path(
+        "merchant/statements/<int:statement_id>/pdf/",
+        settlement_api.MerchantStatementPdfView.as_view(),
+        name="merchant-statement-pdf",
     ),
     path("ops/transfers/", shipping_api.OpsTransferCreateView.as_view(), name="ops-transfers"),
     path(

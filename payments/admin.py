@@ -2,12 +2,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import admin
-from django.http import HttpRequest
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.utils.translation import gettext_lazy as _
 
+from core.api import csv_response, pdf_response
+from core.errors import ApplicationError
 from orders.admin_scoping import MerchantScopedAdmin, ReadOnlyAdmin, ReadOnlyInline
 from orders.selectors import merchant_id_for_user
 from payments.models import (
+    SETTLEMENT_LINE_FIELDS,
     ExchangeRate,
     LedgerAccount,
     LedgerEntry,
@@ -15,7 +20,12 @@ from payments.models import (
     Payment,
     PaymentEvent,
     Refund,
+    SettlementLine,
+    SettlementStatement,
+    SettlementStatementEvent,
 )
+from payments.settlement import statement_build, statement_issue
+from payments.statement_documents import statement_csv, statement_filename, statement_pdf
 
 
 @admin.register(ExchangeRate)
@@ -106,3 +116,92 @@ class LedgerEntryAdmin(ReadOnlyAdmin, MerchantScopedAdmin):
     list_filter = ("account", "transaction__kind")
     search_fields = ("transaction__order__number",)
     list_select_related = ("transaction", "account", "merchant")
+
+
+class SettlementLineInline(ReadOnlyInline):
+    model = SettlementLine
+    fields = SETTLEMENT_LINE_FIELDS
+    readonly_fields = fields
+
+
+class SettlementStatementEventInline(ReadOnlyInline):
+    model = SettlementStatementEvent
+    fields = ("from_status", "to_status", "note", "actor", "created_at")
+    readonly_fields = fields
+
+
+@admin.register(SettlementStatement)
+class SettlementStatementAdmin(ReadOnlyAdmin, MerchantScopedAdmin):
+    """A merchant's staff see and download their own statements; operator
+    staff also rebuild drafts from the ledger and issue them."""
+
+    list_display = (
+        "merchant",
+        "period_start",
+        "period_end",
+        "status",
+        "net_rub",
+        "net_cny",
+        "built_at",
+        "issued_at",
+    )
+    list_filter = ("status", "period_start")
+    search_fields = ("merchant__code", "merchant__name", "lines__order_number")
+    list_select_related = ("merchant",)
+    date_hierarchy = "period_start"
+    inlines = [SettlementLineInline, SettlementStatementEventInline]
+    actions = ["download_csv", "download_pdf", "rebuild", "issue"]
+
+    def has_operator_permission(self, request: HttpRequest) -> bool:
+        user = request.user
+        return bool(user.is_active and user.is_staff and merchant_id_for_user(user) is None)
+
+    def _one(
+        self, request: HttpRequest, queryset: QuerySet[SettlementStatement]
+    ) -> SettlementStatement | None:
+        statements = list(queryset.select_related("merchant").order_by("id")[:2])
+        if len(statements) != 1:
+            messages.error(request, _("Select exactly one statement."))
+            return None
+        return statements[0]
+
+    @admin.action(description=_("Download statement (CSV)"))
+    def download_csv(
+        self, request: HttpRequest, queryset: QuerySet[SettlementStatement]
+    ) -> HttpResponse | None:
+        statement = self._one(request, queryset)
+        if statement is None:
+            return None
+        return csv_response(
+            statement_csv(statement=statement), statement_filename(statement, "csv")
+        )
+
+    @admin.action(description=_("Download statement (PDF)"))
+    def download_pdf(
+        self, request: HttpRequest, queryset: QuerySet[SettlementStatement]
+    ) -> HttpResponse | None:
+        statement = self._one(request, queryset)
+        if statement is None:
+            return None
+        return pdf_response(
+            statement_pdf(statement=statement), statement_filename(statement, "pdf")
+        )
+
+    @admin.action(description=_("Rebuild drafts from the ledger"), permissions=["operator"])
+    def rebuild(self, request: HttpRequest, queryset: QuerySet[SettlementStatement]) -> None:
+        drafts = queryset.filter(status=SettlementStatement.Status.DRAFT).order_by("id")
+        for statement in drafts:
+            statement_build(
+                merchant_id=statement.merchant_id,
+                week_start=statement.period_start,
+                actor_id=request.user.pk,
+            )
+        messages.success(request, _("Rebuilt: %(count)d.") % {"count": len(drafts)})
+
+    @admin.action(description=_("Issue"), permissions=["operator"])
+    def issue(self, request: HttpRequest, queryset: QuerySet[SettlementStatement]) -> None:
+        for statement in queryset.order_by("id"):
+            try:
+                statement_issue(statement_id=statement.id, actor_id=request.user.pk)
+            except ApplicationError as error:
+                messages.error(request, f"{statement}: {error.message}")

@@ -11,7 +11,13 @@ Posting rules (debit = Dr, credit = Cr):
 - cash collected on delivery: Dr courier_cash_in_hand; the same credits.
 - refund: Dr the capture's credit accounts, each in proportion to the refund;
   Cr buyer_payments_in_transit (card, back through the acquirer) or
-  Cr refunds_payable (bank transfer owed to the buyer).
+  Cr refunds_payable (bank transfer owed to the buyer). Once the order's
+  payable is released, the merchants' share is debited to
+  merchant_payable_released instead: the merchant owes it back, and it comes
+  off the next payout.
+- release, the returns window after delivery (payments/settlement.py):
+  Dr merchant_payable, Cr merchant_payable_released per merchant, for what is
+  still held on the order.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ from payments.splits import from_minor, merchant_net_shares, refund_split, to_mi
 BUYER_PAYMENTS_IN_TRANSIT = "buyer_payments_in_transit"
 COURIER_CASH_IN_HAND = "courier_cash_in_hand"
 MERCHANT_PAYABLE = "merchant_payable"
+MERCHANT_PAYABLE_RELEASED = "merchant_payable_released"
 DUTY_PAYABLE = "duty_payable"
 REFUNDS_PAYABLE = "refunds_payable"
 SHIPPING_REVENUE = "shipping_revenue"
@@ -50,11 +57,18 @@ class AccountSpec:
 
 
 _K = LedgerAccount.Kind
-# The same chart is created by migration 0003_ledger_accounts.
+# The same chart is created by migrations 0003_ledger_accounts and
+# 0005_released_payable_account.
 CHART: tuple[AccountSpec, ...] = (
     AccountSpec(BUYER_PAYMENTS_IN_TRANSIT, "Buyer card payments in transit", _K.ASSET),
     AccountSpec(COURIER_CASH_IN_HAND, "Cash held by couriers", _K.ASSET),
     AccountSpec(MERCHANT_PAYABLE, "Payable to merchants", _K.LIABILITY, per_merchant=True),
+    AccountSpec(
+        MERCHANT_PAYABLE_RELEASED,
+        "Payable to merchants, released for payout",
+        _K.LIABILITY,
+        per_merchant=True,
+    ),
     AccountSpec(DUTY_PAYABLE, "Import duty payable", _K.LIABILITY),
     AccountSpec(REFUNDS_PAYABLE, "Refunds owed to buyers by bank transfer", _K.LIABILITY),
     AccountSpec(SHIPPING_REVENUE, "Shipping revenue", _K.REVENUE),
@@ -65,6 +79,9 @@ CHART: tuple[AccountSpec, ...] = (
 # A capture's credit side, in posting order (which also breaks rounding ties).
 COMPONENT_ACCOUNTS = (MERCHANT_PAYABLE, PLATFORM_FEE, SHIPPING_REVENUE, DUTY_PAYABLE)
 Component = tuple[str, int | None]  # (account code, merchant id for merchant_payable)
+_TK = LedgerTransaction.Kind
+# The postings of a payment itself (a release belongs to the order, not a payment).
+PAYMENT_KINDS = (_TK.CAPTURE, _TK.COD_COLLECTION, _TK.REFUND)
 
 
 class PostingLine(NamedTuple):
@@ -232,25 +249,37 @@ def ledger_post_capture(*, payment: Payment, order: Order) -> LedgerTransaction:
 
 def payment_components(*, payment_id: int) -> tuple[dict[Component, int], dict[Component, int]]:
     """(captured, refunded) per component of a payment, in minor units, read
-    back from its postings: the capture's credits and the refunds' debits."""
+    back from its postings: the capture's credits and the refunds' debits (a
+    refund's debit to a released payable counts against merchant_payable)."""
     captured: dict[Component, int] = {}
     refunded: dict[Component, int] = {}
     rows = (
         LedgerEntry.objects.filter(
-            transaction__payment_id=payment_id, account__code__in=COMPONENT_ACCOUNTS
+            transaction__payment_id=payment_id,
+            transaction__kind__in=PAYMENT_KINDS,
+            account__code__in=(*COMPONENT_ACCOUNTS, MERCHANT_PAYABLE_RELEASED),
         )
         .order_by()
         .values_list("transaction__kind", "account__code", "merchant_id", "currency")
         .annotate(debits=Sum("debit"), credits=Sum("credit"))
     )
     for kind, code, merchant_id, currency, debit, credit in rows:
-        component = (code, merchant_id)
+        component = (
+            MERCHANT_PAYABLE if code == MERCHANT_PAYABLE_RELEASED else code,
+            merchant_id,
+        )
         if kind == LedgerTransaction.Kind.REFUND:
             refunded[component] = refunded.get(component, 0) + to_minor(debit - credit, currency)
         else:
             captured[component] = captured.get(component, 0) + to_minor(credit - debit, currency)
     ordered = sorted(captured, key=_component_order)
     return {c: captured[c] for c in ordered}, refunded
+
+
+def payable_released(*, order_id: int) -> bool:
+    return LedgerTransaction.objects.filter(
+        order_id=order_id, kind=LedgerTransaction.Kind.PAYABLE_RELEASE
+    ).exists()
 
 
 def ledger_post_refund(*, refund: Refund, payment: Payment) -> LedgerTransaction:
@@ -271,8 +300,15 @@ def ledger_post_refund(*, refund: Refund, payment: Payment) -> LedgerTransaction
     credit_account = (
         BUYER_PAYMENTS_IN_TRANSIT if refund.method == Refund.Method.CARD else REFUNDS_PAYABLE
     )
+    # The caller holds the order lock, so a release cannot slip in between.
+    released = payable_released(order_id=order.id)
     lines = [
-        PostingLine(code, from_minor(units, currency), zero, merchant_id)
+        PostingLine(
+            MERCHANT_PAYABLE_RELEASED if released and code == MERCHANT_PAYABLE else code,
+            from_minor(units, currency),
+            zero,
+            merchant_id,
+        )
         for (code, merchant_id), units in shares.items()
         if units
     ]
@@ -283,4 +319,40 @@ def ledger_post_refund(*, refund: Refund, payment: Payment) -> LedgerTransaction
         order_id=order.id,
         payment_id=payment.id,
         memo=f"{order.number}: refund #{refund.id} {refund.amount} {currency} ({refund.reason})",
+    )
+
+
+def payable_held(*, order_id: int) -> dict[int, int]:
+    """What is still held in merchant_payable for an order, per merchant, in
+    kopeks: its captures' credits less its refunds' debits."""
+    rows = (
+        LedgerEntry.objects.filter(transaction__order_id=order_id, account__code=MERCHANT_PAYABLE)
+        .order_by()
+        .values_list("merchant_id", "currency")
+        .annotate(debits=Sum("debit"), credits=Sum("credit"))
+    )
+    held: dict[int, int] = {}
+    for merchant_id, currency, debits, credits in rows:
+        held[merchant_id] = held.get(merchant_id, 0) + to_minor(credits - debits, currency)
+    return dict(sorted(held.items()))
+
+
+def ledger_post_release(*, order: Order, held: dict[int, int]) -> LedgerTransaction:
+    """Move what is held for each merchant of the order to its released
+    payable. The database refuses a second release of the same order."""
+    currency = order.currency
+    zero = Decimal(0)
+    lines: list[PostingLine] = []
+    for merchant_id, units in held.items():
+        if units < 0:
+            raise LedgerPostingError(f"order {order.number}: merchant {merchant_id} holds {units}")
+        if units:
+            amount = from_minor(units, currency)
+            lines.append(PostingLine(MERCHANT_PAYABLE, amount, zero, merchant_id))
+            lines.append(PostingLine(MERCHANT_PAYABLE_RELEASED, zero, amount, merchant_id))
+    return ledger_post(
+        kind=LedgerTransaction.Kind.PAYABLE_RELEASE,
+        lines=lines,
+        order_id=order.id,
+        memo=f"{order.number}: payable released {from_minor(sum(held.values()), currency)}",
     )

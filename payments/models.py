@@ -9,6 +9,10 @@ from core.money import CURRENCY_CHOICES, MONEY_DIGITS, MONEY_PLACES, RATE_DIGITS
 from orders.models import Merchant, Order
 
 
+def _money() -> models.DecimalField:
+    return models.DecimalField(max_digits=MONEY_DIGITS, decimal_places=MONEY_PLACES)
+
+
 class ExchangeRate(models.Model):
     """Roubles for one unit of a currency on a date (Central Bank of Russia)."""
 
@@ -182,6 +186,7 @@ class LedgerTransaction(models.Model):
         CAPTURE = "capture", _("Card capture")
         COD_COLLECTION = "cod_collection", _("Cash collected on delivery")
         REFUND = "refund", _("Refund")
+        PAYABLE_RELEASE = "payable_release", _("Merchant payable released")
 
     kind = models.CharField(max_length=20, choices=Kind.choices)
     order = models.ForeignKey(
@@ -197,6 +202,16 @@ class LedgerTransaction(models.Model):
         verbose_name = _("ledger transaction")
         verbose_name_plural = _("ledger transactions")
         ordering = ["id"]
+        constraints = [
+            # An order's payable is released once; a second run of the release
+            # task finds it taken.
+            models.UniqueConstraint(
+                fields=["order"],
+                condition=Q(kind="payable_release"),
+                name="ledger_one_release_per_order",
+            ),
+        ]
+        indexes = [models.Index(fields=["kind", "created_at"], name="ledger_txn_kind_created")]
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.kind} {self.memo}"
@@ -233,3 +248,112 @@ class LedgerEntry(models.Model):
     def __str__(self) -> str:
         side = f"Dr {self.debit}" if self.debit else f"Cr {self.credit}"
         return f"{self.account_id} {side} {self.currency}"
+
+
+class SettlementStatement(models.Model):
+    """What was released to one merchant in one ISO week (Monday to Sunday,
+    UTC), order by order, in roubles and in yuan at each order's recorded
+    rate. Rebuilt from the ledger while a draft; fixed once issued."""
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("Draft")
+        ISSUED = "issued", _("Issued")
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="statements")
+    period_start = models.DateField(help_text=_("Monday, UTC."))
+    period_end = models.DateField(help_text=_("Sunday, UTC (inclusive)."))
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
+    goods_rub = _money()
+    fee_rub = _money()
+    refunds_rub = _money()
+    net_rub = _money()
+    net_cny = _money()
+    built_at = models.DateTimeField()
+    issued_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("settlement statement")
+        verbose_name_plural = _("settlement statements")
+        ordering = ["-period_start", "merchant_id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["merchant", "period_start"], name="statement_one_per_merchant_week"
+            ),
+            models.CheckConstraint(
+                condition=Q(period_end__gt=F("period_start")), name="statement_period_ordered"
+            ),
+            models.CheckConstraint(
+                condition=Q(status="draft", issued_at__isnull=True)
+                | Q(status="issued", issued_at__isnull=False),
+                name="statement_issued_at_with_status",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.merchant_id} {self.period_start}..{self.period_end} {self.status}"
+
+
+# What a statement shows of each line (API and admin).
+SETTLEMENT_LINE_FIELDS = (
+    "order_number",
+    "delivered_at",
+    "goods_rub",
+    "fee_rub",
+    "refunds_rub",
+    "net_rub",
+    "cny_rub_rate",
+    "net_cny",
+)
+
+
+class SettlementLine(models.Model):
+    """One order on a statement: what its delivery released this week (goods
+    share less the platform fee and refunds made before the release) less
+    refunds made after an earlier release."""
+
+    statement = models.ForeignKey(
+        SettlementStatement, on_delete=models.CASCADE, related_name="lines"
+    )
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="+")
+    order_number = models.CharField(max_length=20)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    goods_rub = _money()
+    fee_rub = _money()
+    refunds_rub = _money()
+    net_rub = _money()
+    cny_rub_rate = models.DecimalField(max_digits=RATE_DIGITS, decimal_places=RATE_PLACES)
+    net_cny = _money()
+
+    class Meta:
+        verbose_name = _("settlement line")
+        verbose_name_plural = _("settlement lines")
+        ordering = ["delivered_at", "order_number"]
+        constraints = [
+            models.UniqueConstraint(fields=["statement", "order"], name="statement_line_per_order"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.order_number} {self.net_rub} RUB"
+
+
+class SettlementStatementEvent(models.Model):
+    """Audit trail of a statement: built, rebuilt, issued."""
+
+    statement = models.ForeignKey(
+        SettlementStatement, on_delete=models.CASCADE, related_name="events"
+    )
+    from_status = models.CharField(max_length=10, blank=True)
+    to_status = models.CharField(max_length=10, choices=SettlementStatement.Status.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    note = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("settlement statement event")
+        verbose_name_plural = _("settlement statement events")
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.statement_id} {self.from_status}->{self.to_status}"

@@ -5,7 +5,13 @@ from decimal import Decimal
 from rest_framework import serializers
 
 from core.api import StrictSerializer
-from payments.models import Payment, Refund
+from payments.models import (
+    SETTLEMENT_LINE_FIELDS,
+    Payment,
+    Refund,
+    SettlementLine,
+    SettlementStatement,
+)
 
 
 class PayInputSerializer(StrictSerializer):
@@ -56,3 +62,57 @@ class RefundSerializer(serializers.ModelSerializer):
             "payment_status",
             "payment_refunded_amount",
         ]
+
+
+def _amount() -> serializers.DecimalField:
+    return serializers.DecimalField(max_digits=14, decimal_places=2, coerce_to_string=True)
+
+
+class SettlementLineSerializer(serializers.ModelSerializer):
+    goods_rub = _amount()
+    fee_rub = _amount()
+    refunds_rub = _amount()
+    net_rub = _amount()
+    net_cny = _amount()
+    cny_rub_rate = serializers.DecimalField(max_digits=18, decimal_places=8, coerce_to_string=True)
+
+    class Meta:
+        model = SettlementLine
+        fields = list(SETTLEMENT_LINE_FIELDS)
+
+
+class SettlementStatementSerializer(serializers.ModelSerializer):
+    merchant = serializers.CharField(source="merchant.code")
+    merchant_name = serializers.CharField(source="merchant.name")
+    merchant_name_zh = serializers.CharField(source="merchant.name_zh")
+    goods_rub = _amount()
+    fee_rub = _amount()
+    refunds_rub = _amount()
+    net_rub = _amount()
+    net_cny = _amount()
+
+    class Meta:
+        model = SettlementStatement
+        fields = [
+            "id",
+            "merchant",
+            "merchant_name",
+            "merchant_name_zh",
+            "period_start",
+            "period_end",
+            "status",
+            "goods_rub",
+            "fee_rub",
+            "refunds_rub",
+            "net_rub",
+            "net_cny",
+            "built_at",
+            "issued_at",
+        ]
+
+
+class SettlementStatementDetailSerializer(SettlementStatementSerializer):
+    lines = SettlementLineSerializer(many=True, read_only=True)
+
+    class Meta(SettlementStatementSerializer.Meta):
+        fields = [*SettlementStatementSerializer.Meta.fields, "lines"]

@@ -1,6 +1,8 @@
 from celery import shared_task
+from django.utils import timezone
 
 from payments.services import rates_refresh
+from payments.settlement import payables_release, statements_build_weekly
 
 
 @shared_task(
@@ -12,3 +14,15 @@ from payments.services import rates_refresh
 )
 def refresh_exchange_rates() -> int:
     return len(rates_refresh())
+
+
+@shared_task(name="payments.payables_release", ignore_result=True)
+def release_payables() -> int:
+    """Hourly; releasing twice is harmless (one release per order)."""
+    return len(payables_release(now=timezone.now()))
+
+
+@shared_task(name="payments.statements_weekly", ignore_result=True)
+def build_weekly_statements() -> int:
+    """Monday after the week closes; an issued statement is left as it is."""
+    return len(statements_build_weekly(now=timezone.now()))

@@ -7,6 +7,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext_lazy as _
 
+from core.api import csv_response, pdf_response
 from core.errors import ApplicationError
 from orders.admin import OrderAdmin
 from orders.admin_scoping import MerchantScopedAdmin, ReadOnlyAdmin, ReadOnlyInline
@@ -14,7 +15,6 @@ from orders.models import Order
 from orders.selectors import merchant_id_for_user
 from shipping.customs import parcel_customs_release, parcel_customs_return
 from shipping.documents import packing_slip_pdf, parcel_labels_pdf, pick_list_pdf
-from shipping.documents_api import pdf_response
 from shipping.manifests import (
     Manifest,
     departure_manifest,
@@ -22,7 +22,7 @@ from shipping.manifests import (
     manifest_pdf,
     manifest_registry_csv,
 )
-from shipping.manifests_api import csv_response, manifest_filename
+from shipping.manifests_api import manifest_filename
 from shipping.models import (
     Courier,
     Departure,

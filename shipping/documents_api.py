@@ -5,28 +5,19 @@ from __future__ import annotations
 from dataclasses import asdict
 
 from django.http import HttpResponse
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.api import error_responses
+from core.api import PDF, error_responses, pdf_response
 from core.errors import NotFound
 from core.permissions import IsOperatorStaff
 from orders.selectors import order_get
 from shipping.documents import packing_slip_pdf, parcel_label_pdf, pick_list_pdf, pick_list_rows
 from shipping.models import Parcel
 from warehouses.models import Warehouse
-
-PDF = {200: OpenApiResponse(OpenApiTypes.BINARY, description="PDF (application/pdf)")}
-
-
-def pdf_response(content: bytes, filename: str) -> HttpResponse:
-    response = HttpResponse(content, content_type="application/pdf")
-    response["Content-Disposition"] = f'inline; filename="{filename}"'
-    return response
 
 
 def _warehouse(code: str) -> Warehouse:

@@ -6,18 +6,16 @@ from __future__ import annotations
 import re
 
 from django.http import HttpResponse
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.api import error_responses
+from core.api import CSV, PDF, csv_response, error_responses, pdf_response
 from core.errors import NotFound
 from core.permissions import IsOperatorStaff
 from shipping.customs import customs_declaration
-from shipping.documents_api import PDF, pdf_response
 from shipping.manifests import (
     Manifest,
     departure_manifest,
@@ -27,14 +25,7 @@ from shipping.manifests import (
 )
 from shipping.models import Parcel
 
-CSV = {200: OpenApiResponse(OpenApiTypes.STR, description="CSV (text/csv, UTF-8)")}
 ERRORS = error_responses(403, 404, 409, 422)
-
-
-def csv_response(content: str, filename: str) -> HttpResponse:
-    response = HttpResponse(content, content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
 
 
 def manifest_filename(manifest: Manifest, tail: str) -> str:

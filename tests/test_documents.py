@@ -18,11 +18,11 @@ from reportlab.pdfbase.ttfonts import TTFont
 
 from checkout.services import LineRequest, order_place
 from core.errors import NotFound
+from core.pdf import FONT_DIR
 from orders.models import Merchant, Order, OrderStatus, Product
 from orders.services import Address
 from payments.services import payment_card_charge
 from shipping.documents import (
-    FONT_DIR,
     PickRow,
     packing_slip_pdf,
     parcel_label_pdf,

@@ -1,6 +1,7 @@
 """The payments ledger: postings balance, a capture's entries to the kopek,
 refunds reverse captures in proportion, and a property test over random
-histories of paying, cancelling, collecting cash and refunding.
+histories of paying, cancelling, collecting cash, refunding, delivering and
+settling (releasing merchants' payables after the returns window).
 
 The identities checked after every step of the property test, with f the
 platform fee rate and amounts in kopeks:
@@ -25,11 +26,20 @@ platform fee rate and amounts in kopeks:
 5. No refund exceeds its capture: sum of refunds = refunded_amount <= amount;
    the payment is refunded exactly when everything is, partially refunded
    when some is; a cancelled order keeps no captured or open payment.
+6. Settlement. An order is released exactly once, and only when it was
+   delivered at least RETURNS_WINDOW_DAYS before the release's `now` and
+   still held something: the release moves L_{o,m}, exactly what
+   merchant_payable held for m on the order, to merchant_payable_released.
+   After it the order holds nothing (refunds before the release took
+   n - L), and later refunds debit the released payable, never below zero.
+   For every merchant, held + released = captured - refunds - fees
+   (sum of n - rho), so identity 4 holds for the two accounts together.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from datetime import timedelta
 from decimal import Decimal
 from fractions import Fraction
 from math import ceil, floor
@@ -55,7 +65,7 @@ from hypothesis.stateful import (
 from checkout.services import LineRequest, order_cancel, order_place
 from core.errors import Conflict, InvalidTransition, Unprocessable
 from orders.models import Order, OrderStatus
-from orders.services import Address
+from orders.services import Address, orders_transition
 from payments.ledger import LedgerPostingError, ledger_post
 from payments.models import LedgerAccount, LedgerEntry, LedgerTransaction, Payment, Refund
 from payments.services import (
@@ -64,6 +74,7 @@ from payments.services import (
     payment_refund,
     rate_record,
 )
+from payments.settlement import payables_release
 from payments.splits import refund_split
 from tests.conftest import World
 from warehouses.services import OutOfStock
@@ -71,6 +82,8 @@ from warehouses.services import OutOfStock
 D = Decimal
 SETTLED = (Payment.Status.CAPTURED, Payment.Status.PARTIALLY_REFUNDED, Payment.Status.REFUNDED)
 COMPONENT_ACCOUNTS = ("merchant_payable", "platform_fee", "shipping_revenue", "duty_payable")
+RELEASED = "merchant_payable_released"
+ON_THE_WAY = (OrderStatus.ALLOCATED, OrderStatus.PACKED, OrderStatus.IN_TRANSIT)
 Component = tuple[str, int | None]
 
 
@@ -244,6 +257,7 @@ def test_the_chart_of_accounts_comes_from_the_data_migration(db: Any) -> None:
         "buyer_payments_in_transit": "asset",
         "courier_cash_in_hand": "asset",
         "merchant_payable": "liability",
+        "merchant_payable_released": "liability",
         "duty_payable": "liability",
         "refunds_payable": "liability",
         "shipping_revenue": "revenue",
@@ -251,7 +265,8 @@ def test_the_chart_of_accounts_comes_from_the_data_migration(db: Any) -> None:
         "fx_difference": "expense",
     }
     assert list(LedgerAccount.objects.filter(per_merchant=True).values_list("code", flat=True)) == [
-        "merchant_payable"
+        "merchant_payable",
+        "merchant_payable_released",
     ]
 
 
@@ -448,6 +463,7 @@ class PaymentHistories(RuleBasedStateMachine):
         self.orders: list[int] = []
         self.fee_rate = D("0.05")
         self.expected: dict[int, dict[Component, int]] = {}  # payment id -> capture
+        self.released: dict[int, dict[int, int]] = {}  # order id -> merchant -> released
         self.atomic = transaction.atomic()
         self.atomic.__enter__()
         self.override: Any = None
@@ -578,17 +594,56 @@ class PaymentHistories(RuleBasedStateMachine):
         left = payment.amount - payment.refunded_amount
         payment_refund(payment_id=payment.id, amount=left, reason="in full", actor_id=None)
 
+    @precondition(lambda self: self.orders)
+    @rule(i=st.integers(0, 100))
+    def deliver(self, i: int) -> None:
+        """Carry an allocated order through to the buyer's door."""
+        order = self._order(i, status__in=ON_THE_WAY)
+        if order is None:
+            return
+        for status in ON_THE_WAY[ON_THE_WAY.index(OrderStatus(order.status)) + 1 :]:
+            orders_transition(order_ids=[order.id], to=status, reason="property test")
+        orders_transition(order_ids=[order.id], to=OrderStatus.DELIVERED, reason="property test")
+
+    @precondition(lambda self: Order.objects.filter(status=OrderStatus.DELIVERED).exists())
+    @rule(days=st.integers(0, 30))
+    def settle(self, days: int) -> None:
+        """Run the release `days` from now: orders whose returns window has
+        closed by then are released, once, for what they still hold."""
+        now = timezone.now() + timedelta(days=days)
+        window = timedelta(days=settings.AMUR["RETURNS_WINDOW_DAYS"])
+        due: dict[int, dict[int, int]] = {}
+        for order in Order.objects.filter(status=OrderStatus.DELIVERED).exclude(
+            id__in=list(self.released)
+        ):
+            assert order.delivered_at is not None
+            held = {
+                m: n
+                for (code, m), n in balances(order_id=order.id).items()
+                if code == "merchant_payable"
+            }
+            if order.delivered_at + window <= now and any(held.values()):
+                assert all(n > 0 for n in held.values()), held
+                due[order.id] = {m: kopeks(n) for m, n in held.items() if m is not None}
+        assert sorted(payables_release(now=now)) == sorted(due)
+        self.released.update(due)
+        assert payables_release(now=now) == []
+
     @invariant()
     def ledger_identities_hold(self) -> None:
-        check_ledger(self.expected)
+        check_ledger(self.expected, self.released)
 
 
-def check_ledger(expected: dict[int, dict[Component, int]]) -> None:
+def check_ledger(
+    expected: dict[int, dict[Component, int]], released: dict[int, dict[int, int]] | None = None
+) -> None:
+    released = released or {}
     rows = list(
         LedgerEntry.objects.values_list(
             "transaction_id",
             "transaction__kind",
             "transaction__payment_id",
+            "transaction__order_id",
             "account__code",
             "merchant_id",
             "debit",
@@ -597,21 +652,33 @@ def check_ledger(expected: dict[int, dict[Component, int]]) -> None:
     )
     # 1. Every transaction balances, and so does the ledger.
     per_txn: dict[int, list[int]] = defaultdict(lambda: [0, 0, 0])
-    for txn, _kind, _pay, _code, _m, debit, credit in rows:
+    for txn, _kind, _pay, _order, _code, _m, debit, credit in rows:
         per_txn[txn][0] += kopeks(debit)
         per_txn[txn][1] += kopeks(credit)
         per_txn[txn][2] += 1
     assert all(d == c and n >= 2 for d, c, n in per_txn.values()), per_txn
-    assert sum(kopeks(r[5]) for r in rows) == sum(kopeks(r[6]) for r in rows)
+    assert sum(kopeks(r[6]) for r in rows) == sum(kopeks(r[7]) for r in rows)
     assert set(per_txn) == set(LedgerTransaction.objects.values_list("id", flat=True))
 
     captured: dict[int, dict[Component, int]] = defaultdict(dict)
     asset_in: dict[int, tuple[str, int]] = {}
     refunded: dict[int, dict[Component, int]] = defaultdict(lambda: defaultdict(int))
     balance: dict[Component, int] = defaultdict(int)
-    for _txn, kind, pay, code, merchant_id, debit, credit in rows:
+    release_moves: dict[int, dict[Component, int]] = defaultdict(lambda: defaultdict(int))
+    clawed: dict[int, dict[int | None, int]] = defaultdict(lambda: defaultdict(int))
+    for _txn, kind, pay, order_id, code, merchant_id, debit, credit in rows:
         net = kopeks(credit) - kopeks(debit)
         balance[(code, merchant_id)] += net
+        if kind == "payable_release":
+            assert pay is None
+            release_moves[order_id][(code, merchant_id)] += net
+            continue
+        if code == RELEASED:
+            # A refund after the release: the merchant's share comes back
+            # from the released payable.
+            assert kind == "refund"
+            clawed[order_id][merchant_id] -= net
+            code = "merchant_payable"
         if code not in COMPONENT_ACCOUNTS:
             if kind != "refund":
                 asset_in[pay] = (code, -net)
@@ -620,6 +687,21 @@ def check_ledger(expected: dict[int, dict[Component, int]]) -> None:
             refunded[pay][(code, merchant_id)] -= net
         else:
             captured[pay][(code, merchant_id)] = net
+
+    # 6. One release per order, of exactly what it held, and only when due.
+    assert {
+        order_id: {k: v for k, v in moves.items() if v} for order_id, moves in release_moves.items()
+    } == {
+        order_id: {
+            **{("merchant_payable", m): -n for m, n in held.items()},
+            **{(RELEASED, m): n for m, n in held.items()},
+        }
+        for order_id, held in released.items()
+    }
+    assert sorted(
+        LedgerTransaction.objects.filter(kind="payable_release").values_list("order_id", flat=True)
+    ) == sorted(released)
+    assert set(clawed) <= set(released)
 
     payments = {p.id: p for p in Payment.objects.all()}
     refund_sums: dict[int, int] = defaultdict(int)
@@ -636,6 +718,7 @@ def check_ledger(expected: dict[int, dict[Component, int]]) -> None:
             )
         else:
             assert back == 0 and payment.id not in captured and payment.id not in refunded
+            assert payment.order_id not in released
             continue
         # 2. The capture, exactly.
         assert captured[payment.id] == expected[payment.id]
@@ -648,13 +731,25 @@ def check_ledger(expected: dict[int, dict[Component, int]]) -> None:
         shares = refunded.get(payment.id, {})
         assert set(shares) <= set(expected[payment.id])
         assert sum(shares.values()) == back
+        held_out = released.get(payment.order_id, {})
         for component, n in expected[payment.id].items():
             rho = shares.get(component, 0)
             exact = Fraction(n * back, total)
             assert floor(exact) - 1 <= rho <= ceil(exact), (component, n, rho, back, total)
             if back == total:
                 assert rho == n
-            expected_balance[component] += n - rho
+            code, owner = component
+            if code == "merchant_payable" and payment.order_id in released:
+                # 6. Released: held + released = n - rho, nothing left held,
+                # and refunds after the release never take it below zero.
+                out = held_out.get(owner or 0, 0)
+                after = clawed[payment.order_id][owner]
+                assert rho - after == n - out, (component, n, rho, out, after)
+                assert 0 <= after <= out
+                expected_balance[(RELEASED, owner)] += out - after
+                expected_balance[component] += n - rho - (out - after)
+            else:
+                expected_balance[component] += n - rho
         asset = "courier_cash_in_hand" if cash else "buyer_payments_in_transit"
         expected_balance[(asset, None)] -= total if cash else total - back
         if cash:
@@ -736,5 +831,5 @@ def test_missing_accounts_are_recreated_from_the_chart(world: World) -> None:
     LedgerAccount.objects.all().delete()
     order = place(world, ("TEA-0001", 1))
     payment_card_charge(order_id=order.id, token="tok_approve", actor_id=None)
-    assert LedgerAccount.objects.count() == 8
+    assert LedgerAccount.objects.count() == 9
     assert LedgerTransaction.objects.get().entries.count() == 4
