@@ -11,12 +11,15 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from checkout.filters import ProductFilter
+from checkout.review import order_review_approve, order_review_reject
 from checkout.serializers import (
     OrderEventSerializer,
     OrderInputSerializer,
     OrderSerializer,
     ProductSerializer,
     QuoteSerializer,
+    ReviewInputSerializer,
+    ReviewSerializer,
     quote_data,
 )
 from checkout.services import LineRequest, checkout_quote, order_cancel_for_buyer, order_place
@@ -28,16 +31,19 @@ from core.api import (
 )
 from core.errors import NotFound
 from core.idempotency import idempotent
+from core.permissions import IsOperatorStaff
 from orders.models import Order, Product
 from orders.selectors import (
     buyer_of,
     order_events,
+    order_get,
     order_get_for_buyer,
     orders_for_buyer,
     products_for_catalogue,
 )
 from orders.services import Address
 from payments.services import rate_latest
+from risk.selectors import risk_hold_latest
 from shipping.models import Parcel
 from shipping.selectors import lane_options_for_region
 from warehouses.selectors import available_by_product
@@ -169,3 +175,26 @@ class OrderCancelView(APIView):
         user_id = caller_id(request)
         order = order_cancel_for_buyer(user_id=user_id, number=number)
         return Response(OrderSerializer(_order_queryset(user_id).get(id=order.id)).data)
+
+
+class OpsOrderReviewView(APIView):
+    """Operator staff: approve or reject an order held by the risk rules.
+    Repeating the decision already taken returns it unchanged."""
+
+    permission_classes = [IsOperatorStaff]
+
+    @extend_schema(
+        request=ReviewInputSerializer,
+        parameters=[IDEMPOTENCY_HEADER],
+        responses={200: ReviewSerializer, **error_responses(400, 401, 403, 404, 409, 422)},
+        tags=["ops"],
+    )
+    @idempotent()
+    def post(self, request: Request, number: str) -> Response:
+        order = order_get(number=number)
+        serializer = ReviewInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        valid = serializer.validated_data
+        review = order_review_approve if valid["decision"] == "approve" else order_review_reject
+        review(order_id=order.id, actor_id=caller_id(request), note=valid["note"])
+        return Response(ReviewSerializer(risk_hold_latest(order_id=order.id)).data)

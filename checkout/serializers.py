@@ -274,3 +274,27 @@ def quote_data(quote: Quote) -> dict[str, Any]:
             "date": quote.rates.date.isoformat(),
         },
     }
+
+
+class ReviewInputSerializer(StrictSerializer):
+    decision = serializers.ChoiceField(choices=[("approve", "approve"), ("reject", "reject")])
+    note = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
+
+
+class ReviewReasonSerializer(serializers.Serializer):
+    rule = serializers.CharField()
+    kind = serializers.CharField()
+    observed = serializers.CharField()
+    limit = serializers.CharField(allow_blank=True)
+
+
+class ReviewSerializer(serializers.Serializer):
+    """Staff only: the order's status after the review and the hold decided."""
+
+    order = serializers.CharField(source="order.number")
+    status = serializers.CharField(source="order.status")
+    stage = serializers.CharField()
+    decision = serializers.CharField()
+    note = serializers.CharField()
+    reasons = ReviewReasonSerializer(many=True)
+    decided_at = serializers.DateTimeField()

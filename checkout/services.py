@@ -29,6 +29,7 @@ from orders.services import (
     orders_transition,
 )
 from payments.services import Rates, payment_cod_confirm, payments_settle_on_cancel, rates_current
+from risk.services import order_risk_check_placement, risk_holds_withdraw
 from shipping.pricing import Unit, duty_eur, parcels_split, shipping_fee_cny
 from shipping.selectors import duty_rule_in_force, lane_options_for_region
 from warehouses.allocation import Need, WarehouseOption, allocate
@@ -227,9 +228,11 @@ def order_place(
     payment_method: str,
     buyer: Buyer | None = None,
 ) -> Order:
-    """Quote, create, reserve (all lines or none) and, for cash on delivery,
-    confirm: one transaction. Units taken by a concurrent order since the quote
-    are re-quoted once, so the charge always matches a quote of the same moment.
+    """Quote, create, reserve (all lines or none), check the risk rules and,
+    for cash on delivery, confirm: one transaction. An order that trips a rule
+    keeps its reservation on hold until staff review it. Units taken by a
+    concurrent order since the quote are re-quoted once, so the charge always
+    matches a quote of the same moment.
 
     `buyer` is the caller's profile when the caller has it at hand already."""
     if buyer is None or buyer.user_id != user_id:
@@ -267,7 +270,9 @@ def order_place(
                 actor_id=user_id,
                 levels=levels,
             )
-            if payment_method == PaymentMethod.COD:
+            if order_risk_check_placement(order=order, actor_id=user_id) is not None:
+                order.refresh_from_db()
+            elif payment_method == PaymentMethod.COD:
                 payment_cod_confirm(order_id=order.id, actor_id=user_id)
                 order.refresh_from_db()
             return order
@@ -291,6 +296,7 @@ def order_cancel(
             order_ids=[order.id], to=OrderStatus.CANCELLED, actor_id=actor_id, reason=reason
         )
         payments_settle_on_cancel(order_id=order.id, actor_id=actor_id, reason=reason)
+        risk_holds_withdraw(order_id=order.id, actor_id=actor_id)
     order.refresh_from_db()
     return order
 
@@ -301,14 +307,19 @@ def order_cancel_for_buyer(*, user_id: int, number: str) -> Order:
 
 
 def orders_expire_unpaid() -> int:
-    """Cancel card orders left unpaid past the configured time."""
+    """Cancel card orders left unpaid past the configured time, counted from
+    placement or, for an order held for review, from its approval."""
     cutoff = timezone.now() - timedelta(minutes=settings.AMUR["UNPAID_ORDER_TTL_MINUTES"])
     expired = 0
-    for order in Order.objects.filter(
-        status=OrderStatus.PENDING_PAYMENT,
-        payment_method=PaymentMethod.CARD,
-        created_at__lt=cutoff,
-    ).order_by("id")[:500]:
+    for order in (
+        Order.objects.filter(
+            status=OrderStatus.PENDING_PAYMENT,
+            payment_method=PaymentMethod.CARD,
+            created_at__lt=cutoff,
+        )
+        .exclude(risk_holds__decided_at__gte=cutoff)
+        .order_by("id")[:500]
+    ):
         try:
             order_cancel(order=order, actor_id=None, reason="payment not received in time")
             expired += 1

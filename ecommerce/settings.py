@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "notifications",
     "orders",
     "warehouses",
+    "risk",
     "payments",
     "shipping",
     "checkout",

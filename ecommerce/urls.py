@@ -61,6 +61,11 @@ v1 = [
         name="ops-order-pack",
     ),
     path(
+        "ops/orders/<str:number>/review/",
+        checkout_api.OpsOrderReviewView.as_view(),
+        name="ops-order-review",
+    ),
+    path(
         "ops/orders/<str:number>/packing-slip/",
         documents_api.OpsPackingSlipView.as_view(),
         name="ops-packing-slip",

@@ -132,6 +132,8 @@ class Buyer(models.Model):
 class OrderStatus(models.TextChoices):
     PENDING_PAYMENT = "pending_payment", _("Pending payment")
     PAID = "paid", _("Paid")
+    # Held by a risk rule until operator staff approve or reject it.
+    ON_HOLD = "on_hold", _("On review")
     COD_CONFIRMED = "cod_confirmed", _("Cash on delivery confirmed")
     ALLOCATED = "allocated", _("Allocated")
     PACKED = "packed", _("Packed")

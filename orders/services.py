@@ -27,8 +27,11 @@ S = OrderStatus
 ORDER_TRANSITIONS = TransitionTable.build(
     "order",
     {
-        S.PENDING_PAYMENT: {S.PAID, S.COD_CONFIRMED, S.CANCELLED},
-        S.PAID: {S.ALLOCATED, S.CANCELLED},
+        S.PENDING_PAYMENT: {S.PAID, S.COD_CONFIRMED, S.ON_HOLD, S.CANCELLED},
+        S.PAID: {S.ALLOCATED, S.ON_HOLD, S.CANCELLED},
+        # A risk hold ends where the order stopped (awaiting payment, or paid)
+        # or in cancellation.
+        S.ON_HOLD: {S.PENDING_PAYMENT, S.PAID, S.CANCELLED},
         S.COD_CONFIRMED: {S.ALLOCATED, S.CANCELLED},
         S.ALLOCATED: {S.PACKED, S.CANCELLED},
         S.PACKED: {S.IN_TRANSIT},
@@ -230,7 +233,8 @@ def orders_transition(
             order.status = to
             order.event_seq += 1
             order.updated_at = now
-            if stamp_field:
+            # An order paid, held and approved keeps the time it was paid.
+            if stamp_field and getattr(order, stamp_field) is None:
                 setattr(order, stamp_field, now)
             events.append(
                 OrderEvent(

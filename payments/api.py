@@ -35,7 +35,10 @@ class OrderPayView(APIView):
         serializer = PayInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         payment = payment_card_charge(
-            order_id=order.id, token=serializer.validated_data["token"], actor_id=user_id
+            order_id=order.id,
+            token=serializer.validated_data["token"],
+            actor_id=user_id,
+            card_country=serializer.validated_data["card_country"],
         )
         if payment.status == Payment.Status.FAILED:
             # Returned, not raised: the failed attempt stays on record.

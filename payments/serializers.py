@@ -5,6 +5,7 @@ from decimal import Decimal
 from rest_framework import serializers
 
 from core.api import StrictSerializer
+from orders.models import country_validator
 from payments.models import (
     SETTLEMENT_LINE_FIELDS,
     Payment,
@@ -12,10 +13,23 @@ from payments.models import (
     SettlementLine,
     SettlementStatement,
 )
+from payments.services import DEFAULT_CARD_COUNTRY
 
 
 class PayInputSerializer(StrictSerializer):
     token = serializers.CharField(max_length=64, help_text="Sandbox: tok_approve, tok_decline, ...")
+    card_country = serializers.CharField(
+        min_length=2,
+        max_length=2,
+        required=False,
+        default=DEFAULT_CARD_COUNTRY,
+        help_text="ISO 3166-1 alpha-2 country that issued the card (sandbox cards: RU).",
+    )
+
+    def validate_card_country(self, value: str) -> str:
+        value = value.upper()
+        country_validator(value)
+        return value
 
 
 class PaymentSerializer(serializers.ModelSerializer):

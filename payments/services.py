@@ -26,7 +26,11 @@ from payments.cbr import feed_parse
 from payments.ledger import ledger_post_capture, ledger_post_refund
 from payments.models import ExchangeRate, Payment, PaymentEvent, Refund
 from payments.providers.sandbox import TOKENS, SandboxProvider
+from risk.services import order_risk_check_card
 from warehouses.services import order_allocate
+
+# The sandbox's test cards are all issued in Russia.
+DEFAULT_CARD_COUNTRY = "RU"
 
 
 @dataclass(frozen=True)
@@ -116,7 +120,15 @@ def payment_transition(
     return payment
 
 
-def payment_card_charge(*, order_id: int, token: str, actor_id: int | None) -> Payment:
+def payment_card_charge(
+    *,
+    order_id: int,
+    token: str,
+    actor_id: int | None,
+    card_country: str = DEFAULT_CARD_COUNTRY,
+) -> Payment:
+    """Charge the order's total. A captured order whose card country trips a
+    risk rule is held for staff review (paid, not allocated)."""
     if token not in TOKENS:
         raise ValidationFailed(
             _("The card token is not valid."),
@@ -175,7 +187,9 @@ def payment_card_charge(*, order_id: int, token: str, actor_id: int | None) -> P
             order_transition(
                 order_id=order.id, to=OrderStatus.PAID, actor_id=actor_id, reason="card captured"
             )
-            order_allocate(order_id=order.id, actor_id=actor_id)
+            hold = order_risk_check_card(order=order, card_country=card_country, actor_id=actor_id)
+            if hold is None:
+                order_allocate(order_id=order.id, actor_id=actor_id)
     # A declined attempt is kept as a failed payment; the caller reports why.
     return payment
 

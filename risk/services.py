@@ -1,0 +1,117 @@
+"""Risk checks on orders and the holds they place. The order's status moves
+only through orders.services; the hold row carries the detail that buyers
+never see (their order event says only that it is on review)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from core.errors import Conflict
+from orders.models import Order, OrderStatus
+from orders.services import order_transition
+from risk.models import Decision, RiskHold
+from risk.rules import PAYMENT_KINDS, PLACEMENT_KINDS, Facts, Trip, risk_evaluate
+from risk.selectors import risk_rules_active
+
+# Public wording on the order's events and webhooks: which rule tripped stays
+# with staff, so nobody can probe the thresholds.
+HOLD_REASON = "held for review"
+APPROVE_REASON = "approved on review"
+REJECT_REASON = "rejected on review"
+
+
+def _delivery_country(order: Order) -> str:
+    # Delivery regions are ISO 3166-2 codes: the country is their prefix.
+    return order.region.split("-", 1)[0]
+
+
+def order_risk_hold(
+    *, order: Order, stage: str, trips: list[Trip], actor_id: int | None
+) -> RiskHold:
+    """Hold an order the caller has in its transaction: record why and move it
+    to on hold, with its audit and outbox events."""
+    reasons = [trip.as_data() for trip in trips]
+    hold = RiskHold.objects.create(
+        order=order, stage=stage, held_from=order.status, reasons=reasons
+    )
+    order_transition(
+        order_id=order.id,
+        to=OrderStatus.ON_HOLD,
+        actor_id=actor_id,
+        reason=HOLD_REASON,
+        data={"risk_hold": hold.id, "stage": stage, "reasons": reasons},
+    )
+    return hold
+
+
+def order_risk_check_placement(*, order: Order, actor_id: int | None) -> RiskHold | None:
+    """Buyer velocity, new-account and cash-on-delivery caps, on a new order."""
+    rules = risk_rules_active(kinds=PLACEMENT_KINDS)
+    if not rules:
+        return None
+    now = timezone.now()
+    facts = Facts(
+        orders_last_hour=Order.objects.filter(
+            buyer_id=order.buyer_id, created_at__gt=now - timedelta(hours=1)
+        ).count(),
+        account_age=now - order.buyer.created_at,
+        total_rub=order.total_rub,
+        payment_method=order.payment_method,
+        delivery_country=_delivery_country(order),
+    )
+    trips = risk_evaluate(rules=rules, facts=facts)
+    if not trips:
+        return None
+    return order_risk_hold(
+        order=order, stage=RiskHold.Stage.PLACEMENT, trips=trips, actor_id=actor_id
+    )
+
+
+def order_risk_check_card(
+    *, order: Order, card_country: str, actor_id: int | None
+) -> RiskHold | None:
+    """The card's issuing country against the delivery country, once paid."""
+    rules = risk_rules_active(kinds=PAYMENT_KINDS)
+    facts = Facts(card_country=card_country, delivery_country=_delivery_country(order))
+    trips = risk_evaluate(rules=rules, facts=facts)
+    if not trips:
+        return None
+    order.refresh_from_db(fields=["status", "event_seq"])
+    return order_risk_hold(
+        order=order, stage=RiskHold.Stage.PAYMENT, trips=trips, actor_id=actor_id
+    )
+
+
+def risk_hold_decide(*, order_id: int, decision: str, actor_id: int | None, note: str) -> RiskHold:
+    """Record staff's decision on the open hold of an order on hold, under the
+    order's lock. The caller then moves the order on."""
+    with transaction.atomic():
+        order = Order.objects.select_for_update(of=("self",)).get(id=order_id)
+        hold = (
+            RiskHold.objects.select_for_update(of=("self",))
+            .filter(order_id=order_id, decision=Decision.PENDING)
+            .first()
+        )
+        if hold is None or order.status != OrderStatus.ON_HOLD:
+            raise Conflict(
+                _("This order is not waiting for review."),
+                code="order_not_on_hold",
+                extra={"current_status": order.status},
+            )
+        hold.decision = decision
+        hold.decided_by_id = actor_id
+        hold.decided_at = timezone.now()
+        hold.note = note[:300]
+        hold.save(update_fields=["decision", "decided_by", "decided_at", "note"])
+    return hold
+
+
+def risk_holds_withdraw(*, order_id: int, actor_id: int | None) -> int:
+    """Close the open hold of an order cancelled while on review (by its buyer)."""
+    return RiskHold.objects.filter(order_id=order_id, decision=Decision.PENDING).update(
+        decision=Decision.WITHDRAWN, decided_by_id=actor_id, decided_at=timezone.now()
+    )
