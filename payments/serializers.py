@@ -9,7 +9,13 @@ from payments.models import Payment, Refund
 
 
 class PayInputSerializer(StrictSerializer):
-    token = serializers.CharField(max_length=64, help_text="Sandbox: tok_approve, tok_decline, ...")
+    token = serializers.CharField(
+        max_length=2048,
+        help_text=(
+            "Sandbox: tok_approve, tok_decline, tok_3ds, tok_async_approve, ...; "
+            "YooKassa: the payment token from its checkout widget."
+        ),
+    )
 
 
 class PaymentSerializer(serializers.ModelSerializer):
@@ -18,7 +24,18 @@ class PaymentSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Payment
-        fields = ["id", "order", "method", "provider", "status", "amount", "currency", "created_at"]
+        fields = [
+            "id",
+            "order",
+            "method",
+            "provider",
+            "status",
+            "amount",
+            "currency",
+            "confirmation_url",
+            "decline_code",
+            "created_at",
+        ]
 
 
 class RefundInputSerializer(StrictSerializer):
@@ -56,3 +73,46 @@ class RefundSerializer(serializers.ModelSerializer):
             "payment_status",
             "payment_refunded_amount",
         ]
+
+
+class SandboxConfirmInputSerializer(StrictSerializer):
+    outcome = serializers.ChoiceField(
+        choices=["approve", "decline"], help_text="What the card holder answers."
+    )
+
+
+class SandboxNotificationDataSerializer(serializers.Serializer):
+    reference = serializers.CharField()
+    status = serializers.ChoiceField(choices=["captured", "failed", "voided"])
+    decline_code = serializers.CharField(allow_blank=True)
+
+
+class SandboxNotificationSerializer(serializers.Serializer):
+    """Signed with Standard Webhooks headers (webhook-id, webhook-timestamp,
+    webhook-signature) under SANDBOX_WEBHOOK_SECRET."""
+
+    type = serializers.CharField(help_text="payment.captured, payment.failed, payment.voided")
+    data = SandboxNotificationDataSerializer()
+
+
+class YooKassaObjectSerializer(serializers.Serializer):
+    id = serializers.CharField()
+
+
+class YooKassaNotificationSerializer(serializers.Serializer):
+    """Only the event and the object's id are read; the payment is read back
+    from YooKassa's API."""
+
+    type = serializers.ChoiceField(choices=["notification"])
+    event = serializers.CharField(
+        help_text=(
+            "payment.waiting_for_capture, payment.succeeded, payment.canceled, refund.succeeded"
+        )
+    )
+    object = YooKassaObjectSerializer()
+
+
+class NotificationResultSerializer(serializers.Serializer):
+    outcome = serializers.CharField(
+        help_text="What Amur did: captured, failed, voided, unchanged, duplicate, ..."
+    )
