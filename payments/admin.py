@@ -14,7 +14,9 @@ from payments.models import (
     LedgerTransaction,
     Payment,
     PaymentEvent,
+    ProviderNotification,
     Refund,
+    SandboxDispatch,
 )
 
 
@@ -106,3 +108,17 @@ class LedgerEntryAdmin(ReadOnlyAdmin, MerchantScopedAdmin):
     list_filter = ("account", "transaction__kind")
     search_fields = ("transaction__order__number",)
     list_select_related = ("transaction", "account", "merchant")
+
+
+@admin.register(ProviderNotification)
+class ProviderNotificationAdmin(OperatorOnly):
+    list_display = ("provider", "event", "payment", "outcome", "received_at")
+    list_filter = ("provider", "outcome")
+    search_fields = ("key", "payment__provider_reference")
+    list_select_related = ("payment",)
+
+
+@admin.register(SandboxDispatch)
+class SandboxDispatchAdmin(OperatorOnly):
+    list_display = ("msg_id", "event", "reference", "attempts", "delivered_at", "last_error")
+    search_fields = ("reference", "msg_id")

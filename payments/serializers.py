@@ -92,7 +92,12 @@ class SandboxNotificationSerializer(serializers.Serializer):
     webhook-signature) under SANDBOX_WEBHOOK_SECRET."""
 
     type = serializers.CharField(help_text="payment.captured, payment.failed, payment.voided")
-    data = SandboxNotificationDataSerializer()
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        # Added here: a "data" attribute would shadow Serializer.data.
+        fields = super().get_fields()
+        fields["data"] = SandboxNotificationDataSerializer()
+        return fields
 
 
 class YooKassaObjectSerializer(serializers.Serializer):

@@ -99,12 +99,12 @@ class FakeYooKassa:
             self.payments[payment_id] = payment
             return 200, payment
         if parts == ["refunds"]:
-            payment = self.payments.get(body.get("payment_id", ""))
-            if payment is None or payment["status"] != "succeeded":
+            paid = self.payments.get(body.get("payment_id", ""))
+            if paid is None or paid["status"] != "succeeded":
                 return 400, _error("invalid_request", "Payment cannot be refunded")
             refund = {
                 "id": str(uuid.uuid4()),
-                "payment_id": payment["id"],
+                "payment_id": paid["id"],
                 "status": "succeeded",
                 "amount": body["amount"],
                 "created_at": _now(),
@@ -112,21 +112,21 @@ class FakeYooKassa:
             self.refunds[refund["id"]] = refund
             return 200, refund
         if len(parts) == 3 and parts[0] == "payments" and parts[2] in ("capture", "cancel"):
-            payment = self.payments.get(parts[1])
-            if payment is None:
+            held = self.payments.get(parts[1])
+            if held is None:
                 return 404, _error("not_found", "Payment not found")
-            if payment["status"] != "waiting_for_capture":
+            if held["status"] != "waiting_for_capture":
                 return 400, _error("invalid_request", "Payment is not waiting for capture")
             if parts[2] == "capture":
-                if body and Decimal(body["amount"]["value"]) != Decimal(payment["amount"]["value"]):
+                if body and Decimal(body["amount"]["value"]) != Decimal(held["amount"]["value"]):
                     return 400, _error("invalid_request", "Partial capture is not supported here")
-                payment.update(status="succeeded", captured_at=_now(), refundable=True)
+                held.update(status="succeeded", captured_at=_now(), refundable=True)
             else:
-                payment.update(
+                held.update(
                     status="canceled",
                     cancellation_details={"party": "merchant", "reason": "canceled_by_merchant"},
                 )
-            return 200, payment
+            return 200, held
         return 404, _error("not_found", "No such resource")
 
 
