@@ -169,6 +169,8 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "core.errors.api_exception_handler",
     "DEFAULT_THROTTLE_RATES": {
         "auth": os.environ.get("AUTH_THROTTLE_RATE", "20/min"),
+        # Per client address; providers send a few notifications per payment.
+        "provider_webhooks": os.environ.get("PROVIDER_WEBHOOK_THROTTLE_RATE", "600/min"),
     },
     "COERCE_DECIMAL_TO_STRING": True,
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
@@ -224,6 +226,10 @@ CELERY_BEAT_SCHEDULE = {
     },
     "lanes-plan": {"task": "shipping.lanes_plan", "schedule": timedelta(minutes=10)},
     "parcels-expire": {"task": "shipping.parcels_expire", "schedule": crontab(minute=15, hour=3)},
+    "sandbox-notifications-sweep": {
+        "task": "payments.sandbox_notifications_sweep",
+        "schedule": timedelta(minutes=1),
+    },
     "idempotency-purge": {"task": "core.idempotency_purge", "schedule": timedelta(hours=1)},
     "payables-release": {"task": "payments.payables_release", "schedule": timedelta(hours=1)},
     # Monday 02:00 UTC: last week (Monday to Sunday, UTC) is closed.
@@ -267,6 +273,13 @@ class AmurSettings(TypedDict):
     PACK_WEIGHT_TOLERANCE: float
     PLATFORM_FEE_RATE: Decimal
     RETURNS_WINDOW_DAYS: int
+    PAYMENT_PROVIDER: str
+    PUBLIC_BASE_URL: str
+    SANDBOX_WEBHOOK_SECRET: str
+    PROVIDER_WEBHOOK_TOLERANCE_SECONDS: int
+    YOOKASSA_SHOP_ID: str
+    YOOKASSA_SECRET_KEY: str
+    YOOKASSA_API_URL: str
 
 
 # Domain settings.
@@ -292,4 +305,19 @@ AMUR: AmurSettings = {
     # A merchant's payable for an order is released this many days after
     # delivery, once the buyer can no longer return the goods.
     "RETURNS_WINDOW_DAYS": int(os.environ.get("RETURNS_WINDOW_DAYS", "14")),
+    # The card provider for new payments (sandbox or yookassa); a payment keeps
+    # the provider it was made with, so refunds go back through it.
+    "PAYMENT_PROVIDER": os.environ.get("PAYMENT_PROVIDER", "sandbox"),
+    # Amur's public address, e.g. https://amur.example: the sandbox posts its
+    # notifications there and YooKassa returns the buyer there. Empty: the
+    # sandbox hands its notifications to the same verifying code in process.
+    "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL", "").rstrip("/"),
+    "SANDBOX_WEBHOOK_SECRET": os.environ.get(
+        "SANDBOX_WEBHOOK_SECRET", "whsec_c2FuZGJveC1kZXZlbG9wbWVudC1vbmx5LXNlY3JldA=="
+    ),
+    # A signed provider notification older or newer than this is refused (replay).
+    "PROVIDER_WEBHOOK_TOLERANCE_SECONDS": 300,
+    "YOOKASSA_SHOP_ID": os.environ.get("YOOKASSA_SHOP_ID", ""),
+    "YOOKASSA_SECRET_KEY": os.environ.get("YOOKASSA_SECRET_KEY", ""),
+    "YOOKASSA_API_URL": os.environ.get("YOOKASSA_API_URL", "https://api.yookassa.ru/v3"),
 }

@@ -39,6 +39,21 @@ v1 = [
         "orders/<str:number>/cancel/", checkout_api.OrderCancelView.as_view(), name="order-cancel"
     ),
     path(
+        "payments/webhooks/sandbox/",
+        payments_api.SandboxWebhookView.as_view(),
+        name="payments-webhook-sandbox",
+    ),
+    path(
+        "payments/webhooks/yookassa/",
+        payments_api.YooKassaWebhookView.as_view(),
+        name="payments-webhook-yookassa",
+    ),
+    path(
+        "payments/sandbox/confirm/<str:reference>/",
+        payments_api.SandboxConfirmView.as_view(),
+        name="payments-sandbox-confirm",
+    ),
+    path(
         "ops/payments/<int:payment_id>/refund/",
         payments_api.OpsPaymentRefundView.as_view(),
         name="ops-payment-refund",

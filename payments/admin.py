@@ -19,7 +19,9 @@ from payments.models import (
     LedgerTransaction,
     Payment,
     PaymentEvent,
+    ProviderNotification,
     Refund,
+    SandboxDispatch,
     SettlementLine,
     SettlementStatement,
     SettlementStatementEvent,
@@ -205,3 +207,17 @@ class SettlementStatementAdmin(ReadOnlyAdmin, MerchantScopedAdmin):
                 statement_issue(statement_id=statement.id, actor_id=request.user.pk)
             except ApplicationError as error:
                 messages.error(request, f"{statement}: {error.message}")
+
+
+@admin.register(ProviderNotification)
+class ProviderNotificationAdmin(OperatorOnly):
+    list_display = ("provider", "event", "payment", "outcome", "received_at")
+    list_filter = ("provider", "outcome")
+    search_fields = ("key", "payment__provider_reference")
+    list_select_related = ("payment",)
+
+
+@admin.register(SandboxDispatch)
+class SandboxDispatchAdmin(OperatorOnly):
+    list_display = ("msg_id", "event", "reference", "attempts", "delivered_at", "last_error")
+    search_fields = ("reference", "msg_id")

@@ -43,6 +43,8 @@ class Payment(models.Model):
 
     class Status(models.TextChoices):
         PENDING = "pending", _("Pending")
+        REQUIRES_ACTION = "requires_action", _("Requires the buyer's confirmation")
+        AUTHORISED = "authorised", _("Authorised, waiting for capture")
         AWAITING_CASH = "awaiting_cash", _("Awaiting cash on delivery")
         CAPTURED = "captured", _("Captured")
         FAILED = "failed", _("Failed")
@@ -61,6 +63,16 @@ class Payment(models.Model):
     currency = models.CharField(max_length=3, choices=CURRENCY_CHOICES, default="RUB")
     provider_reference = models.CharField(max_length=100, blank=True)
     decline_code = models.CharField(max_length=40, blank=True)
+    confirmation_url = models.URLField(
+        max_length=500,
+        blank=True,
+        help_text=_("Where the buyer confirms the payment (3-D Secure)."),
+    )
+    card_country = models.CharField(
+        max_length=2,
+        blank=True,
+        help_text=_("The card's issuing country (ISO 3166-1 alpha-2), for the risk rules."),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     captured_at = models.DateTimeField(null=True, blank=True)
 
@@ -90,6 +102,7 @@ class Payment(models.Model):
 
 class PaymentEvent(models.Model):
     class Kind(models.TextChoices):
+        CREATED = "created", _("Created at the provider")
         AUTHORISED = "authorised", _("Authorised")
         CAPTURED = "captured", _("Captured")
         VOIDED = "voided", _("Voided")
@@ -115,6 +128,61 @@ class PaymentEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.payment_id} {self.kind} {self.amount}"
+
+
+class ProviderNotification(models.Model):
+    """A provider's notification that Amur acted on, once: a second copy with
+    the same key finds this row and changes nothing."""
+
+    provider = models.CharField(max_length=20)
+    key = models.CharField(max_length=200)
+    event = models.CharField(max_length=60)
+    payment = models.ForeignKey(
+        Payment, on_delete=models.PROTECT, related_name="provider_notifications"
+    )
+    outcome = models.CharField(max_length=40)
+    payload = models.JSONField(default=dict, blank=True)
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("provider notification")
+        verbose_name_plural = _("provider notifications")
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["provider", "key"], name="provider_notification_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.provider} {self.event} {self.key}"
+
+
+class SandboxDispatch(models.Model):
+    """A notification the sandbox provider owes Amur, kept until delivered so
+    that a lost task or a failed post is sent again by the sweep."""
+
+    msg_id = models.CharField(max_length=60, unique=True)
+    reference = models.CharField(max_length=100)
+    event = models.CharField(max_length=40)
+    body = models.JSONField()
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("sandbox notification")
+        verbose_name_plural = _("sandbox notifications")
+        ordering = ["id"]
+        indexes = [
+            models.Index(
+                fields=["created_at"],
+                condition=Q(delivered_at__isnull=True),
+                name="sandbox_dispatch_undelivered",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.msg_id} {self.event} {self.reference}"
 
 
 class Refund(models.Model):

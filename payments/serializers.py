@@ -17,7 +17,13 @@ from payments.services import DEFAULT_CARD_COUNTRY
 
 
 class PayInputSerializer(StrictSerializer):
-    token = serializers.CharField(max_length=64, help_text="Sandbox: tok_approve, tok_decline, ...")
+    token = serializers.CharField(
+        max_length=2048,
+        help_text=(
+            "Sandbox: tok_approve, tok_decline, tok_3ds, tok_async_approve, ...; "
+            "YooKassa: the payment token from its checkout widget."
+        ),
+    )
     card_country = serializers.CharField(
         min_length=2,
         max_length=2,
@@ -38,7 +44,18 @@ class PaymentSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Payment
-        fields = ["id", "order", "method", "provider", "status", "amount", "currency", "created_at"]
+        fields = [
+            "id",
+            "order",
+            "method",
+            "provider",
+            "status",
+            "amount",
+            "currency",
+            "confirmation_url",
+            "decline_code",
+            "created_at",
+        ]
 
 
 class RefundInputSerializer(StrictSerializer):
@@ -130,3 +147,51 @@ class SettlementStatementDetailSerializer(SettlementStatementSerializer):
 
     class Meta(SettlementStatementSerializer.Meta):
         fields = [*SettlementStatementSerializer.Meta.fields, "lines"]
+
+
+class SandboxConfirmInputSerializer(StrictSerializer):
+    outcome = serializers.ChoiceField(
+        choices=["approve", "decline"], help_text="What the card holder answers."
+    )
+
+
+class SandboxNotificationDataSerializer(serializers.Serializer):
+    reference = serializers.CharField()
+    status = serializers.ChoiceField(choices=["captured", "failed", "voided"])
+    decline_code = serializers.CharField(allow_blank=True)
+
+
+class SandboxNotificationSerializer(serializers.Serializer):
+    """Signed with Standard Webhooks headers (webhook-id, webhook-timestamp,
+    webhook-signature) under SANDBOX_WEBHOOK_SECRET."""
+
+    type = serializers.CharField(help_text="payment.captured, payment.failed, payment.voided")
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        # Added here: a "data" attribute would shadow Serializer.data.
+        fields = super().get_fields()
+        fields["data"] = SandboxNotificationDataSerializer()
+        return fields
+
+
+class YooKassaObjectSerializer(serializers.Serializer):
+    id = serializers.CharField()
+
+
+class YooKassaNotificationSerializer(serializers.Serializer):
+    """Only the event and the object's id are read; the payment is read back
+    from YooKassa's API."""
+
+    type = serializers.ChoiceField(choices=["notification"])
+    event = serializers.CharField(
+        help_text=(
+            "payment.waiting_for_capture, payment.succeeded, payment.canceled, refund.succeeded"
+        )
+    )
+    object = YooKassaObjectSerializer()
+
+
+class NotificationResultSerializer(serializers.Serializer):
+    outcome = serializers.CharField(
+        help_text="What Amur did: captured, failed, voided, unchanged, duplicate, ..."
+    )

@@ -25,7 +25,7 @@ from orders.services import order_transition
 from payments.cbr import feed_parse
 from payments.ledger import ledger_post_capture, ledger_post_refund
 from payments.models import ExchangeRate, Payment, PaymentEvent, Refund
-from payments.providers.sandbox import TOKENS, SandboxProvider
+from payments.providers import provider_get
 from risk.services import order_risk_check_card
 from warehouses.services import order_allocate
 
@@ -80,18 +80,23 @@ def _locked_order(order_id: int) -> Order:
 
 
 P = Payment.Status
-# Payments are created in their first status (captured or failed by the card
-# provider, awaiting cash on delivery); every later move goes through
-# payment_transition.
+# Payments are created in their first status (as the card provider answered,
+# or awaiting cash on delivery); every later move goes through
+# payment_transition. Providers' notifications move card payments out of the
+# open statuses.
 PAYMENT_TRANSITIONS = TransitionTable.build(
     "payment",
     {
+        P.PENDING: {P.REQUIRES_ACTION, P.AUTHORISED, P.CAPTURED, P.FAILED, P.VOIDED},
+        P.REQUIRES_ACTION: {P.PENDING, P.AUTHORISED, P.CAPTURED, P.FAILED, P.VOIDED},
+        P.AUTHORISED: {P.CAPTURED, P.FAILED, P.VOIDED},
         P.AWAITING_CASH: {P.CAPTURED, P.VOIDED},
         P.CAPTURED: {P.PARTIALLY_REFUNDED, P.REFUNDED},
         P.PARTIALLY_REFUNDED: {P.PARTIALLY_REFUNDED, P.REFUNDED},
     },
 )
 REFUNDABLE = frozenset({P.CAPTURED, P.PARTIALLY_REFUNDED, P.REFUNDED})
+OPEN = frozenset({P.PENDING, P.REQUIRES_ACTION, P.AUTHORISED})
 
 
 def payment_transition(
@@ -108,7 +113,15 @@ def payment_transition(
     event in the same transaction."""
     PAYMENT_TRANSITIONS.check(payment.status, to)
     payment.status = to
-    payment.save(update_fields=["status", "refunded_amount", "captured_at"])
+    payment.save(
+        update_fields=[
+            "status",
+            "refunded_amount",
+            "captured_at",
+            "decline_code",
+            "confirmation_url",
+        ]
+    )
     PaymentEvent.objects.create(
         payment=payment,
         kind=kind,
@@ -120,6 +133,48 @@ def payment_transition(
     return payment
 
 
+def payment_capture_record(*, payment: Payment, order: Order, actor_id: int | None) -> None:
+    """What a captured card payment means, in the caller's transaction: the
+    ledger posting, the order paid, and its stock allocated, unless the card's
+    country trips a risk rule: then the paid order is held for staff review."""
+    ledger_post_capture(payment=payment, order=order)
+    order_transition(
+        order_id=order.id, to=OrderStatus.PAID, actor_id=actor_id, reason="card captured"
+    )
+    hold = order_risk_check_card(
+        order=order, card_country=payment.card_country or DEFAULT_CARD_COUNTRY, actor_id=actor_id
+    )
+    if hold is None:
+        order_allocate(order_id=order.id, actor_id=actor_id)
+
+
+def payments_open_void(*, order_id: int, actor_id: int | None, reason: str) -> list[Payment]:
+    """Void the order's card payments still in progress (the caller holds the
+    order's lock), asking their providers to cancel them. A provider that
+    captures one anyway is answered with a refund when its notification comes
+    (payments.card)."""
+    voided = []
+    for payment in (
+        Payment.objects.select_for_update()
+        .filter(order_id=order_id, status__in=OPEN)
+        .order_by("id")
+    ):
+        provider_get(payment.provider).cancel(
+            reference=payment.provider_reference,
+            idempotence_key=f"{payment.provider_reference}-cancel",
+        )
+        payment_transition(
+            payment=payment,
+            to=P.VOIDED,
+            kind=PaymentEvent.Kind.VOIDED,
+            amount=payment.amount,
+            actor_id=actor_id,
+            data={"reason": reason},
+        )
+        voided.append(payment)
+    return voided
+
+
 def payment_card_charge(
     *,
     order_id: int,
@@ -127,29 +182,37 @@ def payment_card_charge(
     actor_id: int | None,
     card_country: str = DEFAULT_CARD_COUNTRY,
 ) -> Payment:
-    """Charge the order's total. A captured order whose card country trips a
-    risk rule is held for staff review (paid, not allocated)."""
-    if token not in TOKENS:
+    """Start a card payment through the configured provider. It is captured or
+    declined at once, or left pending, requiring the buyer's confirmation, or
+    authorised: the provider's later notification settles it (payments.card).
+    A new attempt voids the order's attempts still in progress. The card's
+    issuing country is kept for the risk check made at capture."""
+    provider = provider_get()
+    if not provider.token_valid(token):
         raise ValidationFailed(
             _("The card token is not valid."),
             code="invalid_card_token",
             fields={"token": [_("Unknown card token.")]},
         )
-    provider = SandboxProvider()
     with transaction.atomic():
         order = _locked_order(order_id)
         if order.payment_method != Payment.Method.CARD:
             raise Conflict(_("This order is paid in cash on delivery."), code="not_card_order")
         if order.status != OrderStatus.PENDING_PAYMENT:
             raise Conflict(_("This order is not awaiting payment."), code="order_not_payable")
+        payments_open_void(order_id=order.id, actor_id=actor_id, reason="new attempt")
         attempt = Payment.objects.filter(order=order).count() + 1
         amount = money_round(order.total_rub, order.currency)
+        base_url = settings.AMUR["PUBLIC_BASE_URL"] or "http://localhost:8000"
         result = provider.charge(
             token=token,
             amount=amount,
             currency=order.currency,
             idempotence_key=f"{order.number}-{attempt}",
+            description=f"Amur {order.number}",
+            return_url=f"{base_url}/api/v1/orders/{order.number}/",
         )
+        captured = result.status == P.CAPTURED
         payment = Payment.objects.create(
             order=order,
             method=Payment.Method.CARD,
@@ -157,39 +220,38 @@ def payment_card_charge(
             amount=amount,
             currency=order.currency,
             provider_reference=result.reference,
-            status=Payment.Status.CAPTURED if result.approved else Payment.Status.FAILED,
+            status=result.status,
             decline_code=result.decline_code,
-            captured_at=timezone.now() if result.approved else None,
+            confirmation_url=result.confirmation_url,
+            card_country=card_country,
+            captured_at=timezone.now() if captured else None,
         )
-        if not result.approved:
-            PaymentEvent.objects.create(
-                payment=payment,
-                kind=PaymentEvent.Kind.FAILED,
-                amount=amount,
-                currency=order.currency,
-                data={"decline_code": result.decline_code},
-                actor_id=actor_id,
-            )
+        if result.status == P.FAILED:
+            kinds = [PaymentEvent.Kind.FAILED]
+        elif captured:
+            kinds = [PaymentEvent.Kind.AUTHORISED, PaymentEvent.Kind.CAPTURED]
         else:
-            PaymentEvent.objects.bulk_create(
-                [
-                    PaymentEvent(
-                        payment=payment,
-                        kind=kind,
-                        amount=amount,
-                        currency=order.currency,
-                        actor_id=actor_id,
-                    )
-                    for kind in (PaymentEvent.Kind.AUTHORISED, PaymentEvent.Kind.CAPTURED)
-                ]
-            )
-            ledger_post_capture(payment=payment, order=order)
-            order_transition(
-                order_id=order.id, to=OrderStatus.PAID, actor_id=actor_id, reason="card captured"
-            )
-            hold = order_risk_check_card(order=order, card_country=card_country, actor_id=actor_id)
-            if hold is None:
-                order_allocate(order_id=order.id, actor_id=actor_id)
+            kinds = [PaymentEvent.Kind.CREATED]
+        PaymentEvent.objects.bulk_create(
+            [
+                PaymentEvent(
+                    payment=payment,
+                    kind=kind,
+                    amount=amount,
+                    currency=order.currency,
+                    data={"decline_code": result.decline_code} if result.decline_code else {},
+                    actor_id=actor_id,
+                )
+                for kind in kinds
+            ]
+        )
+        if captured:
+            payment_capture_record(payment=payment, order=order, actor_id=actor_id)
+    if payment.status == P.AUTHORISED:
+        from payments.card import payment_authorised_settle
+
+        payment_authorised_settle(payment_id=payment.id, actor_id=actor_id)
+        payment.refresh_from_db()
     # A declined attempt is kept as a failed payment; the caller reports why.
     return payment
 
@@ -349,7 +411,7 @@ def payment_refund(
         number = payment.refunds.count() + 1
         if payment.method == Payment.Method.CARD:
             method = Refund.Method.CARD
-            reference = SandboxProvider().refund(
+            reference = provider_get(payment.provider).refund(
                 reference=payment.provider_reference,
                 amount=amount,
                 currency=payment.currency,
@@ -388,10 +450,11 @@ def payment_refund(
 def payments_settle_on_cancel(
     *, order_id: int, actor_id: int | None, reason: str = "order cancelled"
 ) -> list[Payment]:
-    """Refund what is left of captured payments (through payment_refund) and
-    void open cash-on-delivery ones. Called inside the cancellation's
+    """Refund what is left of captured payments (through payment_refund, so
+    through each payment's own provider), void open cash-on-delivery ones and
+    cancel card payments still in progress. Called inside the cancellation's
     transaction, after the order lock."""
-    changed: list[Payment] = []
+    changed = payments_open_void(order_id=order_id, actor_id=actor_id, reason=reason)
     payments = (
         Payment.objects.select_for_update()
         .filter(order_id=order_id, status__in=[P.CAPTURED, P.PARTIALLY_REFUNDED, P.AWAITING_CASH])

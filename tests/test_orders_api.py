@@ -127,7 +127,7 @@ def test_declined_card_keeps_the_order_payable_and_records_the_attempt(world: Wo
     assert response.status_code == 402
     assert response.json() == {
         "code": "payment_declined",
-        "message": "The payment was declined.",
+        "message": "There is not enough money on the card.",
         "fields": {"token": ["insufficient_funds"]},
         "decline_code": "insufficient_funds",
     }

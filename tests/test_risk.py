@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from django.test import Client
 from django.utils import timezone
+from rest_framework.test import APIClient
 
 from checkout.review import order_review_approve, order_review_reject
 from checkout.services import (
@@ -287,6 +288,28 @@ def test_foreign_card_is_captured_and_the_order_held_after_paid(world: World, ru
         ("on_hold", "paid"),
         ("paid", "allocated"),
     ]
+
+
+def test_a_foreign_card_confirmed_later_by_3ds_is_held_when_captured(
+    world: World, rules: None, django_capture_on_commit_callbacks: Any
+) -> None:
+    order = place(world, ("TEA-0001", 2))
+    body = pay(world, order, token="tok_3ds", card_country="KZ").json()
+    assert body["status"] == "requires_action"
+    assert Payment.objects.get(id=body["id"]).card_country == "KZ"
+
+    with django_capture_on_commit_callbacks(execute=True):
+        confirmed = APIClient().post(
+            body["confirmation_url"], {"outcome": "approve"}, format="json"
+        )
+
+    assert confirmed.status_code == 200
+    assert Payment.objects.get(id=body["id"]).status == "captured"
+    order.refresh_from_db()
+    assert order.status == "on_hold"
+    hold = RiskHold.objects.get(order=order)
+    assert (hold.stage, hold.held_from) == ("payment", "paid")
+    assert not Reservation.objects.filter(order=order, status="picked").exists()
 
 
 def test_russian_card_by_default_is_not_held(world: World, rules: None) -> None:

@@ -1,21 +1,43 @@
 """A card provider for development and tests, with documented test tokens.
 
-| token                    | result                          |
-|--------------------------|---------------------------------|
-| tok_approve              | approved and captured           |
-| tok_mir_approve          | approved and captured (Mir)     |
-| tok_decline              | declined: card_declined         |
-| tok_insufficient_funds   | declined: insufficient_funds    |
-| tok_expired_card         | declined: expired_card          |
+| token                    | result                                                  |
+|--------------------------|---------------------------------------------------------|
+| tok_approve              | approved and captured at once                           |
+| tok_mir_approve          | approved and captured at once (Mir)                     |
+| tok_decline              | declined at once: card_declined                         |
+| tok_insufficient_funds   | declined at once: insufficient_funds                    |
+| tok_expired_card         | declined at once: expired_card                          |
+| tok_3ds                  | requires_action: the buyer approves or declines on the  |
+|                          | confirmation address; the result comes by notification  |
+| tok_async_approve        | pending; captured later by notification                 |
+| tok_async_decline        | pending; declined later by notification: card_declined  |
 
 Any other token is rejected as invalid before a payment is attempted.
+
+Like a real acquirer, the sandbox tells Amur about results it reaches later by
+a signed notification (Standard Webhooks, `SANDBOX_WEBHOOK_SECRET`). Each one
+is a `SandboxDispatch` row written in the caller's transaction and delivered
+after commit by a task; see payments/tasks.py.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
-from dataclasses import dataclass
+import json
+import time
+from collections.abc import Mapping
 from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils.translation import gettext_lazy as _
+
+from notifications.services import safe_enqueue
+from notifications.signing import headers_build, signature_verify
+from payments.models import SandboxDispatch
+from payments.providers import Notification, NotificationRejected, ProviderPayment
 
 APPROVE = {"tok_approve", "tok_mir_approve"}
 DECLINE = {
@@ -23,32 +45,144 @@ DECLINE = {
     "tok_insufficient_funds": "insufficient_funds",
     "tok_expired_card": "expired_card",
 }
-TOKENS = APPROVE | set(DECLINE)
+THREE_DS = "tok_3ds"
+LATER = {"tok_async_approve": "", "tok_async_decline": "card_declined"}
+TOKENS = APPROVE | set(DECLINE) | {THREE_DS} | set(LATER)
+WEBHOOK_PATH = "/api/v1/payments/webhooks/sandbox/"
+NOTIFIED_STATUSES = {"captured", "failed", "voided"}
 
 
-@dataclass(frozen=True)
-class ChargeResult:
-    approved: bool
-    reference: str
-    decline_code: str = ""
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+def confirmation_path(reference: str) -> str:
+    return f"/api/v1/payments/sandbox/confirm/{reference}/"
+
+
+def sandbox_notify(*, reference: str, status: str, decline_code: str = "") -> SandboxDispatch:
+    """Owe Amur a notification of the payment's final state; sent after the
+    caller's transaction commits. The same fact twice is one notification."""
+    from payments.tasks import sandbox_notification_deliver
+
+    event = f"payment.{status}"
+    dispatch, created = SandboxDispatch.objects.get_or_create(
+        msg_id=f"msg_{_digest(f'{reference}:{event}')}",
+        defaults={
+            "reference": reference,
+            "event": event,
+            "body": {
+                "type": event,
+                "data": {"reference": reference, "status": status, "decline_code": decline_code},
+            },
+        },
+    )
+    if created:
+        transaction.on_commit(
+            functools.partial(
+                safe_enqueue, functools.partial(sandbox_notification_deliver.delay, dispatch.id)
+            )
+        )
+    return dispatch
+
+
+def dispatch_signed(dispatch: SandboxDispatch) -> tuple[bytes, dict[str, str]]:
+    """The body and Standard Webhooks headers, signed now (the timestamp is the
+    time of sending, so a retried notification is not refused as stale)."""
+    body = json.dumps(dispatch.body, separators=(",", ":"), sort_keys=True).encode()
+    headers = headers_build(
+        secret=settings.AMUR["SANDBOX_WEBHOOK_SECRET"],
+        msg_id=dispatch.msg_id,
+        timestamp=int(time.time()),
+        body=body,
+    )
+    return body, headers
 
 
 class SandboxProvider:
     name = "sandbox"
 
+    def token_valid(self, token: str) -> bool:
+        return token in TOKENS
+
     def charge(
-        self, *, token: str, amount: Decimal, currency: str, idempotence_key: str
-    ) -> ChargeResult:
+        self,
+        *,
+        token: str,
+        amount: Decimal,
+        currency: str,
+        idempotence_key: str,
+        description: str = "",
+        return_url: str = "",
+    ) -> ProviderPayment:
         # The same idempotence key always gives the same reference, as real providers do.
-        reference = "sbx_" + hashlib.sha256(idempotence_key.encode()).hexdigest()[:24]
+        reference = "sbx_" + _digest(idempotence_key)
         if token in APPROVE:
-            return ChargeResult(approved=True, reference=reference)
-        return ChargeResult(approved=False, reference=reference, decline_code=DECLINE[token])
+            return ProviderPayment(reference=reference, status="captured")
+        if token in DECLINE:
+            return ProviderPayment(
+                reference=reference, status="failed", decline_code=DECLINE[token]
+            )
+        if token == THREE_DS:
+            base = settings.AMUR["PUBLIC_BASE_URL"]
+            return ProviderPayment(
+                reference=reference,
+                status="requires_action",
+                confirmation_url=base + confirmation_path(reference),
+            )
+        decline_code = LATER[token]
+        sandbox_notify(
+            reference=reference,
+            status="failed" if decline_code else "captured",
+            decline_code=decline_code,
+        )
+        return ProviderPayment(reference=reference, status="pending")
+
+    def capture(
+        self, *, reference: str, amount: Decimal, currency: str, idempotence_key: str
+    ) -> ProviderPayment:
+        # The sandbox captures on approval (one stage), so there is nothing left to capture.
+        return ProviderPayment(reference=reference, status="captured")
+
+    def cancel(self, *, reference: str, idempotence_key: str) -> ProviderPayment:
+        return ProviderPayment(reference=reference, status="voided")
 
     def refund(
         self, *, reference: str, amount: Decimal, currency: str, idempotence_key: str
     ) -> str:
         """Refund part or all of a charge; returns the refund's reference. The
         same idempotence key always gives the same refund, as real providers do."""
-        digest = hashlib.sha256(f"{reference}:{idempotence_key}".encode()).hexdigest()
-        return "sbx_rf_" + digest[:24]
+        return "sbx_rf_" + _digest(f"{reference}:{idempotence_key}")
+
+    def notification_parse(self, *, body: bytes, headers: Mapping[str, str]) -> Notification:
+        """Trust the body only under a valid, fresh signature."""
+        lowered = {k.lower(): v for k, v in headers.items()}
+        msg_id = lowered.get("webhook-id", "")
+        stamp = lowered.get("webhook-timestamp", "")
+        signature = lowered.get("webhook-signature", "")
+        if not (msg_id and stamp.isdigit() and signature):
+            raise NotificationRejected(_("The notification is not signed."))
+        tolerance = settings.AMUR["PROVIDER_WEBHOOK_TOLERANCE_SECONDS"]
+        if abs(time.time() - int(stamp)) > tolerance:
+            raise NotificationRejected(_("The notification's timestamp is too old or too new."))
+        if not signature_verify(
+            secret=settings.AMUR["SANDBOX_WEBHOOK_SECRET"],
+            msg_id=msg_id,
+            timestamp=int(stamp),
+            body=body,
+            header=signature,
+        ):
+            raise NotificationRejected(_("The notification's signature is not valid."))
+        try:
+            payload: Any = json.loads(body)
+            data = payload["data"]
+            state = ProviderPayment(
+                reference=str(data["reference"]),
+                status=str(data["status"]),
+                decline_code=str(data.get("decline_code", "")),
+            )
+        except (ValueError, KeyError, TypeError) as error:
+            raise NotificationRejected(_("The notification could not be read.")) from error
+        if state.status not in NOTIFIED_STATUSES:
+            raise NotificationRejected(_("The notification could not be read."))
+        return Notification(key=msg_id, event=str(payload.get("type", "")), payment=state)
