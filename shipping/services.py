@@ -7,6 +7,7 @@ caller's transaction."""
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -23,8 +24,8 @@ from django.utils.translation import gettext_lazy as _
 from core.errors import Conflict
 from core.statemachine import TransitionTable
 from notifications.services import EventSpec, events_record
-from orders.models import OrderStatus
-from orders.services import orders_transition
+from orders.models import Order, OrderStatus
+from orders.services import ORDER_TRANSITIONS, orders_transition
 from shipping.models import (
     Departure,
     DepartureEvent,
@@ -109,7 +110,9 @@ def parcel_events_apply(*, events: Sequence[NewEvent]) -> list[TrackingEvent]:
         for e, kind in zip(events, kinds, strict=True)
     ]
     TrackingEvent.objects.bulk_create(rows, batch_size=1000)
-    _parcels_refresh(new_event_ids={row.id for row in rows})
+    _parcels_refresh(
+        new_event_ids={row.id for row in rows}, parcel_ids=sorted({e.parcel_id for e in events})
+    )
     return rows
 
 
@@ -140,10 +143,17 @@ def _status_changes(
     return changes
 
 
-def _parcels_refresh(*, new_event_ids: set[int]) -> None:
-    parcel_ids = sorted(
-        set(TrackingEvent.objects.filter(id__in=new_event_ids).values_list("parcel_id", flat=True))
-    )
+@dataclass(frozen=True)
+class _Recipient:
+    """What a parcel's status event needs of its order and buyer."""
+
+    order_number: str
+    user_id: int
+    language: str
+    email: str
+
+
+def _parcels_refresh(*, new_event_ids: set[int], parcel_ids: Sequence[int]) -> None:
     timelines: dict[int, list[tuple[int, str, datetime]]] = defaultdict(list)
     for event_id, parcel_id, status, occurred_at in (
         TrackingEvent.objects.filter(parcel_id__in=parcel_ids)
@@ -151,10 +161,12 @@ def _parcels_refresh(*, new_event_ids: set[int]) -> None:
         .values_list("id", "parcel_id", "status", "occurred_at")
     ):
         timelines[parcel_id].append((event_id, status, occurred_at))
+    # Thousands of parcels per courier batch or departure: the rows are
+    # locked and read lean, their orders' details read once per order.
     parcels = list(
-        Parcel.objects.select_for_update(of=("self",))
+        Parcel.objects.select_for_update()
         .filter(id__in=parcel_ids)
-        .select_related("order__buyer__user")
+        .only("id", "status", "event_seq", "tracking_number", "order_id")
         .order_by("id")
     )
     now = timezone.now()
@@ -163,6 +175,12 @@ def _parcels_refresh(*, new_event_ids: set[int]) -> None:
     all_changes = {
         parcel.id: _status_changes(parcel.status, timelines[parcel.id], new_event_ids)
         for parcel in parcels
+    }
+    recipients = {
+        order_id: _Recipient(number, user_id, language, email)
+        for order_id, number, user_id, language, email in Order.objects.filter(
+            id__in={p.order_id for p in parcels if all_changes[p.id]}
+        ).values_list("id", "number", "buyer__user_id", "buyer__language", "buyer__user__email")
     }
     held = [
         pid
@@ -177,13 +195,24 @@ def _parcels_refresh(*, new_event_ids: set[int]) -> None:
             parcel.status = status
             parcel.event_seq += 1
             reason = hold_reasons.get(parcel.id, "") if status == ParcelStatus.CUSTOMS_HELD else ""
-            specs.append(_parcel_event_spec(parcel, previous, occurred_at, reason))
+            specs.append(
+                _parcel_event_spec(
+                    parcel, recipients[parcel.order_id], previous, occurred_at, reason
+                )
+            )
         if changes:
-            parcel.updated_at = now
             changed.append(parcel)
     if not changed:
         return
-    Parcel.objects.bulk_update(changed, ["status", "event_seq", "updated_at"], batch_size=1000)
+    # One UPDATE per (new status, number of changes): a handful per batch,
+    # where a bulk_update would build a CASE arm per parcel.
+    groups: dict[tuple[str, int], list[int]] = defaultdict(list)
+    for parcel in changed:
+        groups[(parcel.status, len(all_changes[parcel.id]))].append(parcel.id)
+    for (status, steps), ids in sorted(groups.items()):
+        Parcel.objects.filter(id__in=ids).update(
+            status=status, event_seq=F("event_seq") + steps, updated_at=now
+        )
     events_record(events=specs)
     _orders_follow(parcels=changed)
 
@@ -200,29 +229,39 @@ def _hold_reasons(parcel_ids: Sequence[int]) -> dict[int, str]:
     return reasons
 
 
+@functools.lru_cache(maxsize=256)
+def _email_texts(language: str, status: str, reason: str) -> tuple[str, str, str]:
+    """The buyer's e-mail subject and body templates for a status, in their
+    language, and the hold reason's line: the same for every parcel of a
+    batch, so translated once."""
+    with translation.override(language):
+        label = str(ParcelStatus(status).label)
+        subject = gettext("Parcel %(number)s: %(status)s") % {
+            "number": "%(number)s",
+            "status": label.replace("%", "%%"),
+        }
+        body = gettext("Your parcel %(number)s (order %(order)s) is now: %(status)s.") % {
+            "number": "%(number)s",
+            "order": "%(order)s",
+            "status": label.replace("%", "%%"),
+        }
+        explained = reason_label("customs_held", reason) if reason else ""
+        because = "\n" + gettext("Reason: %(reason)s.") % {"reason": explained} if explained else ""
+    return subject, body, because
+
+
 def _parcel_event_spec(
-    parcel: Parcel, previous: str, occurred_at: datetime, reason: str = ""
+    parcel: Parcel, recipient: _Recipient, previous: str, occurred_at: datetime, reason: str = ""
 ) -> EventSpec:
-    buyer = parcel.order.buyer
     email_subject = email_body = ""
     if parcel.status in EMAIL_STATUSES:
-        with translation.override(buyer.language):
-            label = str(ParcelStatus(parcel.status).label)
-            email_subject = gettext("Parcel %(number)s: %(status)s") % {
-                "number": parcel.tracking_number,
-                "status": label,
-            }
-            email_body = gettext("Your parcel %(number)s (order %(order)s) is now: %(status)s.") % {
-                "number": parcel.tracking_number,
-                "order": parcel.order.number,
-                "status": label,
-            }
-            explained = reason_label("customs_held", reason) if reason else ""
-            if explained:
-                email_body += "\n" + gettext("Reason: %(reason)s.") % {"reason": explained}
+        subject, body, because = _email_texts(recipient.language, parcel.status, reason)
+        email_subject = subject % {"number": parcel.tracking_number}
+        email_body = body % {"number": parcel.tracking_number, "order": recipient.order_number}
+        email_body += because
     payload = {
         "tracking_number": parcel.tracking_number,
-        "order": parcel.order.number,
+        "order": recipient.order_number,
         "status": parcel.status,
         "previous_status": previous,
     }
@@ -234,8 +273,8 @@ def _parcel_event_spec(
         sequence=parcel.event_seq,
         payload=payload,
         occurred_at=occurred_at,
-        audience_id=buyer.user_id,
-        email_to=buyer.user.email if email_subject else "",
+        audience_id=recipient.user_id,
+        email_to=recipient.email if email_subject else "",
         email_subject=email_subject,
         email_body=email_body,
     )
@@ -244,9 +283,17 @@ def _parcel_event_spec(
 def _orders_follow(*, parcels: Iterable[Parcel]) -> None:
     """Orders move with their parcels: in transit when one has shipped,
     delivered when all are delivered."""
-    shipped = sorted({p.order_id for p in parcels if p.status in SHIPPED_STATUSES})
+    shipped = {p.order_id for p in parcels if p.status in SHIPPED_STATUSES}
     if shipped:
-        orders_transition(order_ids=shipped, to=OrderStatus.IN_TRANSIT, strict=False)
+        # Most of a batch's orders are in transit already: lock only those
+        # that can still move (orders_transition checks again under the lock).
+        movable = sorted(
+            Order.objects.filter(
+                id__in=shipped, status__in=ORDER_TRANSITIONS.sources_of(OrderStatus.IN_TRANSIT)
+            ).values_list("id", flat=True)
+        )
+        if movable:
+            orders_transition(order_ids=movable, to=OrderStatus.IN_TRANSIT, strict=False)
     delivered_candidates = {p.order_id for p in parcels if p.status == ParcelStatus.DELIVERED}
     if delivered_candidates:
         open_counts = dict(
