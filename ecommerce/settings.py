@@ -222,6 +222,8 @@ CELERY_BEAT_SCHEDULE = {
     },
     "lanes-plan": {"task": "shipping.lanes_plan", "schedule": timedelta(minutes=10)},
     "parcels-expire": {"task": "shipping.parcels_expire", "schedule": crontab(minute=15, hour=3)},
+    # 01:30 in Moscow: the previous two days' cash, per courier.
+    "cod-reconcile": {"task": "shipping.cod_reconcile", "schedule": crontab(minute=30, hour=22)},
     "idempotency-purge": {"task": "core.idempotency_purge", "schedule": timedelta(hours=1)},
 }
 
@@ -258,6 +260,9 @@ class AmurSettings(TypedDict):
     CBR_DAILY_URL: str
     PACK_WEIGHT_TOLERANCE: float
     PLATFORM_FEE_RATE: Decimal
+    COD_DAY_TIMEZONE: str
+    COD_REFUSAL_THRESHOLD: int
+    COD_REFUSED_LIMIT_RUB: Decimal
 
 
 # Domain settings.
@@ -280,4 +285,10 @@ AMUR: AmurSettings = {
     # Amur's commission on the goods (not shipping or duty), kept from what is
     # payable to merchants; the ledger posts it to platform_fee on each capture.
     "PLATFORM_FEE_RATE": Decimal(os.environ.get("PLATFORM_FEE_RATE", "0.05")),
+    # Couriers' cash is reconciled per calendar day in this time zone.
+    "COD_DAY_TIMEZONE": os.environ.get("COD_DAY_TIMEZONE", "Europe/Moscow"),
+    # A buyer with this many refused cash-on-delivery deliveries may pay cash
+    # on delivery only for orders up to COD_REFUSED_LIMIT_RUB.
+    "COD_REFUSAL_THRESHOLD": int(os.environ.get("COD_REFUSAL_THRESHOLD", "2")),
+    "COD_REFUSED_LIMIT_RUB": Decimal(os.environ.get("COD_REFUSED_LIMIT_RUB", "5000")),
 }

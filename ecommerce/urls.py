@@ -9,7 +9,7 @@ from notifications import api as notifications_api
 from orders import api as orders_api
 from payments import api as payments_api
 from shipping import api as shipping_api
-from shipping import documents_api, manifests_api
+from shipping import cod_api, documents_api, manifests_api
 from shipping import views as shipping_views
 
 
@@ -110,6 +110,16 @@ v1 = [
         "ops/departures/<int:departure_id>/manifest/cargo-csv/",
         manifests_api.OpsDepartureCargoCsvView.as_view(),
         name="ops-departure-cargo-csv",
+    ),
+    path(
+        "ops/couriers/<int:courier_id>/remittances/",
+        cod_api.OpsCourierRemittanceView.as_view(),
+        name="ops-courier-remittances",
+    ),
+    path(
+        "ops/cod/reconciliations/",
+        cod_api.OpsCodReconciliationListView.as_view(),
+        name="ops-cod-reconciliations",
     ),
     path("ops/transfers/", shipping_api.OpsTransferCreateView.as_view(), name="ops-transfers"),
     path(

@@ -12,6 +12,9 @@ Posting rules (debit = Dr, credit = Cr):
 - refund: Dr the capture's credit accounts, each in proportion to the refund;
   Cr buyer_payments_in_transit (card, back through the acquirer) or
   Cr refunds_payable (bank transfer owed to the buyer).
+- cash collected that does not match the cash due: Dr courier_cash_in_hand,
+  Cr cod_cash_unmatched (held until the reconciliation is resolved).
+- courier remittance: Dr cash_at_operator, Cr courier_cash_in_hand.
 """
 
 from __future__ import annotations
@@ -38,6 +41,8 @@ REFUNDS_PAYABLE = "refunds_payable"
 SHIPPING_REVENUE = "shipping_revenue"
 PLATFORM_FEE = "platform_fee"
 FX_DIFFERENCE = "fx_difference"
+CASH_AT_OPERATOR = "cash_at_operator"
+COD_CASH_UNMATCHED = "cod_cash_unmatched"
 
 
 @dataclass(frozen=True)
@@ -50,7 +55,8 @@ class AccountSpec:
 
 
 _K = LedgerAccount.Kind
-# The same chart is created by migration 0003_ledger_accounts.
+# The same chart is created by migrations 0003_ledger_accounts and
+# 0004_cod_remittance_accounts.
 CHART: tuple[AccountSpec, ...] = (
     AccountSpec(BUYER_PAYMENTS_IN_TRANSIT, "Buyer card payments in transit", _K.ASSET),
     AccountSpec(COURIER_CASH_IN_HAND, "Cash held by couriers", _K.ASSET),
@@ -60,6 +66,8 @@ CHART: tuple[AccountSpec, ...] = (
     AccountSpec(SHIPPING_REVENUE, "Shipping revenue", _K.REVENUE),
     AccountSpec(PLATFORM_FEE, "Platform fee revenue", _K.REVENUE),
     AccountSpec(FX_DIFFERENCE, "Exchange differences", _K.EXPENSE),
+    AccountSpec(CASH_AT_OPERATOR, "Cash remitted by couriers", _K.ASSET),
+    AccountSpec(COD_CASH_UNMATCHED, "Cash collected not matching the cash due", _K.LIABILITY),
 )
 
 # A capture's credit side, in posting order (which also breaks rounding ties).
@@ -283,4 +291,34 @@ def ledger_post_refund(*, refund: Refund, payment: Payment) -> LedgerTransaction
         order_id=order.id,
         payment_id=payment.id,
         memo=f"{order.number}: refund #{refund.id} {refund.amount} {currency} ({refund.reason})",
+    )
+
+
+def ledger_post_cash_transfer(
+    *,
+    kind: str,
+    debit_account: str,
+    credit_account: str,
+    amount: Decimal,
+    currency: str,
+    order_id: int | None = None,
+    memo: str = "",
+) -> LedgerTransaction:
+    """Cash moving between two accounts: a collection that matches no cash
+    due (courier_cash_in_hand from cod_cash_unmatched) or a courier's
+    remittance (cash_at_operator from courier_cash_in_hand)."""
+    account_currency = LedgerAccount.objects.filter(
+        code__in=[debit_account, credit_account]
+    ).values_list("currency", flat=True)
+    if any(code != currency for code in account_currency):
+        raise LedgerPostingError(f"{debit_account}/{credit_account} are not kept in {currency}")
+    zero = Decimal(0)
+    return ledger_post(
+        kind=kind,
+        lines=[
+            PostingLine(debit_account, amount, zero),
+            PostingLine(credit_account, zero, amount),
+        ],
+        order_id=order_id,
+        memo=memo,
     )

@@ -182,6 +182,8 @@ class LedgerTransaction(models.Model):
         CAPTURE = "capture", _("Card capture")
         COD_COLLECTION = "cod_collection", _("Cash collected on delivery")
         REFUND = "refund", _("Refund")
+        COD_UNMATCHED = "cod_unmatched", _("Cash collected not matching the cash due")
+        COD_REMITTANCE = "cod_remittance", _("Cash remitted by a courier")
 
     kind = models.CharField(max_length=20, choices=Kind.choices)
     order = models.ForeignKey(
