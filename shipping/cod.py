@@ -19,6 +19,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Sum
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from core.errors import Conflict, NotFound, ValidationFailed
@@ -41,6 +42,9 @@ from shipping.cod_models import (
 from shipping.models import Courier, Parcel, TrackingEvent
 
 CASH_COLLECTED = "cash_collected"
+# Couriers carry roubles: the scans accept only RUB, and the cash accounts of
+# the ledger are kept in it.
+CASH_CURRENCY = "RUB"
 # Payments whose cash is (or was) due: not voided or failed.
 LIVE_COD = (Payment.Status.AWAITING_CASH, *sorted(REFUNDABLE))
 COUNTED = (CashCollection.Outcome.CAPTURED, CashCollection.Outcome.UNMATCHED)
@@ -147,6 +151,12 @@ def cod_remittance_record(
     received). 409 remittance_reference_used for a reference already
     recorded for this courier."""
     _money_check(amount, currency)
+    if currency != CASH_CURRENCY:
+        raise ValidationFailed(
+            _("Couriers' cash is kept in another currency."),
+            code="invalid",
+            fields={"currency": [gettext("Only %(currency)s.") % {"currency": CASH_CURRENCY}]},
+        )
     reference = reference.strip()
     if not reference:
         raise ValidationFailed(

@@ -18,6 +18,7 @@ from rest_framework.views import APIView
 from core.api import IDEMPOTENCY_HEADER, StrictSerializer, caller_id, error_responses
 from core.errors import ValidationFailed
 from core.idempotency import idempotent
+from core.money import CURRENCY_CHOICES
 from core.permissions import IsOperatorStaff
 from shipping.cod import cod_remittance_record
 from shipping.cod_models import CodDifference, CodReconciliation, CourierRemittance
@@ -25,7 +26,7 @@ from shipping.cod_models import CodDifference, CodReconciliation, CourierRemitta
 
 class RemittanceInputSerializer(StrictSerializer):
     amount = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=Decimal("0.01"))
-    currency = serializers.ChoiceField(choices=["RUB"], default="RUB")
+    currency = serializers.ChoiceField(choices=CURRENCY_CHOICES, default="RUB")
     reference = serializers.CharField(max_length=100)
     received_at = serializers.DateTimeField(
         required=False, help_text="When the cash was received; now if left out."
@@ -36,12 +37,15 @@ class RemittanceInputSerializer(StrictSerializer):
 
 
 class RemittanceSerializer(serializers.ModelSerializer):
+    currency = serializers.CharField()
+
     class Meta:
         model = CourierRemittance
         fields = ["id", "courier", "amount", "currency", "reference", "day", "received_at"]
 
 
 class ReconciliationSerializer(serializers.ModelSerializer):
+    currency = serializers.CharField()
     reasons = serializers.ListField(child=serializers.ChoiceField(choices=CodDifference.choices))
     orders = serializers.ListField(child=serializers.DictField(child=serializers.CharField()))
 

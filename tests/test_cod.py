@@ -4,6 +4,7 @@ buyers who refuse cash deliveries lose cash on delivery above a limit."""
 
 from __future__ import annotations
 
+import threading
 from collections import defaultdict
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -13,12 +14,14 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.contrib.admin.sites import site
 from django.contrib.auth.models import Permission
+from django.db import connection
 from django.test import Client
 from django.utils import timezone, translation
 
 from checkout.services import LineRequest, order_place
 from orders.models import Order
 from orders.services import Address
+from payments.ledger import ledger_accounts_ensure
 from payments.models import LedgerEntry, LedgerTransaction, Payment
 from payments.services import payment_card_charge
 from shipping.cod import cod_day_of, cod_reconcile, cod_remittance_record
@@ -249,6 +252,8 @@ def test_remittance_endpoint_is_for_operator_staff_with_valid_input(
     assert unknown.status_code == 400 and set(unknown.json()["fields"]) == {"tip"}
     negative = operator.post(url, {**body, "amount": "-5"}, format="json")
     assert negative.status_code == 400 and set(negative.json()["fields"]) == {"amount"}
+    yuan = operator.post(url, {**body, "currency": "CNY"}, format="json")
+    assert yuan.status_code == 400 and set(yuan.json()["fields"]) == {"currency"}
     missing = operator.post("/api/v1/ops/couriers/999999/remittances/", body, format="json")
     assert missing.status_code == 404
     future = timezone.now() + timedelta(days=1)
@@ -468,3 +473,43 @@ def test_the_refusal_threshold_and_limit_are_settings(
     settings.AMUR = {**settings.AMUR, "COD_REFUSAL_THRESHOLD": 1, "COD_REFUSED_LIMIT_RUB": D(1000)}
     refuse(world, courier, world.buyer, 1)
     assert order_via_api(world, "TEA-0001", "cod", "k-1").status_code == 422
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_the_same_cash_reported_twice_at_once_is_captured_once(
+    world: World, courier: Courier
+) -> None:
+    """Two batches race with the same collection under different scan ids
+    (a phone and its retry queue): one captures, the other is a repeat."""
+    ledger_accounts_ensure()  # the chart is flushed between transactional tests
+    parcels = [packed(world) for _ in range(4)]
+    _day, at = yesterday_at(15)
+    barrier = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def report(prefix: str) -> None:
+        try:
+            barrier.wait()
+            post_scans(courier, *(cash(p, at, f"{prefix}-{p.id}", "1501.50") for p in parcels))
+        except BaseException as error:
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=report, args=(name,)) for name in ("a", "b")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not errors and not any(thread.is_alive() for thread in threads)
+
+    outcomes = defaultdict(list)
+    for order_id, outcome in CashCollection.objects.values_list("order_id", "outcome"):
+        outcomes[order_id].append(outcome)
+    assert {tuple(sorted(v)) for v in outcomes.values()} == {("captured", "repeat")}
+    assert len(outcomes) == 4
+    assert LedgerTransaction.objects.filter(kind="cod_collection").count() == 4
+    assert set(Payment.objects.values_list("status", flat=True)) == {"captured"}
+    assert ledger_balanced()
+    assert balances()["courier_cash_in_hand"] == 4 * DUE
