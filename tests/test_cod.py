@@ -27,7 +27,7 @@ from payments.services import payment_card_charge
 from shipping.cod import cod_day_of, cod_reconcile, cod_remittance_record
 from shipping.cod_models import CashCollection, CodReconciliation, CourierRemittance
 from shipping.models import Courier, Parcel, TrackingEvent
-from shipping.services import order_pack
+from shipping.packing import order_pack
 from shipping.tasks import reconcile_cod
 from tests.conftest import World, client_for
 from tests.factories import CourierFactory, MerchantStaffFactory, UserFactory
@@ -194,6 +194,7 @@ def test_cash_scans_on_card_orders_or_without_amounts_are_refused(
             cash(cod, at, "c-3", "0.00"),
             scan(cod, "delivered", at, "c-4", reason="refused"),
             scan(cod, "out_for_delivery", at, "c-5"),
+            scan(cod, "delivery_failed", at, "c-6"),  # needs a reason
         )
     assert body["accepted"] == 1
     assert [(r["index"], r["code"]) for r in body["rejected"]] == [
@@ -201,6 +202,7 @@ def test_cash_scans_on_card_orders_or_without_amounts_are_refused(
         (1, "invalid"),
         (2, "invalid"),
         (3, "invalid"),
+        (5, "invalid"),
     ]
     assert CashCollection.objects.count() == 0
     assert LedgerTransaction.objects.filter(kind="cod_collection").count() == 0
