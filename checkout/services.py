@@ -16,7 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from core.errors import Conflict, ValidationFailed
+from core.errors import Conflict, Unprocessable, ValidationFailed
 from core.money import money_round
 from orders.models import Buyer, Order, OrderStatus, PaymentMethod, Product
 from orders.selectors import buyer_get, order_get_for_buyer
@@ -31,7 +31,7 @@ from orders.services import (
 from payments.services import Rates, payment_cod_confirm, payments_settle_on_cancel, rates_current
 from risk.services import order_risk_check_placement, risk_holds_withdraw
 from shipping.pricing import Unit, duty_eur, parcels_split, shipping_fee_cny
-from shipping.selectors import duty_rule_in_force, lane_options_for_region
+from shipping.selectors import cod_refusals_count, duty_rule_in_force, lane_options_for_region
 from warehouses.allocation import Need, WarehouseOption, allocate
 from warehouses.selectors import availability
 from warehouses.services import (
@@ -220,6 +220,29 @@ def checkout_quote(*, lines: Sequence[LineRequest], region: str) -> Quote:
     )
 
 
+class CodNotAvailable(Unprocessable):
+    code = "cod_not_available"
+    default_message = _(
+        "Cash on delivery is not available for this order after refused deliveries;"
+        " please pay by card."
+    )
+
+
+def cod_allowed_check(*, buyer_id: int, total_rub: Decimal) -> None:
+    """A buyer who refused enough cash-on-delivery parcels at the door may
+    still pay cash, but only up to COD_REFUSED_LIMIT_RUB (422 otherwise)."""
+    conf = settings.AMUR
+    limit = conf["COD_REFUSED_LIMIT_RUB"]
+    if total_rub <= limit:
+        return
+    refusals = cod_refusals_count(buyer_id=buyer_id)
+    if refusals >= conf["COD_REFUSAL_THRESHOLD"]:
+        raise CodNotAvailable(
+            fields={"payment_method": [_("Choose card payment.")]},
+            extra={"limit": {"amount": str(limit), "currency": "RUB"}, "refusals": refusals},
+        )
+
+
 def order_place(
     *,
     user_id: int,
@@ -243,6 +266,8 @@ def order_place(
     with transaction.atomic(savepoint=False):
         for attempt in range(2):
             quote = checkout_quote(lines=lines, region=address.region)
+            if payment_method == PaymentMethod.COD:
+                cod_allowed_check(buyer_id=buyer.id, total_rub=quote.total_rub)
             wanted: dict[tuple[int, int], int] = defaultdict(int)
             for priced in quote.lines:
                 product_id = priced.product.id

@@ -230,6 +230,8 @@ CELERY_BEAT_SCHEDULE = {
         "task": "payments.sandbox_notifications_sweep",
         "schedule": timedelta(minutes=1),
     },
+    # 01:30 in Moscow: the previous two days' cash, per courier.
+    "cod-reconcile": {"task": "shipping.cod_reconcile", "schedule": crontab(minute=30, hour=22)},
     "idempotency-purge": {"task": "core.idempotency_purge", "schedule": timedelta(hours=1)},
     "payables-release": {"task": "payments.payables_release", "schedule": timedelta(hours=1)},
     # Monday 02:00 UTC: last week (Monday to Sunday, UTC) is closed.
@@ -280,6 +282,9 @@ class AmurSettings(TypedDict):
     YOOKASSA_SHOP_ID: str
     YOOKASSA_SECRET_KEY: str
     YOOKASSA_API_URL: str
+    COD_DAY_TIMEZONE: str
+    COD_REFUSAL_THRESHOLD: int
+    COD_REFUSED_LIMIT_RUB: Decimal
 
 
 # Domain settings.
@@ -320,4 +325,10 @@ AMUR: AmurSettings = {
     "YOOKASSA_SHOP_ID": os.environ.get("YOOKASSA_SHOP_ID", ""),
     "YOOKASSA_SECRET_KEY": os.environ.get("YOOKASSA_SECRET_KEY", ""),
     "YOOKASSA_API_URL": os.environ.get("YOOKASSA_API_URL", "https://api.yookassa.ru/v3"),
+    # Couriers' cash is reconciled per calendar day in this time zone.
+    "COD_DAY_TIMEZONE": os.environ.get("COD_DAY_TIMEZONE", "Europe/Moscow"),
+    # A buyer with this many refused cash-on-delivery deliveries may pay cash
+    # on delivery only for orders up to COD_REFUSED_LIMIT_RUB.
+    "COD_REFUSAL_THRESHOLD": int(os.environ.get("COD_REFUSAL_THRESHOLD", "2")),
+    "COD_REFUSED_LIMIT_RUB": Decimal(os.environ.get("COD_REFUSED_LIMIT_RUB", "5000")),
 }

@@ -10,7 +10,7 @@ from orders import api as orders_api
 from payments import api as payments_api
 from payments import settlement_api
 from shipping import api as shipping_api
-from shipping import documents_api, manifests_api
+from shipping import cod_api, documents_api, manifests_api
 from shipping import views as shipping_views
 
 
@@ -151,6 +151,16 @@ v1 = [
         "merchant/statements/<int:statement_id>/pdf/",
         settlement_api.MerchantStatementPdfView.as_view(),
         name="merchant-statement-pdf",
+    ),
+    path(
+        "ops/couriers/<int:courier_id>/remittances/",
+        cod_api.OpsCourierRemittanceView.as_view(),
+        name="ops-courier-remittances",
+    ),
+    path(
+        "ops/cod/reconciliations/",
+        cod_api.OpsCodReconciliationListView.as_view(),
+        name="ops-cod-reconciliations",
     ),
     path("ops/transfers/", shipping_api.OpsTransferCreateView.as_view(), name="ops-transfers"),
     path(

@@ -18,6 +18,9 @@ Posting rules (debit = Dr, credit = Cr):
 - release, the returns window after delivery (payments/settlement.py):
   Dr merchant_payable, Cr merchant_payable_released per merchant, for what is
   still held on the order.
+- cash collected that does not match the cash due: Dr courier_cash_in_hand,
+  Cr cod_cash_unmatched (held until the reconciliation is resolved).
+- courier remittance: Dr cash_at_operator, Cr courier_cash_in_hand.
 """
 
 from __future__ import annotations
@@ -45,6 +48,8 @@ REFUNDS_PAYABLE = "refunds_payable"
 SHIPPING_REVENUE = "shipping_revenue"
 PLATFORM_FEE = "platform_fee"
 FX_DIFFERENCE = "fx_difference"
+CASH_AT_OPERATOR = "cash_at_operator"
+COD_CASH_UNMATCHED = "cod_cash_unmatched"
 
 
 @dataclass(frozen=True)
@@ -58,7 +63,7 @@ class AccountSpec:
 
 _K = LedgerAccount.Kind
 # The same chart is created by migrations 0003_ledger_accounts and
-# 0005_released_payable_account.
+# 0005_released_payable_account and 0008_cod_remittance_accounts.
 CHART: tuple[AccountSpec, ...] = (
     AccountSpec(BUYER_PAYMENTS_IN_TRANSIT, "Buyer card payments in transit", _K.ASSET),
     AccountSpec(COURIER_CASH_IN_HAND, "Cash held by couriers", _K.ASSET),
@@ -74,6 +79,8 @@ CHART: tuple[AccountSpec, ...] = (
     AccountSpec(SHIPPING_REVENUE, "Shipping revenue", _K.REVENUE),
     AccountSpec(PLATFORM_FEE, "Platform fee revenue", _K.REVENUE),
     AccountSpec(FX_DIFFERENCE, "Exchange differences", _K.EXPENSE),
+    AccountSpec(CASH_AT_OPERATOR, "Cash remitted by couriers", _K.ASSET),
+    AccountSpec(COD_CASH_UNMATCHED, "Cash collected not matching the cash due", _K.LIABILITY),
 )
 
 # A capture's credit side, in posting order (which also breaks rounding ties).
@@ -355,4 +362,34 @@ def ledger_post_release(*, order: Order, held: dict[int, int]) -> LedgerTransact
         lines=lines,
         order_id=order.id,
         memo=f"{order.number}: payable released {from_minor(sum(held.values()), currency)}",
+    )
+
+
+def ledger_post_cash_transfer(
+    *,
+    kind: str,
+    debit_account: str,
+    credit_account: str,
+    amount: Decimal,
+    currency: str,
+    order_id: int | None = None,
+    memo: str = "",
+) -> LedgerTransaction:
+    """Cash moving between two accounts: a collection that matches no cash
+    due (courier_cash_in_hand from cod_cash_unmatched) or a courier's
+    remittance (cash_at_operator from courier_cash_in_hand)."""
+    account_currency = LedgerAccount.objects.filter(
+        code__in=[debit_account, credit_account]
+    ).values_list("currency", flat=True)
+    if any(code != currency for code in account_currency):
+        raise LedgerPostingError(f"{debit_account}/{credit_account} are not kept in {currency}")
+    zero = Decimal(0)
+    return ledger_post(
+        kind=kind,
+        lines=[
+            PostingLine(debit_account, amount, zero),
+            PostingLine(credit_account, zero, amount),
+        ],
+        order_id=order_id,
+        memo=memo,
     )

@@ -255,6 +255,8 @@ class LedgerTransaction(models.Model):
         COD_COLLECTION = "cod_collection", _("Cash collected on delivery")
         REFUND = "refund", _("Refund")
         PAYABLE_RELEASE = "payable_release", _("Merchant payable released")
+        COD_UNMATCHED = "cod_unmatched", _("Cash collected not matching the cash due")
+        COD_REMITTANCE = "cod_remittance", _("Cash remitted by a courier")
 
     kind = models.CharField(max_length=20, choices=Kind.choices)
     order = models.ForeignKey(

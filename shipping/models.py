@@ -200,6 +200,16 @@ class CustomsHoldReason(models.TextChoices):
     DUTIES = "duties", _("Import duty must be paid")
 
 
+class DeliveryFailureReason(models.TextChoices):
+    """Why the last mile failed, as the courier's `delivery_failed` scan reports it."""
+
+    REFUSED = "refused", _("Refused by the recipient")
+    ABSENT = "absent", _("Recipient not at home")
+    WRONG_ADDRESS = "wrong_address", _("Wrong or incomplete address")
+    DAMAGED = "damaged", _("Parcel damaged")
+    OTHER = "other", _("Other reason")
+
+
 class UnassignedReason(models.TextChoices):
     NO_OPEN_DEPARTURE = "no_open_departure", _("No open departure before its cut-off.")
     NO_CAPACITY = "no_capacity", _("No capacity left on the open departures.")
@@ -478,3 +488,8 @@ class TransferEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.transfer_id} {self.from_status}->{self.to_status}"
+
+
+# The cash-on-delivery models live in their own module; importing it here
+# registers them with the shipping app.
+import shipping.cod_models  # noqa: E402, F401

@@ -1,5 +1,7 @@
 """Courier scans: a batch is validated scan by scan; good ones are kept, bad
-ones come back with their index and reason, a repeated scan_id counts once."""
+ones come back with their index and reason, a repeated scan_id counts once.
+A cash_collected scan records its cash (shipping.cod) in the same
+transaction as its tracking event."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from shipping.cod import CASH_COLLECTED, cash_collections_record, cod_parcel_numbers
 from shipping.models import Courier, Parcel, TrackingEvent
 from shipping.s10 import s10_is_valid
 from shipping.services import NewEvent, parcel_events_apply
@@ -61,6 +64,9 @@ def _scans_record(*, courier: Courier, scans: Sequence[Scan]) -> ScanOutcome:
         Q(lane_id__in=lane_ids) | Q(order__region__in=courier.regions or [])
     )
     parcels = dict(visible.values_list("tracking_number", "id"))
+    cash_due = cod_parcel_numbers(
+        numbers=[s.tracking_number for s in scans if s.event == CASH_COLLECTED]
+    )
     seen_ids = set(
         TrackingEvent.objects.filter(scan_id__in=[s.scan_id for s in scans]).values_list(
             "scan_id", flat=True
@@ -79,6 +85,8 @@ def _scans_record(*, courier: Courier, scans: Sequence[Scan]) -> ScanOutcome:
         elif scan.tracking_number not in parcels:
             # Parcels outside the courier's lanes and regions look like missing ones.
             outcome.reject(scan, "parcel_not_found", _("No such parcel for this courier."))
+        elif scan.event == CASH_COLLECTED and scan.tracking_number not in cash_due:
+            outcome.reject(scan, "no_cash_due", _("This order is not paid in cash on delivery."))
         else:
             seen_ids.add(scan.scan_id)
             outcome.accepted.append(scan.index)
@@ -95,5 +103,6 @@ def _scans_record(*, courier: Courier, scans: Sequence[Scan]) -> ScanOutcome:
                 )
             )
     with transaction.atomic():
-        parcel_events_apply(events=events)
+        # The cash goes into the books with the scans that report it.
+        cash_collections_record(events=parcel_events_apply(events=events))
     return outcome

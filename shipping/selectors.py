@@ -8,8 +8,10 @@ from django.utils.translation import gettext_lazy as _
 
 from core.cache import ReferenceCache
 from core.errors import NotFound, ValidationFailed
+from orders.models import PaymentMethod
 from shipping.models import DutyRule, Lane, LaneRegion, Parcel, TrackingEvent
 from shipping.s10 import s10_is_valid
+from shipping.tracking import REFUSED
 
 
 @dataclass(frozen=True)
@@ -74,3 +76,19 @@ def parcel_timeline(*, parcel: Parcel) -> QuerySet[TrackingEvent]:
 
 def parcels_for_buyer(*, user_id: int) -> QuerySet[Parcel]:
     return Parcel.objects.filter(order__buyer__user_id=user_id).select_related("order", "lane")
+
+
+def cod_refusals_count(*, buyer_id: int) -> int:
+    """Cash-on-delivery orders of the buyer that a courier reported refused at
+    the door (a delivery_failed scan with reason "refused"), each once."""
+    return (
+        TrackingEvent.objects.filter(
+            event="delivery_failed",
+            data__reason=REFUSED,
+            parcel__order__buyer_id=buyer_id,
+            parcel__order__payment_method=PaymentMethod.COD,
+        )
+        .values("parcel__order_id")
+        .distinct()
+        .count()
+    )

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
@@ -58,12 +59,20 @@ class ScanSerializer(StrictSerializer):
     event = serializers.ChoiceField(choices=COURIER_EVENTS)
     occurred_at = serializers.DateTimeField()
     location = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
-    amount = serializers.DecimalField(max_digits=14, decimal_places=2, required=False)
+    amount = serializers.DecimalField(
+        max_digits=14,
+        decimal_places=2,
+        min_value=Decimal("0.01"),
+        required=False,
+        help_text="cash_collected only: the cash taken from the buyer.",
+    )
     currency = serializers.ChoiceField(choices=["RUB"], required=False)
     reason = serializers.ChoiceField(
         choices=EVENT_REASONS,
         required=False,
-        help_text="Required on customs_held: documents, valuation, prohibited, inspection, duties.",
+        help_text="Required on customs_held (documents, valuation, prohibited, inspection,"
+        " duties) and delivery_failed (refused, absent, wrong_address, damaged, other; a"
+        " refused cash-on-delivery order counts against the buyer).",
     )
 
 
@@ -100,7 +109,7 @@ def _scan_fast(raw: Mapping[str, Any]) -> dict[str, Any] | None:
     """ScanSerializer's validated data for a plain, well-formed scan, or None
     when the serializer itself must look at it."""
     if not raw.keys() <= _SCAN_FAST_KEYS:
-        return None  # cash fields, or unknown ones
+        return None  # cash fields, a failure reason, or unknown ones
     scan_id = _scan_text(raw.get("scan_id"), "scan_id")
     number = _scan_text(raw.get("tracking_number"), "tracking_number")
     event, at = raw.get("event"), raw.get("occurred_at")

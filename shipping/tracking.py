@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from django.db.models import TextChoices
 
-from shipping.models import CustomsHoldReason, ParcelStatus
+from shipping.models import CustomsHoldReason, DeliveryFailureReason, ParcelStatus
 
 PS = ParcelStatus
 
@@ -36,7 +36,7 @@ EVENT_KINDS: dict[str, EventKind] = {
         EventKind("customs_released", PS.IN_TRANSIT, "EMF"),
         EventKind("arrived_delivery_office", PS.IN_TRANSIT, "EMG"),
         EventKind("out_for_delivery", PS.OUT_FOR_DELIVERY, "EDG"),
-        EventKind("delivery_failed", PS.DELIVERY_FAILED, "EMH"),
+        EventKind("delivery_failed", PS.DELIVERY_FAILED, "EMH", reasons=DeliveryFailureReason),
         EventKind("available_for_pickup", PS.AVAILABLE_FOR_PICKUP, ""),
         EventKind("delivered", PS.DELIVERED, "EMI"),
         EventKind("returned", PS.RETURNED, ""),
@@ -59,6 +59,9 @@ def reason_label(event: str, reason: str) -> str:
     return str(choices(reason).label)
 
 
+# A refused cash-on-delivery order counts against the buyer: after enough of
+# them, checkout offers cash on delivery only up to a limit.
+REFUSED = DeliveryFailureReason.REFUSED.value
 COURIER_EVENTS = sorted(code for code, kind in EVENT_KINDS.items() if kind.courier_may_send)
 # Statuses that mean the parcel has left the warehouse for the buyer.
 SHIPPED_STATUSES = frozenset(

@@ -263,6 +263,8 @@ def test_the_chart_of_accounts_comes_from_the_data_migration(db: Any) -> None:
         "shipping_revenue": "revenue",
         "platform_fee": "revenue",
         "fx_difference": "expense",
+        "cash_at_operator": "asset",
+        "cod_cash_unmatched": "liability",
     }
     assert list(LedgerAccount.objects.filter(per_merchant=True).values_list("code", flat=True)) == [
         "merchant_payable",
@@ -831,5 +833,5 @@ def test_missing_accounts_are_recreated_from_the_chart(world: World) -> None:
     LedgerAccount.objects.all().delete()
     order = place(world, ("TEA-0001", 1))
     payment_card_charge(order_id=order.id, token="tok_approve", actor_id=None)
-    assert LedgerAccount.objects.count() == 9
+    assert LedgerAccount.objects.count() == 11
     assert LedgerTransaction.objects.get().entries.count() == 4
