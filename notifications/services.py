@@ -128,6 +128,7 @@ _OUTBOX_FIELDS = [
     "dispatched_at",
     "emailed_at",
 ]
+_COPY_NULL = "\\N"
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
@@ -139,6 +140,21 @@ def _copy_text(value: Any) -> str:
     if isinstance(value, list):
         return json.dumps(value)
     return str(value).translate(_COPY_ESCAPES)
+
+
+def _copy_line(row: tuple[Any, ...], created: str) -> str:
+    """One outbox row in COPY's text format (the _OUTBOX_FIELDS order),
+    escaping only the columns that hold free text."""
+    (event_id, kind, subject, sequence, payload, audience, audiences, email_to, email_subject,
+     email_body, occurred_at, _created, _dispatched, _emailed) = row  # fmt: skip
+    return (
+        f"{event_id}\t{kind.translate(_COPY_ESCAPES)}\t{subject.translate(_COPY_ESCAPES)}"
+        f"\t{sequence}\t{payload.translate(_COPY_ESCAPES)}"
+        f"\t{_COPY_NULL if audience is None else audience}\t{json.dumps(audiences)}"
+        f"\t{email_to.translate(_COPY_ESCAPES)}\t{email_subject.translate(_COPY_ESCAPES)}"
+        f"\t{email_body.translate(_COPY_ESCAPES)}\t{occurred_at.isoformat()}\t{created}"
+        "\t\\N\t\\N\n"
+    )
 
 
 def _outbox_copy(values: Sequence[tuple[Any, ...]]) -> bool:
@@ -157,7 +173,8 @@ def _outbox_copy(values: Sequence[tuple[Any, ...]]) -> bool:
         quote(OutboxEvent._meta.db_table),
         ", ".join(quote(f.column or f.attname) for f in concrete),
     )
-    text = "".join("\t".join(map(_copy_text, row)) + "\n" for row in values)
+    created = _copy_text(values[0][11])  # one timestamp for the whole batch
+    text = "".join(_copy_line(row, created) for row in values)
     with connection.cursor() as cursor, connection.wrap_database_errors:
         copy = getattr(cursor.cursor, "copy_expert", None)
         if copy is None:  # not psycopg2
