@@ -512,6 +512,6 @@ def pick_list_pdf(*, warehouse_id: int, order_ids: Sequence[int] | None = None) 
                     "☐",
                 ]
             )
-        table = _table(table_rows, [35 * mm, 81 * mm, 22 * mm, 34 * mm, 8 * mm], right=[])
+        table = _table(table_rows, [32 * mm, 76 * mm, 18 * mm, 46 * mm, 8 * mm], right=[])
         story.append(KeepTogether([Paragraph(_markup(title), s["heading"]), table]))
     return _build(story, title=f"Pick list {warehouse.code}")

@@ -445,6 +445,7 @@ def order_via_api(world: World, sku: str, method: str, key: str) -> Any:
         world.order_body((sku, 1), method=method),
         format="json",
         HTTP_IDEMPOTENCY_KEY=key,
+        HTTP_ACCEPT_LANGUAGE="en",
     )
 
 
