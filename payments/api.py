@@ -89,7 +89,7 @@ class ProviderCallback(APIView):
 class SandboxWebhookView(ProviderCallback):
     @extend_schema(
         request=SandboxNotificationSerializer,
-        responses={200: NotificationResultSerializer, **error_responses(400, 404, 429)},
+        responses={200: NotificationResultSerializer, **error_responses(400, 404, 409, 422, 429)},
         tags=["payments"],
         summary="Sandbox provider notification (signed, Standard Webhooks)",
     )

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from decimal import Decimal
 
 import requests
 from django.conf import settings
@@ -20,21 +21,22 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from core.errors import ApplicationError, Conflict, NotFound
+from core.errors import ApplicationError, Conflict, NotFound, Unprocessable
 from orders.models import Order, OrderStatus
 from payments.models import Payment, PaymentEvent, ProviderNotification, SandboxDispatch
 from payments.providers import Notification, ProviderPayment, UnknownPayment, provider_get
 from payments.providers.sandbox import WEBHOOK_PATH, dispatch_signed, sandbox_notify
 from payments.services import (
+    CAPTURED_ONCE,
     OPEN,
-    REFUNDABLE,
     payment_capture_record,
+    payment_chargeback_record,
     payment_transition,
 )
 
 logger = logging.getLogger(__name__)
 P = Payment.Status
-SETTLED = REFUNDABLE | {P.AWAITING_CASH}
+SETTLED = CAPTURED_ONCE | {P.AWAITING_CASH}
 
 # What payment_provider_sync did; the caller follows up on the last three.
 UNCHANGED = "unchanged"
@@ -55,7 +57,7 @@ def _apply(*, payment: Payment, order: Order, state: ProviderPayment, actor_id: 
         .exists()
     )
     if target == P.CAPTURED:
-        if current in REFUNDABLE:
+        if current in CAPTURED_ONCE:
             return UNCHANGED
         if current not in OPEN or not payable:
             # Money Amur no longer wants (the attempt was voided, or the order
@@ -121,6 +123,29 @@ def _apply(*, payment: Payment, order: Order, state: ProviderPayment, actor_id: 
     return UNCHANGED
 
 
+def _chargeback_apply(*, payment: Payment, notification: Notification | None) -> str:
+    """A chargeback is known only from a notification carrying its amount and
+    reference (YooKassa reports none: disputes reach its merchants outside the
+    API, so only the sandbox sends them)."""
+    if notification is None:
+        return UNCHANGED
+    details = notification.payload
+    if details["currency"] != payment.currency:
+        raise Unprocessable(
+            _("The chargeback is in another currency than the payment."),
+            code="chargeback_currency_mismatch",
+        )
+    already = payment.status == P.CHARGED_BACK
+    payment_chargeback_record(
+        payment=payment,
+        amount=Decimal(details["amount"]),
+        reason=details["reason"],
+        provider_reference=details["chargeback_reference"],
+        actor_id=None,
+    )
+    return UNCHANGED if already else P.CHARGED_BACK
+
+
 def payment_provider_sync(
     *,
     provider_name: str,
@@ -150,7 +175,11 @@ def payment_provider_sync(
             ).exists()
         ):
             return DUPLICATE
-        outcome = _apply(payment=payment, order=order, state=state, actor_id=actor_id)
+        payment.order = order
+        if state.status == P.CHARGED_BACK:
+            outcome = _chargeback_apply(payment=payment, notification=notification)
+        else:
+            outcome = _apply(payment=payment, order=order, state=state, actor_id=actor_id)
         if notification is not None and outcome != UNCHANGED:
             ProviderNotification.objects.create(
                 provider=provider_name,

@@ -11,7 +11,9 @@ Posting rules (debit = Dr, credit = Cr):
 - cash collected on delivery: Dr courier_cash_in_hand; the same credits.
 - refund: Dr the capture's credit accounts, each in proportion to the refund;
   Cr buyer_payments_in_transit (card, back through the acquirer) or
-  Cr refunds_payable (bank transfer owed to the buyer). Once the order's
+  Cr refunds_payable (bank transfer owed to the buyer). A chargeback (the
+  card's bank takes back what is left of the payment) posts like a card
+  refund under its own kind, `chargeback`. Once the order's
   payable is released, the merchants' share is debited to
   merchant_payable_released instead: the merchant owes it back, and it comes
   off the next payout.
@@ -88,7 +90,9 @@ COMPONENT_ACCOUNTS = (MERCHANT_PAYABLE, PLATFORM_FEE, SHIPPING_REVENUE, DUTY_PAY
 Component = tuple[str, int | None]  # (account code, merchant id for merchant_payable)
 _TK = LedgerTransaction.Kind
 # The postings of a payment itself (a release belongs to the order, not a payment).
-PAYMENT_KINDS = (_TK.CAPTURE, _TK.COD_COLLECTION, _TK.REFUND)
+PAYMENT_KINDS = (_TK.CAPTURE, _TK.COD_COLLECTION, _TK.REFUND, _TK.CHARGEBACK)
+# Money going back out of a payment: they reverse the capture's credits.
+REVERSAL_KINDS = (_TK.REFUND, _TK.CHARGEBACK)
 
 
 class PostingLine(NamedTuple):
@@ -275,7 +279,7 @@ def payment_components(*, payment_id: int) -> tuple[dict[Component, int], dict[C
             MERCHANT_PAYABLE if code == MERCHANT_PAYABLE_RELEASED else code,
             merchant_id,
         )
-        if kind == LedgerTransaction.Kind.REFUND:
+        if kind in REVERSAL_KINDS:
             refunded[component] = refunded.get(component, 0) + to_minor(debit - credit, currency)
         else:
             captured[component] = captured.get(component, 0) + to_minor(credit - debit, currency)
@@ -291,9 +295,10 @@ def payable_released(*, order_id: int) -> bool:
 
 def ledger_post_refund(*, refund: Refund, payment: Payment) -> LedgerTransaction:
     """Money out: reverse the capture's credits in proportion to the refund,
-    to the kopek (payments.splits.refund_split). A card refund goes back
-    through the acquirer (buyer_payments_in_transit); a bank transfer is owed
-    to the buyer (refunds_payable) until the bank confirms it."""
+    to the kopek (payments.splits.refund_split). A card refund or a
+    chargeback goes back through the acquirer (buyer_payments_in_transit); a
+    bank transfer is owed to the buyer (refunds_payable) until the bank
+    confirms it."""
     order = payment.order
     captured, refunded = payment_components(payment_id=payment.id)
     if not captured:
@@ -305,8 +310,12 @@ def ledger_post_refund(*, refund: Refund, payment: Payment) -> LedgerTransaction
     )
     zero = Decimal(0)
     credit_account = (
-        BUYER_PAYMENTS_IN_TRANSIT if refund.method == Refund.Method.CARD else REFUNDS_PAYABLE
+        REFUNDS_PAYABLE
+        if refund.method == Refund.Method.BANK_TRANSFER
+        else BUYER_PAYMENTS_IN_TRANSIT
     )
+    chargeback = refund.method == Refund.Method.CHARGEBACK
+    kind = LedgerTransaction.Kind.CHARGEBACK if chargeback else LedgerTransaction.Kind.REFUND
     # The caller holds the order lock, so a release cannot slip in between.
     released = payable_released(order_id=order.id)
     lines = [
@@ -321,11 +330,11 @@ def ledger_post_refund(*, refund: Refund, payment: Payment) -> LedgerTransaction
     ]
     lines.append(PostingLine(credit_account, zero, refund.amount))
     return ledger_post(
-        kind=LedgerTransaction.Kind.REFUND,
+        kind=kind,
         lines=lines,
         order_id=order.id,
         payment_id=payment.id,
-        memo=f"{order.number}: refund #{refund.id} {refund.amount} {currency} ({refund.reason})",
+        memo=f"{order.number}: {kind} #{refund.id} {refund.amount} {currency} ({refund.reason})",
     )
 
 

@@ -51,6 +51,7 @@ class Payment(models.Model):
         VOIDED = "voided", _("Voided")
         PARTIALLY_REFUNDED = "partially_refunded", _("Partially refunded")
         REFUNDED = "refunded", _("Refunded")
+        CHARGED_BACK = "charged_back", _("Charged back by the card's bank")
 
     order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="payments")
     method = models.CharField(max_length=4, choices=Method.choices)
@@ -90,7 +91,13 @@ class Payment(models.Model):
             models.UniqueConstraint(
                 fields=["order"],
                 condition=Q(
-                    status__in=["captured", "awaiting_cash", "partially_refunded", "refunded"]
+                    status__in=[
+                        "captured",
+                        "awaiting_cash",
+                        "partially_refunded",
+                        "refunded",
+                        "charged_back",
+                    ]
                 ),
                 name="payment_one_settled_per_order",
             ),
@@ -109,6 +116,7 @@ class PaymentEvent(models.Model):
         REFUNDED = "refunded", _("Refunded")
         FAILED = "failed", _("Failed")
         COD_CONFIRMED = "cod_confirmed", _("Cash on delivery confirmed")
+        CHARGED_BACK = "charged_back", _("Charged back by the card's bank")
 
     payment = models.ForeignKey(Payment, on_delete=models.CASCADE, related_name="events")
     kind = models.CharField(max_length=20, choices=Kind.choices)
@@ -187,11 +195,14 @@ class SandboxDispatch(models.Model):
 
 class Refund(models.Model):
     """Money given back on a captured payment: through the card provider, or,
-    for cash on delivery, as a bank transfer recorded with its reference."""
+    for cash on delivery, as a bank transfer recorded with its reference; or
+    taken back by the card's bank (a chargeback), with the provider's
+    reference of the chargeback."""
 
     class Method(models.TextChoices):
         CARD = "card", _("Card, through the provider")
         BANK_TRANSFER = "bank_transfer", _("Bank transfer")
+        CHARGEBACK = "chargeback", _("Chargeback by the card's bank")
 
     payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="refunds")
     amount = models.DecimalField(max_digits=MONEY_DIGITS, decimal_places=MONEY_PLACES)
@@ -210,6 +221,12 @@ class Refund(models.Model):
         ordering = ["id"]
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0), name="refund_amount_positive"),
+            # A chargeback closes the payment: the bank takes it back once.
+            models.UniqueConstraint(
+                fields=["payment"],
+                condition=Q(method="chargeback"),
+                name="refund_one_chargeback_per_payment",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -257,6 +274,7 @@ class LedgerTransaction(models.Model):
         PAYABLE_RELEASE = "payable_release", _("Merchant payable released")
         COD_UNMATCHED = "cod_unmatched", _("Cash collected not matching the cash due")
         COD_REMITTANCE = "cod_remittance", _("Cash remitted by a courier")
+        CHARGEBACK = "chargeback", _("Chargeback by the card's bank")
 
     kind = models.CharField(max_length=20, choices=Kind.choices)
     order = models.ForeignKey(

@@ -5,6 +5,7 @@ from decimal import Decimal
 from rest_framework import serializers
 
 from core.api import StrictSerializer
+from core.money import MONEY_DIGITS, MONEY_PLACES
 from orders.models import country_validator
 from payments.models import (
     SETTLEMENT_LINE_FIELDS,
@@ -157,15 +158,30 @@ class SandboxConfirmInputSerializer(StrictSerializer):
 
 class SandboxNotificationDataSerializer(serializers.Serializer):
     reference = serializers.CharField()
-    status = serializers.ChoiceField(choices=["captured", "failed", "voided"])
+    status = serializers.ChoiceField(choices=["captured", "failed", "voided", "charged_back"])
     decline_code = serializers.CharField(allow_blank=True)
+    amount = serializers.DecimalField(
+        max_digits=MONEY_DIGITS,
+        decimal_places=MONEY_PLACES,
+        required=False,
+        help_text="charged_back only: the sum the card's bank took back.",
+    )
+    currency = serializers.CharField(required=False, help_text="charged_back only.")
+    chargeback_reference = serializers.CharField(
+        required=False, help_text="charged_back only: the provider's id of the chargeback."
+    )
+    reason = serializers.CharField(
+        required=False, allow_blank=True, help_text="charged_back only: the bank's reason."
+    )
 
 
 class SandboxNotificationSerializer(serializers.Serializer):
     """Signed with Standard Webhooks headers (webhook-id, webhook-timestamp,
     webhook-signature) under SANDBOX_WEBHOOK_SECRET."""
 
-    type = serializers.CharField(help_text="payment.captured, payment.failed, payment.voided")
+    type = serializers.CharField(
+        help_text="payment.captured, payment.failed, payment.voided, payment.charged_back"
+    )
 
     def get_fields(self) -> dict[str, serializers.Field]:
         # Added here: a "data" attribute would shadow Serializer.data.
@@ -193,5 +209,7 @@ class YooKassaNotificationSerializer(serializers.Serializer):
 
 class NotificationResultSerializer(serializers.Serializer):
     outcome = serializers.CharField(
-        help_text="What Amur did: captured, failed, voided, unchanged, duplicate, ..."
+        help_text=(
+            "What Amur did: captured, failed, voided, charged_back, unchanged, duplicate, ..."
+        )
     )

@@ -91,11 +91,14 @@ PAYMENT_TRANSITIONS = TransitionTable.build(
         P.REQUIRES_ACTION: {P.PENDING, P.AUTHORISED, P.CAPTURED, P.FAILED, P.VOIDED},
         P.AUTHORISED: {P.CAPTURED, P.FAILED, P.VOIDED},
         P.AWAITING_CASH: {P.CAPTURED, P.VOIDED},
-        P.CAPTURED: {P.PARTIALLY_REFUNDED, P.REFUNDED},
-        P.PARTIALLY_REFUNDED: {P.PARTIALLY_REFUNDED, P.REFUNDED},
+        P.CAPTURED: {P.PARTIALLY_REFUNDED, P.REFUNDED, P.CHARGED_BACK},
+        P.PARTIALLY_REFUNDED: {P.PARTIALLY_REFUNDED, P.REFUNDED, P.CHARGED_BACK},
     },
 )
 REFUNDABLE = frozenset({P.CAPTURED, P.PARTIALLY_REFUNDED, P.REFUNDED})
+CHARGEABLE_BACK = frozenset({P.CAPTURED, P.PARTIALLY_REFUNDED})
+# Every status a payment can reach once its money was taken.
+CAPTURED_ONCE = REFUNDABLE | {P.CHARGED_BACK}
 OPEN = frozenset({P.PENDING, P.REQUIRES_ACTION, P.AUTHORISED})
 
 
@@ -444,6 +447,105 @@ def payment_refund(
             },
         )
         ledger_post_refund(refund=refund, payment=payment)
+    return refund
+
+
+def payment_chargeback(
+    *,
+    payment_id: int,
+    amount: Decimal,
+    reason: str,
+    provider_reference: str,
+    actor_id: int | None,
+) -> Refund:
+    """The card's bank took a captured payment back (a chargeback reported by
+    the provider): order lock, payment lock, then payment_chargeback_record.
+    409 payment_not_chargeable when nothing captured is left to take."""
+    row = Payment.objects.filter(id=payment_id).values_list("order_id", flat=True).first()
+    if row is None:
+        raise NotFound()
+    with transaction.atomic():
+        order = _locked_order(row)
+        payment = Payment.objects.select_for_update().get(id=payment_id)
+        payment.order = order
+        return payment_chargeback_record(
+            payment=payment,
+            amount=amount,
+            reason=reason,
+            provider_reference=provider_reference,
+            actor_id=actor_id,
+        )
+
+
+def payment_chargeback_record(
+    *,
+    payment: Payment,
+    amount: Decimal,
+    reason: str,
+    provider_reference: str,
+    actor_id: int | None,
+) -> Refund:
+    """Record a chargeback on a payment the caller has locked (order, then
+    payment). The bank takes back what is still captured less refunded (at
+    most `amount`, the sum it reported), and the payment is closed as
+    charged_back: a Refund of method chargeback, posted like a card refund
+    under the ledger kind `chargeback`. The same provider_reference again
+    returns the recorded chargeback and writes nothing."""
+    provider_reference = provider_reference.strip()[:100]
+    if not provider_reference:
+        raise ValidationFailed(
+            _("A chargeback needs the provider's reference."),
+            code="invalid",
+            fields={"provider_reference": [_("This field is required.")]},
+        )
+    if (
+        not isinstance(amount, Decimal)
+        or amount <= 0
+        or amount != money_round(amount, payment.currency)
+    ):
+        raise ValidationFailed(
+            _("The chargeback must be a positive amount in whole kopeks."),
+            code="invalid_chargeback_amount",
+            fields={"amount": [_("A positive amount in whole kopeks.")]},
+        )
+    if payment.status == P.CHARGED_BACK:
+        recorded = payment.refunds.filter(
+            method=Refund.Method.CHARGEBACK, provider_reference=provider_reference
+        ).first()
+        if recorded is not None:
+            return recorded
+    if payment.method != Payment.Method.CARD or payment.status not in CHARGEABLE_BACK:
+        raise Conflict(
+            _("Only a captured card payment can be charged back."),
+            code="payment_not_chargeable",
+            extra={"current_status": payment.status},
+        )
+    taken = min(amount, payment.amount - payment.refunded_amount)
+    reason = f"chargeback: {reason.strip() or 'no reason given'}"
+    refund = Refund.objects.create(
+        payment=payment,
+        amount=taken,
+        currency=payment.currency,
+        reason=reason[:300],
+        method=Refund.Method.CHARGEBACK,
+        provider_reference=provider_reference,
+        actor_id=actor_id,
+    )
+    payment.refunded_amount += taken
+    payment_transition(
+        payment=payment,
+        to=P.CHARGED_BACK,
+        kind=PaymentEvent.Kind.CHARGED_BACK,
+        amount=taken,
+        actor_id=actor_id,
+        data={
+            "refund_id": refund.id,
+            "reference": provider_reference,
+            "reported_amount": str(amount),
+            "reason": reason,
+        },
+    )
+    ledger_post_refund(refund=refund, payment=payment)
     return refund
 
 

@@ -45,7 +45,8 @@ from payments.models import (
 from payments.splits import from_minor, to_minor
 
 RELEASE = LedgerTransaction.Kind.PAYABLE_RELEASE
-REFUND = LedgerTransaction.Kind.REFUND
+# A chargeback after the release claws the merchant's share back like a refund.
+CLAWBACKS = (LedgerTransaction.Kind.REFUND, LedgerTransaction.Kind.CHARGEBACK)
 ST = SettlementStatement.Status
 STATEMENT_TRANSITIONS = TransitionTable.build("settlement statement", {ST.DRAFT: {ST.ISSUED}})
 
@@ -65,7 +66,12 @@ def payables_release(*, now: datetime) -> list[int]:
         Order.objects.filter(
             status=OrderStatus.DELIVERED,
             delivered_at__lte=cutoff,
-            payments__status__in=[Payment.Status.CAPTURED, Payment.Status.PARTIALLY_REFUNDED],
+            # A chargeback for less than was left leaves the rest held.
+            payments__status__in=[
+                Payment.Status.CAPTURED,
+                Payment.Status.PARTIALLY_REFUNDED,
+                Payment.Status.CHARGED_BACK,
+            ],
         )
         .exclude(ledger_transactions__kind=RELEASE)
         .order_by("delivered_at", "id")
@@ -147,7 +153,7 @@ def _released_movements(
     )
     moved: dict[tuple[int, int], dict[str, int]] = defaultdict(lambda: {"released": 0, "clawed": 0})
     for merchant, order_id, kind, currency, debits, credits in rows:
-        if kind not in (RELEASE, REFUND):
+        if kind != RELEASE and kind not in CLAWBACKS:
             raise ValueError(f"unexpected {kind} posting on {MERCHANT_PAYABLE_RELEASED}")
         net = to_minor(credits - debits, currency)
         if kind == RELEASE:

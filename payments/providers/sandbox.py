@@ -14,6 +14,10 @@
 
 Any other token is rejected as invalid before a payment is attempted.
 
+A chargeback (the card's bank taking a captured payment back) is reported by
+the notification `payment.charged_back`, whose data adds `amount`, `currency`,
+`chargeback_reference` and `reason`; `sandbox_chargeback_notify` owes one.
+
 Like a real acquirer, the sandbox tells Amur about results it reaches later by
 a signed notification (Standard Webhooks, `SANDBOX_WEBHOOK_SECRET`). Each one
 is a `SandboxDispatch` row written in the caller's transaction and delivered
@@ -49,7 +53,8 @@ THREE_DS = "tok_3ds"
 LATER = {"tok_async_approve": "", "tok_async_decline": "card_declined"}
 TOKENS = APPROVE | set(DECLINE) | {THREE_DS} | set(LATER)
 WEBHOOK_PATH = "/api/v1/payments/webhooks/sandbox/"
-NOTIFIED_STATUSES = {"captured", "failed", "voided"}
+NOTIFIED_STATUSES = {"captured", "failed", "voided", "charged_back"}
+CHARGED_BACK = "charged_back"
 
 
 def _digest(text: str) -> str:
@@ -60,7 +65,13 @@ def confirmation_path(reference: str) -> str:
     return f"/api/v1/payments/sandbox/confirm/{reference}/"
 
 
-def sandbox_notify(*, reference: str, status: str, decline_code: str = "") -> SandboxDispatch:
+def sandbox_notify(
+    *,
+    reference: str,
+    status: str,
+    decline_code: str = "",
+    extra: Mapping[str, str] | None = None,
+) -> SandboxDispatch:
     """Owe Amur a notification of the payment's final state; sent after the
     caller's transaction commits. The same fact twice is one notification."""
     from payments.tasks import sandbox_notification_deliver
@@ -73,7 +84,12 @@ def sandbox_notify(*, reference: str, status: str, decline_code: str = "") -> Sa
             "event": event,
             "body": {
                 "type": event,
-                "data": {"reference": reference, "status": status, "decline_code": decline_code},
+                "data": {
+                    "reference": reference,
+                    "status": status,
+                    "decline_code": decline_code,
+                    **(extra or {}),
+                },
             },
         },
     )
@@ -84,6 +100,22 @@ def sandbox_notify(*, reference: str, status: str, decline_code: str = "") -> Sa
             )
         )
     return dispatch
+
+
+def sandbox_chargeback_notify(
+    *, reference: str, amount: Decimal, currency: str, reason: str
+) -> SandboxDispatch:
+    """Owe Amur the notification that the card's bank took the payment back."""
+    return sandbox_notify(
+        reference=reference,
+        status=CHARGED_BACK,
+        extra={
+            "amount": str(amount),
+            "currency": currency,
+            "chargeback_reference": "sbx_cb_" + _digest(reference),
+            "reason": reason,
+        },
+    )
 
 
 def dispatch_signed(dispatch: SandboxDispatch) -> tuple[bytes, dict[str, str]]:
@@ -181,8 +213,24 @@ class SandboxProvider:
                 status=str(data["status"]),
                 decline_code=str(data.get("decline_code", "")),
             )
-        except (ValueError, KeyError, TypeError) as error:
+            details = _chargeback_details(data) if state.status == CHARGED_BACK else {}
+        except (ValueError, KeyError, TypeError, ArithmeticError) as error:
             raise NotificationRejected(_("The notification could not be read.")) from error
         if state.status not in NOTIFIED_STATUSES:
             raise NotificationRejected(_("The notification could not be read."))
-        return Notification(key=msg_id, event=str(payload.get("type", "")), payment=state)
+        return Notification(
+            key=msg_id, event=str(payload.get("type", "")), payment=state, payload=details
+        )
+
+
+def _chargeback_details(data: Mapping[str, Any]) -> dict[str, str]:
+    """What a chargeback notification adds: raises on anything unreadable."""
+    amount = Decimal(str(data["amount"]))
+    if not amount.is_finite():
+        raise ValueError("amount")
+    return {
+        "amount": str(amount),
+        "currency": str(data["currency"]),
+        "chargeback_reference": str(data["chargeback_reference"]),
+        "reason": str(data.get("reason", "")),
+    }

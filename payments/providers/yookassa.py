@@ -48,6 +48,9 @@ PAYMENT_EVENTS = {
     "payment.canceled",
 }
 REFUND_EVENTS = {"refund.succeeded"}
+# No chargeback event: YooKassa's API has no notification or object for a
+# chargeback (disputes reach the shop outside the API), so a YooKassa payment
+# never becomes charged_back here; only the sandbox reports chargebacks.
 
 
 def _configure() -> None:

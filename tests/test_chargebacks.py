@@ -1,0 +1,230 @@
+"""Card chargebacks: the card's bank takes a captured payment back, reported by
+the provider's signed notification `payment.charged_back`."""
+
+from __future__ import annotations
+
+from decimal import Decimal as D
+from typing import Any
+
+import pytest
+from django.db.models import Sum
+
+from core.errors import Conflict
+from orders.models import Order
+from payments.models import LedgerEntry, LedgerTransaction, Payment, PaymentEvent, Refund
+from payments.providers.sandbox import sandbox_chargeback_notify
+from payments.services import payment_chargeback, payment_refund
+from payments.tasks import sandbox_notification_deliver
+from tests.conftest import World
+from tests.test_providers import pay, place, signed, written
+
+
+def captured_payment(world: World) -> Payment:
+    order = place(world)
+    return Payment.objects.get(id=pay(world, order, "tok_approve").json()["id"])
+
+
+def chargeback_body(payment: Payment, amount: D, reference: str = "cb_1") -> dict[str, Any]:
+    return {
+        "type": "payment.charged_back",
+        "data": {
+            "reference": payment.provider_reference,
+            "status": "charged_back",
+            "decline_code": "",
+            "amount": str(amount),
+            "currency": payment.currency,
+            "chargeback_reference": reference,
+            "reason": "fraud: card holder does not recognise the payment",
+        },
+    }
+
+
+def balance(code: str, **filters: Any) -> D:
+    """credit - debit of an account."""
+    sums = LedgerEntry.objects.filter(account__code=code, **filters).aggregate(
+        d=Sum("debit"), c=Sum("credit")
+    )
+    return (sums["c"] or D(0)) - (sums["d"] or D(0))
+
+
+def every_transaction_balances() -> bool:
+    for txn in LedgerTransaction.objects.all():
+        entries = list(txn.entries.all())
+        if sum(e.debit for e in entries) != sum(e.credit for e in entries):
+            return False
+    return True
+
+
+def test_a_signed_chargeback_takes_a_captured_payment_back(world: World) -> None:
+    payment = captured_payment(world)
+    merchant_id = world.products[0].merchant_id
+    held = balance("merchant_payable", merchant_id=merchant_id)
+    assert held > 0
+
+    response = signed(chargeback_body(payment, payment.amount), "msg_cb")
+
+    assert response.status_code == 200 and response.json() == {"outcome": "charged_back"}
+    payment.refresh_from_db()
+    assert (payment.status, payment.refunded_amount) == ("charged_back", payment.amount)
+    refund = Refund.objects.get(payment=payment)
+    assert (refund.method, refund.amount, refund.provider_reference) == (
+        "chargeback",
+        payment.amount,
+        "cb_1",
+    )
+    assert refund.reason == "chargeback: fraud: card holder does not recognise the payment"
+    assert list(payment.events.values_list("kind", flat=True)) == [
+        "authorised",
+        "captured",
+        "charged_back",
+    ]
+    kinds = LedgerTransaction.objects.filter(payment=payment).order_by("id")
+    assert list(kinds.values_list("kind", flat=True)) == ["capture", "chargeback"]
+    assert every_transaction_balances()
+    chargeback = kinds.get(kind="chargeback")
+    # The merchant's whole share comes off its payable, the acquirer takes the total.
+    assert chargeback.entries.get(account__code="merchant_payable").debit == held
+    assert chargeback.entries.get(account__code="buyer_payments_in_transit").credit == (
+        payment.amount
+    )
+    assert balance("merchant_payable", merchant_id=merchant_id) == D("0.00")
+    assert balance("buyer_payments_in_transit") == D("0.00")
+    # The order is left as it was; nothing captured is left to refund.
+    assert Order.objects.get(id=payment.order_id).status == "allocated"
+    with pytest.raises(Conflict) as refused:
+        payment_refund(payment_id=payment.id, amount=D("1.00"), reason="late", actor_id=None)
+    assert refused.value.code == "payment_not_refundable"
+
+
+def test_the_same_chargeback_twice_changes_nothing_the_second_time(world: World) -> None:
+    payment = captured_payment(world)
+    assert signed(chargeback_body(payment, payment.amount), "msg_cb").status_code == 200
+    before = written()
+    refunds = Refund.objects.count()
+
+    again = signed(chargeback_body(payment, payment.amount), "msg_cb")
+    # The provider may resend the same chargeback under a new message id.
+    resent = signed(chargeback_body(payment, payment.amount), "msg_cb_resent")
+    direct = payment_chargeback(
+        payment_id=payment.id,
+        amount=payment.amount,
+        reason="again",
+        provider_reference="cb_1",
+        actor_id=None,
+    )
+
+    assert again.json() == {"outcome": "duplicate"}
+    assert resent.status_code == 200 and resent.json() == {"outcome": "unchanged"}
+    assert direct == Refund.objects.get(payment=payment)
+    assert (written(), Refund.objects.count()) == (before, refunds)
+    # Another chargeback of a payment already charged back is refused.
+    other = signed(chargeback_body(payment, payment.amount, reference="cb_2"), "msg_cb_2")
+    assert other.status_code == 409 and other.json()["code"] == "payment_not_chargeable"
+    assert (written(), Refund.objects.count()) == (before, refunds)
+
+
+@pytest.mark.parametrize("token", ["tok_decline", "tok_3ds"])
+def test_a_chargeback_of_a_payment_not_captured_is_refused_and_writes_nothing(
+    world: World, token: str
+) -> None:
+    order = place(world)
+    pay(world, order, token)
+    payment = Payment.objects.get(order=order)
+    before = written()
+
+    response = signed(chargeback_body(payment, payment.amount), "msg_cb")
+
+    assert response.status_code == 409
+    assert response.json()["code"] == "payment_not_chargeable"
+    assert written() == before and Refund.objects.count() == 0
+    assert Payment.objects.get(id=payment.id).status == payment.status
+
+
+def test_a_chargeback_of_a_refunded_payment_is_refused(world: World) -> None:
+    payment = captured_payment(world)
+    payment_refund(payment_id=payment.id, amount=payment.amount, reason="returned", actor_id=None)
+    before = written()
+
+    response = signed(chargeback_body(payment, payment.amount), "msg_cb")
+
+    assert response.status_code == 409 and written() == before
+    assert Payment.objects.get(id=payment.id).status == "refunded"
+
+
+def test_a_chargeback_after_a_partial_refund_takes_only_the_remainder(world: World) -> None:
+    payment = captured_payment(world)
+    merchant_id = world.products[0].merchant_id
+    payment_refund(payment_id=payment.id, amount=D("300.00"), reason="damaged", actor_id=None)
+
+    # The bank reports the whole payment; only what is still captured is taken.
+    response = signed(chargeback_body(payment, payment.amount), "msg_cb")
+
+    assert response.json() == {"outcome": "charged_back"}
+    payment.refresh_from_db()
+    assert (payment.status, payment.refunded_amount) == ("charged_back", payment.amount)
+    chargeback = Refund.objects.get(payment=payment, method="chargeback")
+    assert chargeback.amount == payment.amount - D("300.00")
+    event = payment.events.get(kind=PaymentEvent.Kind.CHARGED_BACK)
+    assert (event.amount, event.data["reported_amount"]) == (chargeback.amount, str(payment.amount))
+    assert list(
+        LedgerTransaction.objects.filter(payment=payment).values_list("kind", flat=True)
+    ) == ["capture", "refund", "chargeback"]
+    assert every_transaction_balances()
+    assert balance("merchant_payable", merchant_id=merchant_id) == D("0.00")
+    assert balance("buyer_payments_in_transit") == D("0.00")
+
+
+def test_a_chargeback_for_less_than_remains_takes_what_the_bank_reported(world: World) -> None:
+    payment = captured_payment(world)
+    merchant_id = world.products[0].merchant_id
+    held = balance("merchant_payable", merchant_id=merchant_id)
+
+    refund = payment_chargeback(
+        payment_id=payment.id,
+        amount=D("100.00"),
+        reason="not as described",
+        provider_reference="cb_part",
+        actor_id=None,
+    )
+
+    payment.refresh_from_db()
+    assert (payment.status, payment.refunded_amount, refund.amount) == (
+        "charged_back",
+        D("100.00"),
+        D("100.00"),
+    )
+    assert every_transaction_balances()
+    assert balance("buyer_payments_in_transit") == -(payment.amount - D("100.00"))
+    assert D(0) < balance("merchant_payable", merchant_id=merchant_id) < held
+
+
+def test_the_sandbox_delivers_its_own_chargeback_notification(world: World) -> None:
+    payment = captured_payment(world)
+    dispatch = sandbox_chargeback_notify(
+        reference=payment.provider_reference,
+        amount=payment.amount,
+        currency=payment.currency,
+        reason="fraud",
+    )
+
+    sandbox_notification_deliver(dispatch.id)
+
+    dispatch.refresh_from_db()
+    assert dispatch.delivered_at is not None and dispatch.last_error == ""
+    payment.refresh_from_db()
+    assert payment.status == "charged_back"
+    refund = Refund.objects.get(payment=payment)
+    assert (refund.amount, refund.reason) == (payment.amount, "chargeback: fraud")
+
+
+def test_a_chargeback_notification_without_its_amount_is_rejected(world: World) -> None:
+    payment = captured_payment(world)
+    body = chargeback_body(payment, payment.amount)
+    del body["data"]["amount"]
+    before = written()
+
+    response = signed(body, "msg_cb")
+
+    assert response.status_code == 400
+    assert response.json()["code"] == "notification_rejected"
+    assert written() == before
