@@ -132,16 +132,6 @@ _COPY_NULL = "\\N"
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
-def _copy_text(value: Any) -> str:
-    if value is None:
-        return "\\N"
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, list):
-        return json.dumps(value)
-    return str(value).translate(_COPY_ESCAPES)
-
-
 def _copy_line(row: tuple[Any, ...], created: str) -> str:
     """One outbox row in COPY's text format (the _OUTBOX_FIELDS order),
     escaping only the columns that hold free text."""
@@ -173,7 +163,7 @@ def _outbox_copy(values: Sequence[tuple[Any, ...]]) -> bool:
         quote(OutboxEvent._meta.db_table),
         ", ".join(quote(f.column or f.attname) for f in concrete),
     )
-    created = _copy_text(values[0][11])  # one timestamp for the whole batch
+    created = values[0][11].isoformat()  # one timestamp for the whole batch
     text = "".join(_copy_line(row, created) for row in values)
     with connection.cursor() as cursor, connection.wrap_database_errors:
         copy = getattr(cursor.cursor, "copy_expert", None)

@@ -9,7 +9,12 @@ from django.utils.translation import gettext_lazy as _
 
 from core.api import csv_response, pdf_response
 from core.errors import ApplicationError
-from orders.admin_scoping import MerchantScopedAdmin, ReadOnlyAdmin, ReadOnlyInline
+from orders.admin_scoping import (
+    MerchantScopedAdmin,
+    ReadOnlyAdmin,
+    ReadOnlyInline,
+    is_operator_staff,
+)
 from orders.selectors import merchant_id_for_user
 from payments.models import (
     SETTLEMENT_LINE_FIELDS,
@@ -155,8 +160,7 @@ class SettlementStatementAdmin(ReadOnlyAdmin, MerchantScopedAdmin):
     actions = ["download_csv", "download_pdf", "rebuild", "issue"]
 
     def has_operator_permission(self, request: HttpRequest) -> bool:
-        user = request.user
-        return bool(user.is_active and user.is_staff and merchant_id_for_user(user) is None)
+        return is_operator_staff(request)
 
     def _one(
         self, request: HttpRequest, queryset: QuerySet[SettlementStatement]

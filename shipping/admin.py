@@ -12,9 +12,13 @@ from django.utils.translation import gettext_lazy as _
 from core.api import csv_response, pdf_response
 from core.errors import ApplicationError
 from orders.admin import OrderAdmin
-from orders.admin_scoping import MerchantScopedAdmin, ReadOnlyAdmin, ReadOnlyInline
+from orders.admin_scoping import (
+    MerchantScopedAdmin,
+    ReadOnlyAdmin,
+    ReadOnlyInline,
+    is_operator_staff,
+)
 from orders.models import Order
-from orders.selectors import merchant_id_for_user
 from payments.admin import OperatorOnly
 from shipping.cod import cod_reconcile, cod_remittance_record
 from shipping.cod_models import CashCollection, CodDifference, CodReconciliation, CourierRemittance
@@ -49,12 +53,6 @@ from shipping.services import departure_transition, departures_plan
 from shipping.transfers import transfer_cancel, transfer_dispatch
 from warehouses.admin import WarehouseAdmin
 from warehouses.models import Warehouse
-
-
-def _is_operator_staff(request: HttpRequest) -> bool:
-    """Django staff who do not work for a merchant."""
-    user = request.user
-    return bool(user.is_active and user.is_staff and merchant_id_for_user(user) is None)
 
 
 class LaneRegionInline(admin.TabularInline):
@@ -157,7 +155,7 @@ class DepartureAdmin(admin.ModelAdmin):
 
     def has_operator_permission(self, request: HttpRequest) -> bool:
         """Manifests list every recipient: operator staff only."""
-        return _is_operator_staff(request)
+        return is_operator_staff(request)
 
     def _manifest(self, request: HttpRequest, queryset: QuerySet[Departure]) -> Manifest | None:
         departures = list(queryset.order_by("id")[:2])
@@ -229,7 +227,7 @@ class ParcelAdmin(ReadOnlyAdmin, MerchantScopedAdmin):
 
     def has_operator_permission(self, request: HttpRequest) -> bool:
         """Customs holds are resolved by operator staff, never by a merchant."""
-        return _is_operator_staff(request)
+        return is_operator_staff(request)
 
     def _hold_resolve(
         self,
@@ -347,8 +345,7 @@ class TransferAdmin(ReadOnlyAdmin):
 
     def has_operator_permission(self, request: HttpRequest) -> bool:
         """Operator staff only: merchants' staff never move stock between warehouses."""
-        user = request.user
-        return bool(user.is_active and user.is_staff and merchant_id_for_user(user) is None)
+        return is_operator_staff(request)
 
 
 # Fulfilment actions on the lower apps' admin pages live here, where the
@@ -439,7 +436,7 @@ class CourierRemittanceAdmin(OperatorOnly):
     list_select_related = ("courier",)
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return _is_operator_staff(request) and request.user.has_perm(
+        return is_operator_staff(request) and request.user.has_perm(
             "shipping.add_courierremittance"
         )
 
