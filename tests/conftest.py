@@ -31,6 +31,13 @@ from warehouses.services import stock_receive
 REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # The production hasher (PBKDF2, a million rounds) is slow on purpose: it
+    # cost about 0.2 s per factory-made user, most of each test's setup. The
+    # tests check who may log in, not how hard a stolen hash is to crack.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 def _services_missing(marker: str) -> str | None:
     if connection.vendor != "postgresql":
         return "needs PostgreSQL (set DATABASE_URL)"
