@@ -224,6 +224,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "payments.rates_refresh",
         "schedule": crontab(minute=30, hour="10,13,16"),
     },
+    # Courier scans whose enqueue the broker missed still reach their parcels.
+    "pending-events-sweep": {
+        "task": "shipping.pending_events_apply",
+        "schedule": timedelta(seconds=30),
+    },
     "lanes-plan": {"task": "shipping.lanes_plan", "schedule": timedelta(minutes=10)},
     "parcels-expire": {"task": "shipping.parcels_expire", "schedule": crontab(minute=15, hour=3)},
     "sandbox-notifications-sweep": {

@@ -30,7 +30,7 @@ from core.errors import Conflict, Forbidden, NotFound, Unprocessable
 from orders.regions import REGIONS
 from orders.selectors import merchant_id_for_user
 from shipping.models import Parcel, ParcelLine, ParcelStatus, TrackingEvent
-from shipping.services import NewEvent, parcel_events_apply
+from shipping.timeline import NewEvent, parcel_events_apply
 
 CATEGORY_SALE_OF_GOODS = "sale_of_goods"
 CURRENCY = "CNY"

@@ -343,6 +343,23 @@ class TrackingEvent(models.Model):
         return f"{self.parcel_id} {self.event} {self.occurred_at:%Y-%m-%d %H:%M}"
 
 
+class PendingEvent(models.Model):
+    """A tracking event stored but not yet applied to its parcel's status
+    (courier scans; shipping.timeline). Deleted when applied."""
+
+    event = models.OneToOneField(
+        TrackingEvent, primary_key=True, on_delete=models.CASCADE, related_name="+"
+    )
+    parcel = models.ForeignKey(Parcel, on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        verbose_name = _("pending tracking event")
+        verbose_name_plural = _("pending tracking events")
+
+    def __str__(self) -> str:
+        return f"{self.parcel_id} event {self.event_id}"
+
+
 class TrackingSeries(models.Model):
     """Next free S10 serial per prefix and country."""
 

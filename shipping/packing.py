@@ -22,7 +22,8 @@ from orders.models import Order, OrderStatus
 from orders.services import orders_transition
 from shipping.models import Lane, Parcel, ParcelLine
 from shipping.pricing import Unit, parcels_split
-from shipping.services import NewEvent, parcel_events_apply, tracking_numbers_issue
+from shipping.services import tracking_numbers_issue
+from shipping.timeline import NewEvent, parcel_events_apply
 from warehouses.models import Reservation
 from warehouses.services import stock_pick
 

@@ -17,7 +17,7 @@ from django.utils.translation import gettext_lazy as _
 from shipping.cod import CASH_COLLECTED, cash_collections_record, cod_parcel_numbers
 from shipping.models import Courier, Parcel, TrackingEvent
 from shipping.s10 import s10_is_valid
-from shipping.services import NewEvent, parcel_events_apply
+from shipping.timeline import NewEvent, parcel_events_record
 from shipping.tracking import EVENT_KINDS
 
 MAX_SCANS_PER_REQUEST = 1000
@@ -103,6 +103,9 @@ def _scans_record(*, courier: Courier, scans: Sequence[Scan]) -> ScanOutcome:
                 )
             )
     with transaction.atomic():
-        # The cash goes into the books with the scans that report it.
-        cash_collections_record(events=parcel_events_apply(events=events))
+        ids = parcel_events_record(events=events)
+        cash_ids = [i for i, e in zip(ids, events, strict=True) if e.event == CASH_COLLECTED]
+        if cash_ids:
+            # The cash goes into the books with the scans that report it.
+            cash_collections_record(events=list(TrackingEvent.objects.filter(id__in=cash_ids)))
     return outcome

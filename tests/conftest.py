@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from django.conf import settings
 from django.db import connection
+from django.test import TestCase
 from rest_framework.test import APIClient
 
 from orders.models import Buyer, Product
@@ -93,6 +94,17 @@ def client_for(user: Any) -> APIClient:
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {token_for(user)}")
     return client
+
+
+SCANS_URL = "/api/v1/courier/scans/"
+
+
+def scans_post(client: APIClient, body: Any, **extra: Any) -> Any:
+    """POST a courier batch, then run what its commit sets off (applying the
+    scans to their parcels), as the worker does after the request."""
+    extra.setdefault("format", "json")
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        return client.post(SCANS_URL, body, **extra)
 
 
 @dataclass

@@ -3,6 +3,7 @@ and the services test (PostgreSQL, Redis and a real Celery worker)."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -109,9 +110,16 @@ def run_order_to_delivery(
     )
     assert status == 200 and body["accepted"] == 4, body
 
+    # Scans reach their parcel after the request (in process on the embedded
+    # stack, by a worker on the services stack): wait for the delivery.
+    deadline = time.monotonic() + 30
+    while True:
+        status, final = http("GET", f"/api/v1/orders/{number}/")
+        if final["status"] == "delivered" or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
     status, track = http("GET", f"/api/v1/tracking/{tracking}/")
     assert status == 200, track
-    status, final = http("GET", f"/api/v1/orders/{number}/")
     status, events = http("GET", f"/api/v1/orders/{number}/events/")
     return {
         "number": number,

@@ -29,11 +29,10 @@ from shipping.cod_models import CashCollection, CodReconciliation, CourierRemitt
 from shipping.models import Courier, Parcel, TrackingEvent
 from shipping.packing import order_pack
 from shipping.tasks import reconcile_cod
-from tests.conftest import World, client_for
+from tests.conftest import World, client_for, scans_post
 from tests.factories import CourierFactory, MerchantStaffFactory, UserFactory
 
 D = Decimal
-SCANS_URL = "/api/v1/courier/scans/"
 MOSCOW = ZoneInfo("Europe/Moscow")
 DUE = D("1501.50")  # one TEA-0001: 98 CNY * 11 + shipping 423.50
 
@@ -81,7 +80,7 @@ def cash(parcel: Parcel, at: datetime, scan_id: str, amount: str) -> dict[str, A
 
 
 def post_scans(courier: Courier, *scans: dict[str, Any]) -> dict[str, Any]:
-    response = client_for(courier.user).post(SCANS_URL, {"scans": list(scans)}, format="json")
+    response = scans_post(client_for(courier.user), {"scans": list(scans)})
     assert response.status_code == 200, response.json()
     body: dict[str, Any] = response.json()
     return body

@@ -27,8 +27,9 @@ from shipping.customs import (
 )
 from shipping.models import CustomsHoldReason, Parcel, TrackingEvent
 from shipping.packing import order_pack
-from shipping.services import NewEvent, departure_transition, parcel_events_apply
-from tests.conftest import World, client_for
+from shipping.services import departure_transition
+from shipping.timeline import NewEvent, parcel_events_apply
+from tests.conftest import World, client_for, scans_post
 from tests.factories import MerchantStaffFactory, UserFactory
 from tests.test_manifests import (
     KATYA,
@@ -391,8 +392,8 @@ def test_a_customs_hold_scan_must_say_why(world: World, courier: Any) -> None:
     events = TrackingEvent.objects.filter(parcel=parcel).count()
     presented = {**hold_scan(parcel, "s-4"), "event": "customs_presented", "reason": "duties"}
 
-    response = client_for(courier.user).post(
-        "/api/v1/courier/scans/",
+    response = scans_post(
+        client_for(courier.user),
         {
             "scans": [
                 hold_scan(parcel, "s-1"),
@@ -402,7 +403,6 @@ def test_a_customs_hold_scan_must_say_why(world: World, courier: Any) -> None:
                 {**hold_scan(parcel, "s-5"), "event": "customs_presented"},
             ]
         },
-        format="json",
         HTTP_ACCEPT_LANGUAGE="en",
     )
 
@@ -431,10 +431,9 @@ def test_the_hold_reason_reaches_the_timeline_the_webhook_and_the_buyer(
     mailoutbox.clear()
 
     with django_capture_on_commit_callbacks(execute=True):
-        response = client_for(courier.user).post(
-            "/api/v1/courier/scans/",
+        response = scans_post(
+            client_for(courier.user),
             {"scans": [hold_scan(parcel, "s-1", reason="valuation")]},
-            format="json",
         )
 
     assert (response.status_code, response.json()["accepted"]) == (200, 1)

@@ -23,7 +23,7 @@ from notifications.models import OutboxEvent
 from notifications.services import subscription_create
 from shipping.models import Parcel
 from shipping.s10 import s10_build
-from shipping.services import NewEvent, parcel_events_apply
+from shipping.timeline import NewEvent, parcel_events_apply
 from tests.conftest import World
 from tests.receiver import webhook_receiver
 from tests.servers import ROOT, _free_port, served_database_url

@@ -21,9 +21,7 @@ from shipping.models import Parcel, TrackingEvent
 from shipping.s10 import s10_build
 from shipping.serializers import ScanSerializer, scan_validate
 from shipping.tracking import COURIER_EVENTS
-from tests.conftest import World, client_for
-
-SCANS_URL = "/api/v1/courier/scans/"
+from tests.conftest import World, client_for, scans_post
 
 ODD_TEXT = [
     "",
@@ -195,7 +193,7 @@ def post_batch(courier: Any, numbers: list[str], tag: str) -> tuple[Any, int]:
     }
     client = client_for(courier.user)
     with CaptureQueriesContext(connection) as queries:
-        response = client.post(SCANS_URL, body, format="json", HTTP_ACCEPT_LANGUAGE="en")
+        response = scans_post(client, body, HTTP_ACCEPT_LANGUAGE="en")
     return response, len(queries.captured_queries)
 
 

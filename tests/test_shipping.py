@@ -18,10 +18,9 @@ from shipping.models import Courier, Departure, DepartureEvent, Parcel, Tracking
 from shipping.packing import order_pack
 from shipping.s10 import s10_build
 from shipping.services import PlanResult, departure_transition, departures_plan
-from tests.conftest import World, client_for
+from tests.conftest import World, client_for, scans_post
 from tests.factories import CourierFactory, DepartureFactory
 
-SCANS_URL = "/api/v1/courier/scans/"
 NO_CAPACITY = "no_capacity"
 NO_DEPARTURE = "no_open_departure"
 
@@ -268,12 +267,12 @@ def test_duplicate_scans_count_once_within_and_across_batches(world: World, cour
         ]
     }
 
-    first = client.post(SCANS_URL, batch, format="json")
+    first = scans_post(client, batch)
 
     assert first.status_code == 200, first.json()
     assert first.json() == {"accepted": 2, "duplicates": 1, "rejected": []}
 
-    second = client.post(SCANS_URL, batch, format="json")
+    second = scans_post(client, batch)
 
     assert second.status_code == 200, second.json()
     assert second.json() == {"accepted": 0, "duplicates": 3, "rejected": []}
@@ -290,16 +289,14 @@ def test_late_scan_is_placed_in_time_order_on_the_tracking_page(
     now = timezone.now()
     client = client_for(courier.user)
 
-    response = client.post(
-        SCANS_URL,
+    response = scans_post(
+        client,
         {"scans": [scan(tn, "arrived", now - timedelta(hours=1), "late-2")]},
-        format="json",
     )
     assert response.status_code == 200, response.json()
-    response = client.post(
-        SCANS_URL,
+    response = scans_post(
+        client,
         {"scans": [scan(tn, "departed", now - timedelta(hours=2), "late-1", location="HRB")]},
-        format="json",
     )
     assert response.status_code == 200, response.json()
     assert response.json() == {"accepted": 1, "duplicates": 0, "rejected": []}
@@ -327,10 +324,9 @@ def test_bad_check_digit_is_rejected_while_a_good_scan_is_accepted(
     bad = f"{tn[:10]}{wrong_digit}{tn[11:]}"
     at = timezone.now() - timedelta(minutes=5)
 
-    response = client_for(courier.user).post(
-        SCANS_URL,
+    response = scans_post(
+        client_for(courier.user),
         {"scans": [scan(tn, "accepted", at, "good-1"), scan(bad, "accepted", at, "bad-1")]},
-        format="json",
         HTTP_ACCEPT_LANGUAGE="en",
     )
 
@@ -358,8 +354,8 @@ def test_batch_of_only_bad_scans_is_a_400_and_writes_nothing(world: World, couri
     at = timezone.now() - timedelta(minutes=5)
     before = TrackingEvent.objects.count()
 
-    response = client_for(courier.user).post(
-        SCANS_URL,
+    response = scans_post(
+        client_for(courier.user),
         {
             "scans": [
                 scan(bad, "accepted", at, "bad-1"),
@@ -367,7 +363,6 @@ def test_batch_of_only_bad_scans_is_a_400_and_writes_nothing(world: World, couri
                 scan(tn, "delivered", at + timedelta(days=1), "bad-3"),  # in the future
             ]
         },
-        format="json",
         HTTP_ACCEPT_LANGUAGE="en",
     )
 
@@ -393,10 +388,9 @@ def test_courier_not_on_the_parcels_lane_or_region_gets_404_and_nothing_is_writt
     stranger.lanes.add(world.road)
     before = TrackingEvent.objects.count()
 
-    response = client_for(stranger.user).post(
-        SCANS_URL,
+    response = scans_post(
+        client_for(stranger.user),
         {"scans": [scan(tn, "delivered", timezone.now() - timedelta(minutes=1), "x-1")]},
-        format="json",
         HTTP_ACCEPT_LANGUAGE="en",
     )
 
@@ -414,10 +408,9 @@ def test_courier_of_the_region_without_the_lane_may_scan(world: World) -> None:
     tn = packed_parcel(world).tracking_number
     regional = new_courier(regions=["RU-SVE"])  # no lanes
 
-    response = client_for(regional.user).post(
-        SCANS_URL,
+    response = scans_post(
+        client_for(regional.user),
         {"scans": [scan(tn, "out_for_delivery", timezone.now(), "r-1")]},
-        format="json",
     )
 
     assert response.status_code == 200, response.json()
@@ -431,25 +424,23 @@ def test_stray_scans_after_delivered_are_kept_but_the_status_stays_delivered(
     tn = parcel.tracking_number
     now = timezone.now()
     client = client_for(courier.user)
-    response = client.post(
-        SCANS_URL,
+    response = scans_post(
+        client,
         {"scans": [scan(tn, "delivered", now - timedelta(hours=2), "d-1")]},
-        format="json",
     )
     assert response.status_code == 200, response.json()
     parcel.refresh_from_db()
     assert parcel.status == "delivered"
     assert parcel.order.status == "delivered"
 
-    response = client.post(
-        SCANS_URL,
+    response = scans_post(
+        client,
         {
             "scans": [
                 scan(tn, "departed", now - timedelta(hours=1), "d-2"),
                 scan(tn, "out_for_delivery", now - timedelta(minutes=30), "d-3"),
             ]
         },
-        format="json",
     )
 
     assert response.status_code == 200, response.json()
@@ -471,10 +462,9 @@ def test_non_courier_user_gets_403(world: World) -> None:
     tn = packed_parcel(world).tracking_number
     before = TrackingEvent.objects.count()
 
-    response = client_for(world.buyer.user).post(
-        SCANS_URL,
+    response = scans_post(
+        client_for(world.buyer.user),
         {"scans": [scan(tn, "delivered", timezone.now(), "n-1")]},
-        format="json",
         HTTP_ACCEPT_LANGUAGE="en",
     )
 
@@ -488,7 +478,7 @@ def test_non_courier_user_gets_403(world: World) -> None:
 
 
 def test_anonymous_scan_is_a_401(world: World, api: Any) -> None:
-    response = api.post(SCANS_URL, {"scans": []}, format="json")
+    response = scans_post(api, {"scans": []})
     assert response.status_code == 401
     assert response.json()["code"] == "not_authenticated"
 
@@ -498,10 +488,9 @@ def test_more_than_1000_scans_is_a_400(world: World, courier: Any) -> None:
     at = timezone.now() - timedelta(minutes=5)
     before = TrackingEvent.objects.count()
 
-    response = client_for(courier.user).post(
-        SCANS_URL,
+    response = scans_post(
+        client_for(courier.user),
         {"scans": [scan(tn, "accepted", at, f"bulk-{i}") for i in range(1001)]},
-        format="json",
         HTTP_ACCEPT_LANGUAGE="en",
     )
 
@@ -518,14 +507,13 @@ def test_exactly_1000_scans_are_accepted(world: World, courier: Any) -> None:
     tn = packed_parcel(world).tracking_number
     at = timezone.now() - timedelta(hours=1)
 
-    response = client_for(courier.user).post(
-        SCANS_URL,
+    response = scans_post(
+        client_for(courier.user),
         {
             "scans": [
                 scan(tn, "accepted", at + timedelta(seconds=i), f"bulk-{i}") for i in range(1000)
             ]
         },
-        format="json",
     )
 
     assert response.status_code == 200, response.json()
