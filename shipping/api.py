@@ -119,8 +119,9 @@ def _parse_scans(raw_scans: list[Any]) -> tuple[list[Scan], list[dict[str, Any]]
     scans: list[Scan] = []
     rejected: list[dict[str, Any]] = []
     latest_allowed = timezone.now() + FUTURE_TOLERANCE
+    zone = timezone.get_current_timezone()
     for index, raw in enumerate(raw_scans):
-        data, errors = scan_validate(raw)
+        data, errors = scan_validate(raw, zone=zone)
         scan_id = raw.get("scan_id") if isinstance(raw.get("scan_id"), str) else None
         if data is None:
             problems = flatten_detail(errors)

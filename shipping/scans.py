@@ -60,17 +60,17 @@ def _scans_record(*, courier: Courier, scans: Sequence[Scan]) -> ScanOutcome:
     numbers = {s.tracking_number for s in scans}
     valid_numbers = {number for number in numbers if s10_is_valid(number)}
     lane_ids = set(courier.lanes.values_list("id", flat=True))
-    visible = Parcel.objects.filter(tracking_number__in=valid_numbers).filter(
+    visible = Parcel.objects.filter(tracking_number__any_of=valid_numbers).filter(
         Q(lane_id__in=lane_ids) | Q(order__region__in=courier.regions or [])
     )
-    parcels = dict(visible.values_list("tracking_number", "id"))
+    parcels = dict(visible.order_by().values_list("tracking_number", "id"))
     cash_due = cod_parcel_numbers(
         numbers=[s.tracking_number for s in scans if s.event == CASH_COLLECTED]
     )
     seen_ids = set(
-        TrackingEvent.objects.filter(scan_id__in=[s.scan_id for s in scans]).values_list(
-            "scan_id", flat=True
-        )
+        TrackingEvent.objects.filter(scan_id__any_of=[s.scan_id for s in scans])
+        .order_by()
+        .values_list("scan_id", flat=True)
     )
     events: list[NewEvent] = []
     for scan in scans:

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, tzinfo
 from decimal import Decimal
 from typing import Any
 
@@ -88,15 +88,16 @@ _SCAN_FAST_KEYS = frozenset({"scan_id", "tracking_number", "event", "occurred_at
 _SCAN_EVENTS = frozenset(COURIER_EVENTS)
 
 
-def _scan_time(text: str) -> datetime | None:
+def _scan_time(text: str, zone: tzinfo) -> datetime | None:
     """What DateTimeField makes of an ISO 8601 time with an offset (moved to
-    the current time zone); None for anything else, which the serializer
-    then judges. DateTimeField itself spends most of a scan's validation."""
+    the current time zone, `zone`); None for anything else, which the
+    serializer then judges. DateTimeField itself, which looks the current
+    zone up for every value, spent most of a scan's validation."""
     try:
         parsed = parse_datetime(text)
         if parsed is None or parsed.tzinfo is None:
             return None
-        return parsed.astimezone(timezone.get_current_timezone())
+        return parsed.astimezone(zone)
     except (ValueError, OverflowError):
         return None
 
@@ -120,7 +121,7 @@ def _scan_text(value: Any, name: str) -> str | None:
     return text
 
 
-def _scan_fast(raw: Mapping[str, Any]) -> dict[str, Any] | None:
+def _scan_fast(raw: Mapping[str, Any], zone: tzinfo) -> dict[str, Any] | None:
     """ScanSerializer's validated data for a plain, well-formed scan, or None
     when the serializer itself must look at it."""
     if not raw.keys() <= _SCAN_FAST_KEYS:
@@ -132,7 +133,7 @@ def _scan_fast(raw: Mapping[str, Any]) -> dict[str, Any] | None:
         return None
     if type(at) is not str:
         return None
-    occurred_at = _scan_time(at)
+    occurred_at = _scan_time(at, zone)
     if occurred_at is None:
         return None
     location = _scan_text(raw["location"], "location") if "location" in raw else ""
@@ -147,7 +148,9 @@ def _scan_fast(raw: Mapping[str, Any]) -> dict[str, Any] | None:
     }
 
 
-def scan_validate(raw: Mapping[str, Any]) -> tuple[dict[str, Any] | None, Any]:
+def scan_validate(
+    raw: Mapping[str, Any], *, zone: tzinfo | None = None
+) -> tuple[dict[str, Any] | None, Any]:
     """`ScanSerializer(data=raw)`: (validated data, None) or (None, errors).
 
     A batch holds up to 1,000 scans, and building a serializer per scan costs
@@ -155,7 +158,7 @@ def scan_validate(raw: Mapping[str, Any]) -> tuple[dict[str, Any] | None, Any]:
     the same rules and the same result; anything else (cash fields, unknown
     fields, wrong types, any error) goes through the serializer, so refusals
     carry exactly its messages."""
-    data = _scan_fast(raw)
+    data = _scan_fast(raw, zone or timezone.get_current_timezone())
     if data is not None:
         return data, None
     serializer = ScanSerializer(data=raw)

@@ -14,6 +14,7 @@ from shipping.models import DutyRule, Lane
 from shipping.pricing import Unit, duty_eur, parcels_split, shipping_fee_cny
 from shipping.s10 import WEIGHTS, check_digit, s10_build, s10_is_valid
 from shipping.tracking import status_fold
+from tests.factories import LaneFactory
 from warehouses.allocation import Need, WarehouseOption, allocate
 
 CENT = Decimal("0.01")
@@ -291,3 +292,25 @@ def test_transition_table_rejects_an_unlisted_move_with_409(current: str, target
 def test_transition_table_sources_of() -> None:
     assert TABLE.sources_of("done") == frozenset({"open"})
     assert TABLE.sources_of("open") == frozenset({"new"})
+
+
+@pytest.mark.django_db
+def test_any_of_matches_what_in_matches() -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    codes = ["HRB-SVX-AIR", "SFH-VVO-ROAD", "HRB-OVB-AIR"]
+    Lane.objects.all().delete()
+    for code in codes:
+        LaneFactory.create(code=code)
+    wanted = ["SFH-VVO-ROAD", "HRB-OVB-AIR", "NOT-A-LANE"]
+
+    with CaptureQueriesContext(connection) as queries:
+        found = set(Lane.objects.filter(code__any_of=wanted).values_list("code", flat=True))
+
+    assert found == set(Lane.objects.filter(code__in=wanted).values_list("code", flat=True))
+    assert found == {"SFH-VVO-ROAD", "HRB-OVB-AIR"}
+    assert list(Lane.objects.filter(code__any_of=[])) == []
+    if connection.vendor == "postgresql":
+        # One array parameter, whatever the number of values.
+        assert "= ANY(" in queries.captured_queries[0]["sql"]
