@@ -111,3 +111,28 @@ def gunicorn(env: dict[str, str], workers: int) -> Iterator[str]:
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+def celery_workers(env: dict[str, str], count: int, concurrency: int) -> list[subprocess.Popen]:
+    return [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "ecommerce",
+                "worker",
+                "--loglevel=WARNING",
+                f"--concurrency={concurrency}",
+                "-n",
+                f"bench{i}-{os.getpid()}@%h",
+                "--without-heartbeat",
+                "--without-gossip",
+                "--without-mingle",
+            ],
+            cwd=ROOT,
+            env=env,
+        )
+        for i in range(count)
+    ]

@@ -40,7 +40,14 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import ROOT, database_recreate, database_url, django_env, manage, seed_run
+from bench.common import (
+    celery_workers,
+    database_recreate,
+    database_url,
+    django_env,
+    manage,
+    seed_run,
+)
 
 OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Type: text/plain\r\n\r\nok"
 
@@ -128,31 +135,6 @@ class ReceiverProcess:
     def close(self) -> None:
         self.process.terminate()
         self.process.wait(timeout=10)
-
-
-def celery_workers(env: dict[str, str], count: int, concurrency: int) -> list[subprocess.Popen]:
-    return [
-        subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "ecommerce",
-                "worker",
-                "--loglevel=WARNING",
-                f"--concurrency={concurrency}",
-                "-n",
-                f"fanout{i}-{os.getpid()}@%h",
-                "--without-heartbeat",
-                "--without-gossip",
-                "--without-mingle",
-            ],
-            cwd=ROOT,
-            env=env,
-        )
-        for i in range(count)
-    ]
 
 
 def direct_phase(

@@ -347,10 +347,20 @@ class PendingEvent(models.Model):
     """A tracking event stored but not yet applied to its parcel's status
     (courier scans; shipping.timeline). Deleted when applied."""
 
+    # No database foreign keys: the rows are written by the statement that
+    # inserts their events (ids and parcels taken from it), and each checked
+    # key would take a share lock on an event and a parcel row, a thousand
+    # each per courier batch. Deletes still cascade, through the ORM.
     event = models.OneToOneField(
-        TrackingEvent, primary_key=True, on_delete=models.CASCADE, related_name="+"
+        TrackingEvent,
+        primary_key=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_constraint=False,
     )
-    parcel = models.ForeignKey(Parcel, on_delete=models.CASCADE, related_name="+")
+    parcel = models.ForeignKey(
+        Parcel, on_delete=models.CASCADE, related_name="+", db_constraint=False
+    )
 
     class Meta:
         verbose_name = _("pending tracking event")
