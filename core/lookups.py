@@ -12,7 +12,7 @@ from typing import Any
 
 from django.core.exceptions import EmptyResultSet
 from django.db.backends.base.base import BaseDatabaseWrapper
-from django.db.models import Field, Lookup
+from django.db.models import Field, ForeignObject, Lookup
 from django.db.models.sql.compiler import SQLCompiler
 
 
@@ -42,3 +42,7 @@ class AnyOf(Lookup):
     ) -> tuple[str, Any]:
         lhs, lhs_params = self.process_lhs(compiler, connection)
         return f"{lhs} = ANY(%s)", (*lhs_params, self._values())
+
+
+# Relations keep a lookup table of their own (the value is the related id).
+ForeignObject.register_lookup(AnyOf)

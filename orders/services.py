@@ -209,7 +209,7 @@ def orders_transition(
             # make concurrent batches for one buyer deadlock.
             Order.objects.select_for_update(of=("self",))
             .select_related("buyer__user")
-            .filter(id__in=order_ids)
+            .filter(id__any_of=order_ids)
             .order_by("id")
         )
         if strict and len(orders) != len(set(order_ids)):

@@ -226,20 +226,20 @@ def _parcels_refresh(*, new_event_ids: set[int], parcel_ids: Sequence[int]) -> N
     # locked and read lean, their orders' details read once per order.
     parcels = list(
         Parcel.objects.select_for_update()
-        .filter(id__in=parcel_ids)
+        .filter(id__any_of=parcel_ids)
         .only("id", "status", "event_seq", "tracking_number", "order_id")
         .order_by("id")
     )
     # Under the parcels' locks: recorded scans not yet applied are new here
     # too, whichever road brought this refresh.
-    pending = PendingEvent.objects.filter(parcel_id__in=parcel_ids)
+    pending = PendingEvent.objects.filter(parcel_id__any_of=parcel_ids)
     pending_ids = set(pending.values_list("event_id", flat=True))
     if pending_ids:
         new_event_ids = new_event_ids | pending_ids
-        pending.filter(event_id__in=pending_ids).delete()
+        pending.filter(event_id__any_of=pending_ids).delete()
     timelines: dict[int, list[tuple[int, str, datetime]]] = defaultdict(list)
     for event_id, parcel_id, status, occurred_at in (
-        TrackingEvent.objects.filter(parcel_id__in=parcel_ids)
+        TrackingEvent.objects.filter(parcel_id__any_of=parcel_ids)
         .order_by("parcel_id", "occurred_at", "id")
         .values_list("id", "parcel_id", "status", "occurred_at")
     ):
@@ -254,7 +254,7 @@ def _parcels_refresh(*, new_event_ids: set[int], parcel_ids: Sequence[int]) -> N
     recipients = {
         order_id: _Recipient(number, user_id, language, email)
         for order_id, number, user_id, language, email in Order.objects.filter(
-            id__in={p.order_id for p in parcels if all_changes[p.id]}
+            id__any_of={p.order_id for p in parcels if all_changes[p.id]}
         ).values_list("id", "number", "buyer__user_id", "buyer__language", "buyer__user__email")
     }
     held = [
@@ -285,7 +285,7 @@ def _parcels_refresh(*, new_event_ids: set[int], parcel_ids: Sequence[int]) -> N
     for parcel in changed:
         groups[(parcel.status, len(all_changes[parcel.id]))].append(parcel.id)
     for (status, steps), ids in sorted(groups.items()):
-        Parcel.objects.filter(id__in=ids).update(
+        Parcel.objects.filter(id__any_of=ids).update(
             status=status, event_seq=F("event_seq") + steps, updated_at=now
         )
     events_record(events=specs)
@@ -296,7 +296,7 @@ def _hold_reasons(parcel_ids: Sequence[int]) -> dict[int, str]:
     """The reason of each parcel's latest customs hold."""
     reasons: dict[int, str] = {}
     for parcel_id, data in (
-        TrackingEvent.objects.filter(parcel_id__in=parcel_ids, event="customs_held")
+        TrackingEvent.objects.filter(parcel_id__any_of=parcel_ids, event="customs_held")
         .order_by("parcel_id", "occurred_at", "id")
         .values_list("parcel_id", "data")
     ):
@@ -364,7 +364,7 @@ def _orders_follow(*, parcels: Iterable[Parcel]) -> None:
         # that can still move (orders_transition checks again under the lock).
         movable = sorted(
             Order.objects.filter(
-                id__in=shipped, status__in=ORDER_TRANSITIONS.sources_of(OrderStatus.IN_TRANSIT)
+                id__any_of=shipped, status__in=ORDER_TRANSITIONS.sources_of(OrderStatus.IN_TRANSIT)
             ).values_list("id", flat=True)
         )
         if movable:
@@ -372,7 +372,7 @@ def _orders_follow(*, parcels: Iterable[Parcel]) -> None:
     delivered_candidates = {p.order_id for p in parcels if p.status == ParcelStatus.DELIVERED}
     if delivered_candidates:
         open_counts = dict(
-            Parcel.objects.filter(order_id__in=delivered_candidates)
+            Parcel.objects.filter(order_id__any_of=delivered_candidates)
             .exclude(status=ParcelStatus.DELIVERED)
             .values_list("order_id")
             .annotate(n=Count("id"))

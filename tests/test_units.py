@@ -14,7 +14,7 @@ from shipping.models import DutyRule, Lane
 from shipping.pricing import Unit, duty_eur, parcels_split, shipping_fee_cny
 from shipping.s10 import WEIGHTS, check_digit, s10_build, s10_is_valid
 from shipping.tracking import status_fold
-from tests.factories import LaneFactory
+from tests.factories import LaneFactory, WarehouseFactory
 from warehouses.allocation import Need, WarehouseOption, allocate
 
 CENT = Decimal("0.01")
@@ -314,3 +314,17 @@ def test_any_of_matches_what_in_matches() -> None:
     if connection.vendor == "postgresql":
         # One array parameter, whatever the number of values.
         assert "= ANY(" in queries.captured_queries[0]["sql"]
+
+
+@pytest.mark.django_db
+def test_any_of_works_on_a_foreign_key() -> None:
+    lanes = [
+        LaneFactory.create(code=code, origin=WarehouseFactory.create(code=origin))
+        for code, origin in (("HRB-A", "HRB"), ("SFH-B", "SFH"))
+    ]
+
+    found = Lane.objects.filter(origin_id__any_of=[lanes[0].origin_id]).values_list(
+        "code", flat=True
+    )
+
+    assert list(found) == ["HRB-A"]
