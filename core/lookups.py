@@ -30,9 +30,7 @@ class AnyOf(Lookup):
             raise EmptyResultSet
         return values
 
-    def as_sql(
-        self, compiler: SQLCompiler, connection: BaseDatabaseWrapper
-    ) -> tuple[str, Any]:
+    def as_sql(self, compiler: SQLCompiler, connection: BaseDatabaseWrapper) -> tuple[str, Any]:
         lhs, lhs_params = self.process_lhs(compiler, connection)
         values = self._values()
         return f"{lhs} IN ({', '.join(['%s'] * len(values))})", (*lhs_params, *values)
