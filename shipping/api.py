@@ -180,6 +180,11 @@ class CourierScansView(APIView):
         request=ScanBatchSerializer,
         responses={200: ScanResultSerializer, **error_responses(400, 401, 403, 404)},
         tags=["courier"],
+        description=(
+            "Up to 1,000 scans; each is accepted or rejected alone, a repeated scan_id is"
+            " a duplicate. Accepted scans are stored before the answer and applied to"
+            " their parcels' statuses right after it, in timeline order."
+        ),
     )
     def post(self, request: Request) -> Response:
         courier = Courier.objects.filter(user_id=caller_id(request)).first()
