@@ -14,6 +14,8 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
 from django.db import transaction
+from django.db.models import DateTimeField, F, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone, translation
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -249,8 +251,17 @@ def orders_transition(
                 )
             )
             specs.append(_event_spec(order, previous, to, reason, now))
-        fields = ["status", "event_seq", "updated_at"] + ([stamp_field] if stamp_field else [])
-        Order.objects.bulk_update(moving, fields, batch_size=500)
+        # One UPDATE for every moving order (they are locked, so event_seq + 1
+        # is what was computed above): a departure moves 20,000 orders, and
+        # bulk_update would build a CASE arm per order and field.
+        stamp = (
+            {stamp_field: Coalesce(stamp_field, Value(now, output_field=DateTimeField()))}
+            if stamp_field
+            else {}
+        )
+        Order.objects.filter(id__any_of=[order.id for order in moving]).update(
+            status=to, event_seq=F("event_seq") + 1, updated_at=now, **stamp
+        )
         OrderEvent.objects.bulk_create(events, batch_size=1000)
         events_record(events=specs)
     return moving
