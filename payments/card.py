@@ -24,7 +24,13 @@ from django.utils.translation import gettext_lazy as _
 from core.errors import ApplicationError, Conflict, NotFound, Unprocessable
 from orders.models import Order, OrderStatus
 from payments.models import Payment, PaymentEvent, ProviderNotification, SandboxDispatch
-from payments.providers import Notification, ProviderPayment, UnknownPayment, provider_get
+from payments.providers import (
+    AmountMismatch,
+    Notification,
+    ProviderPayment,
+    UnknownPayment,
+    provider_get,
+)
 from payments.providers.sandbox import WEBHOOK_PATH, dispatch_signed, sandbox_notify
 from payments.services import (
     CAPTURED_ONCE,
@@ -176,6 +182,7 @@ def payment_provider_sync(
         ):
             return DUPLICATE
         payment.order = order
+        _amount_check(payment=payment, state=state)
         if state.status == P.CHARGED_BACK:
             outcome = _chargeback_apply(payment=payment, notification=notification)
         else:
@@ -228,6 +235,28 @@ def payment_authorised_settle(*, payment_id: int, actor_id: int | None) -> str:
             idempotence_key=f"{payment.provider_reference}-cancel",
         )
     return payment_provider_sync(provider_name=provider.name, state=answer, actor_id=actor_id)
+
+
+def _amount_check(*, payment: Payment, state: ProviderPayment) -> None:
+    """Money held or taken must be the payment's own sum: a provider (or a
+    forged read-back) reporting another one is refused before anything moves."""
+    if state.amount is None or state.status not in (P.AUTHORISED, P.CAPTURED):
+        return
+    if (state.amount, state.currency) != (payment.amount, payment.currency):
+        logger.error(
+            "payment %s: provider reports %s %s, Amur asked for %s %s",
+            payment.id,
+            state.amount,
+            state.currency,
+            payment.amount,
+            payment.currency,
+        )
+        raise AmountMismatch(
+            extra={
+                "expected": {"amount": str(payment.amount), "currency": payment.currency},
+                "reported": {"amount": str(state.amount), "currency": state.currency},
+            }
+        )
 
 
 def provider_notification_receive(

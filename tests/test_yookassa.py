@@ -218,3 +218,24 @@ def test_an_order_cancelled_before_confirmation_cancels_the_held_money(
     assert f"/v3/payments/{reference}/cancel" in yookassa.paths("POST")
     assert yookassa.payments[reference]["status"] == "canceled"
     assert Payment.objects.get(provider_reference=reference).status == "voided"
+
+
+def test_a_read_back_with_another_amount_is_refused_and_changes_nothing(
+    world: World, yookassa: FakeYooKassa
+) -> None:
+    order = place(world)
+    reference = Payment.objects.get(id=pay(world, order)["id"]).provider_reference
+    yookassa.confirm(reference)
+    # The shop's account holds one rouble for this payment, not the order's total.
+    yookassa.payments[reference]["amount"] = {"value": "1.00", "currency": "RUB"}
+    before = written()
+
+    response = notify("payment.waiting_for_capture", reference)
+
+    assert response.status_code == 409
+    assert response.json()["code"] == "amount_mismatch"
+    assert response.json()["reported"] == {"amount": "1.00", "currency": "RUB"}
+    assert response.json()["expected"] == {"amount": f"{order.total_rub:.2f}", "currency": "RUB"}
+    assert written() == before
+    assert Payment.objects.get(provider_reference=reference).status == "requires_action"
+    assert yookassa.paths("POST")[-1] == "/v3/payments"

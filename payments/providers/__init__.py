@@ -28,6 +28,9 @@ class ProviderPayment:
     status: str
     confirmation_url: str = ""
     decline_code: str = ""
+    # What the provider holds for the payment, where it says (read-backs).
+    amount: Decimal | None = None
+    currency: str = ""
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,15 @@ class NotificationRejected(ApplicationError):
 
     code = "notification_rejected"
     default_message = _("The notification was rejected.")
+
+
+class AmountMismatch(NotificationRejected):
+    """The provider holds a different sum than Amur asked for: nothing is
+    applied, and operators are alerted through the error log."""
+
+    status_code = 409
+    code = "amount_mismatch"
+    default_message = _("The provider reports a different amount for this payment.")
 
 
 class UnknownPayment(NotFound):

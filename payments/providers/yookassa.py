@@ -9,6 +9,7 @@ back from the API and acts on that answer alone.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Mapping
 from decimal import Decimal
@@ -65,6 +66,16 @@ def _configure() -> None:
 
 
 def _state(response: Any) -> ProviderPayment:
+    state = _status(response)
+    amount = getattr(response, "amount", None)
+    if amount is None or getattr(amount, "value", None) is None:
+        return state
+    return dataclasses.replace(
+        state, amount=Decimal(str(amount.value)), currency=str(amount.currency)
+    )
+
+
+def _status(response: Any) -> ProviderPayment:
     status = response.status
     confirmation = response.confirmation
     url = str(getattr(confirmation, "confirmation_url", "") or "") if confirmation else ""
