@@ -11,7 +11,12 @@ from rest_framework import serializers
 from core.api import StrictSerializer
 from notifications.models import WebhookSubscription
 
-EVENT_TYPES = ["order.status_changed", "parcel.status_changed", "stock.low"]
+EVENT_TYPES = [
+    "order.status_changed",
+    "parcel.status_changed",
+    "stock.low",
+    "payment.charged_back",
+]
 
 
 def _is_private(host: str) -> bool:

@@ -23,6 +23,7 @@ from django.utils.translation import gettext_lazy as _
 
 from core.errors import ApplicationError, Conflict, NotFound, Unprocessable
 from orders.models import Order, OrderStatus
+from payments.chargebacks import payment_chargeback_record
 from payments.models import Payment, PaymentEvent, ProviderNotification, SandboxDispatch
 from payments.providers import (
     AmountMismatch,
@@ -36,7 +37,6 @@ from payments.services import (
     CAPTURED_ONCE,
     OPEN,
     payment_capture_record,
-    payment_chargeback_record,
     payment_transition,
 )
 

@@ -10,12 +10,16 @@ import pytest
 from django.db.models import Sum
 
 from core.errors import Conflict
+from notifications.services import subscription_create
 from orders.models import Order
+from payments.chargebacks import payment_chargeback
 from payments.models import LedgerEntry, LedgerTransaction, Payment, PaymentEvent, Refund
 from payments.providers.sandbox import sandbox_chargeback_notify
-from payments.services import payment_chargeback, payment_refund
+from payments.services import payment_refund
 from payments.tasks import sandbox_notification_deliver
 from tests.conftest import World
+from tests.factories import MerchantStaffFactory
+from tests.receiver import webhook_receiver
 from tests.test_providers import pay, place, signed, written
 
 
@@ -228,3 +232,34 @@ def test_a_chargeback_notification_without_its_amount_is_rejected(world: World) 
     assert response.status_code == 400
     assert response.json()["code"] == "notification_rejected"
     assert written() == before
+
+
+def test_a_chargeback_is_pushed_to_the_merchants_staff_only(
+    world: World, django_capture_on_commit_callbacks: Any
+) -> None:
+    payment = captured_payment(world)  # one tea: the first product's merchant
+    mine = MerchantStaffFactory.create(merchant=world.products[0].merchant).user
+    theirs = MerchantStaffFactory.create(merchant=world.products[1].merchant).user
+    with webhook_receiver() as my_hooks, webhook_receiver() as their_hooks:
+        subscription_create(owner_id=mine.id, url=my_hooks.url, event_types=[])
+        subscription_create(owner_id=theirs.id, url=their_hooks.url, event_types=[])
+        with django_capture_on_commit_callbacks(execute=True):
+            response = signed(chargeback_body(payment, D("50.00"), "cb_9"), "msg_cb9")
+        mine_bodies, theirs_bodies = my_hooks.bodies(), their_hooks.bodies()
+
+    assert response.status_code == 200
+    assert theirs_bodies == []
+    assert [(b["type"], b["subject"], b["data"]) for b in mine_bodies] == [
+        (
+            "payment.charged_back",
+            f"payment:{payment.id}",
+            {
+                "order": payment.order.number,
+                "payment": payment.id,
+                "amount": {"amount": "50.00", "currency": "RUB"},
+                "reported": {"amount": "50.00", "currency": "RUB"},
+                "reference": "cb_9",
+                "reason": "chargeback: fraud: card holder does not recognise the payment",
+            },
+        )
+    ]
