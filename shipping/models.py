@@ -320,7 +320,11 @@ class TrackingEvent(models.Model):
         DEPARTURE = "departure", _("Departure")
         COURIER = "courier", _("Courier")
 
-    parcel = models.ForeignKey(Parcel, on_delete=models.CASCADE, related_name="events")
+    # No index of its own: tracking_timeline (parcel, occurred_at) serves
+    # lookups by parcel, and every courier batch would write both.
+    parcel = models.ForeignKey(
+        Parcel, on_delete=models.CASCADE, related_name="events", db_index=False
+    )
     event = models.CharField(max_length=30)
     status = models.CharField(max_length=20, choices=ParcelStatus.choices, blank=True)
     emsevt = models.CharField(max_length=3, blank=True, help_text=_("UPU EMSEVT code"))
