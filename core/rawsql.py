@@ -68,3 +68,51 @@ def _convert(chain: tuple[Converter, ...], col: Any, value: Any) -> Any:
 def placeholders(count: int) -> str:
     """ "%s, %s, ..." for an IN list: portable, unlike PostgreSQL's = ANY(array)."""
     return ", ".join(["%s"] * count)
+
+
+def insert_rows(
+    model: type[Model],
+    attnames: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    *,
+    returning: Sequence[str] = ("id",),
+    skip_conflicts_on: Sequence[str] = (),
+) -> list[tuple[Any, ...]]:
+    """INSERT the rows (values in the order of `attnames`, prepared as the ORM
+    prepares them) in one statement and return the `returning` columns, row by
+    row in the order given. With `skip_conflicts_on`, a row clashing with a
+    unique constraint on those columns is skipped (ON CONFLICT DO NOTHING) and
+    returns nothing. Fields the ORM fills itself (auto_now_add) must be given."""
+    if not rows:
+        return []
+    fields = [_field(model, name) for name in attnames]
+    one = f"({placeholders(len(fields))})"
+    sql = (
+        f"INSERT INTO {connection.ops.quote_name(model._meta.db_table)}"  # noqa: S608
+        f" ({column_list(model, attnames)}) VALUES {', '.join([one] * len(rows))}"
+    )
+    if skip_conflicts_on:
+        sql += f" ON CONFLICT ({column_list(model, skip_conflicts_on)}) DO NOTHING"
+    if returning:
+        sql += f" RETURNING {column_list(model, returning)}"
+    params = [
+        field.get_db_prep_save(value, connection)
+        for row in rows
+        for field, value in zip(fields, row, strict=True)
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [tuple(r) for r in cursor.fetchall()] if returning else []
+
+
+def _field(model: type[Model], attname: str) -> Field[Any, Any]:
+    field = model._meta.get_field(attname)
+    if not isinstance(field, Field):
+        raise TypeError(f"{model.__name__}.{attname} is not a column")
+    return field
+
+
+def column_list(model: type[Model], attnames: Sequence[str]) -> str:
+    """The quoted columns of the fields named (attnames: "user_id", not "user")."""
+    quote = connection.ops.quote_name
+    return ", ".join(quote(_field(model, name).column or name) for name in attnames)
