@@ -140,8 +140,9 @@ class OrderListCreateView(generics.ListAPIView):
             payment_method=method,
             buyer=buyer_of(user=request.user),
         )
-        # A new order has no parcels yet: no need to ask the database.
-        order._prefetched_objects_cache["parcels"] = Parcel.objects.none()  # type: ignore[attr-defined]
+        # A new order has no parcels yet: no need to ask the database (an empty
+        # list, as an empty QuerySet would still go through the query compiler).
+        order._prefetched_objects_cache["parcels"] = []  # type: ignore[attr-defined]
         return Response(order_data(order), status=status.HTTP_201_CREATED)
 
 

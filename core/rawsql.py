@@ -105,6 +105,19 @@ def insert_rows(
         return [tuple(r) for r in cursor.fetchall()] if returning else []
 
 
+def objects_insert(objs: Sequence[Model], attnames: Sequence[str]) -> None:
+    """bulk_create for hot paths, without the ORM's per-call compilation: the
+    objects' `attnames` in one INSERT, their ids set on them."""
+    if not objs:
+        return
+    ids = insert_rows(
+        type(objs[0]), attnames, [[getattr(obj, name) for name in attnames] for obj in objs]
+    )
+    for obj, (pk,) in zip(objs, ids, strict=True):
+        obj.pk = pk
+        obj._state.adding = False
+
+
 def _field(model: type[Model], attname: str) -> Field[Any, Any]:
     field = model._meta.get_field(attname)
     if not isinstance(field, Field):
