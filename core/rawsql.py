@@ -105,17 +105,22 @@ def insert_rows(
         return [tuple(r) for r in cursor.fetchall()] if returning else []
 
 
-def objects_insert(objs: Sequence[Model], attnames: Sequence[str]) -> None:
+def objects_insert(objs: Sequence[Model], attnames: Sequence[str] | None = None) -> None:
     """bulk_create for hot paths, without the ORM's per-call compilation: the
-    objects' `attnames` in one INSERT, their ids set on them."""
+    objects' `attnames` (all but the primary key by default) in one INSERT,
+    their ids set on them. Values are taken as the ORM takes them (pre_save:
+    auto_now fields are filled in)."""
     if not objs:
         return
-    ids = insert_rows(
-        type(objs[0]), attnames, [[getattr(obj, name) for name in attnames] for obj in objs]
-    )
+    model = type(objs[0])
+    if attnames is None:
+        attnames = [f.attname for f in model._meta.concrete_fields if not f.primary_key]
+    fields = [_field(model, name) for name in attnames]
+    ids = insert_rows(model, attnames, [[f.pre_save(obj, True) for f in fields] for obj in objs])
     for obj, (pk,) in zip(objs, ids, strict=True):
         obj.pk = pk
         obj._state.adding = False
+        obj._state.db = connection.alias
 
 
 def _field(model: type[Model], attname: str) -> Field[Any, Any]:

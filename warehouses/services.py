@@ -213,7 +213,6 @@ def stock_reserve(
         for key, quantity in wanted.items():
             levels[key].reserved += quantity
         _reserved_add({levels[key].id: quantity for key, quantity in wanted.items()})
-        now = timezone.now()
         movements = [
             StockMovement(
                 stock=levels[key],
@@ -221,11 +220,10 @@ def stock_reserve(
                 reserved_delta=quantity,
                 order=order,
                 actor_id=actor_id,
-                created_at=now,
             )
             for key, quantity in wanted.items()
         ]
-        objects_insert(movements, _MOVEMENT_COLUMNS)
+        objects_insert(movements)
         stock_low_events_record(before=before, levels=levels.values(), movements=movements)
         reservations = [
             Reservation(
@@ -233,25 +231,11 @@ def stock_reserve(
                 line=alloc.line,
                 stock=levels[(alloc.warehouse_id, alloc.line.product_id)],
                 quantity=alloc.line.quantity,
-                created_at=now,
             )
             for alloc in allocations
         ]
-        objects_insert(reservations, _RESERVATION_COLUMNS)
+        objects_insert(reservations)
         return reservations
-
-
-_MOVEMENT_COLUMNS = (
-    "stock_id",
-    "kind",
-    "on_hand_delta",
-    "reserved_delta",
-    "order_id",
-    "actor_id",
-    "reason",
-    "created_at",
-)
-_RESERVATION_COLUMNS = ("order_id", "line_id", "stock_id", "quantity", "status", "created_at")
 
 
 def _reserved_add(units: Mapping[int, int]) -> None:
