@@ -18,8 +18,8 @@ from django.utils.translation import gettext_lazy as _
 
 from core.errors import Conflict, Unprocessable, ValidationFailed
 from core.money import money_round
-from orders.models import Buyer, Order, OrderStatus, PaymentMethod, Product
-from orders.selectors import buyer_get, order_get_for_buyer
+from orders.models import Buyer, Order, OrderStatus, PaymentMethod
+from orders.selectors import buyer_get, order_get_for_buyer, products_active_by_sku
 from orders.services import (
     CANCELLABLE,
     Address,
@@ -121,10 +121,7 @@ class Quote:
 
 
 def _products_for(lines: Sequence[LineRequest]) -> list[PricedLine]:
-    by_sku = {
-        p.sku: p
-        for p in Product.objects.filter(sku__in=[line.sku for line in lines], is_active=True)
-    }
+    by_sku = products_active_by_sku(skus=[line.sku for line in lines])
     unknown = {
         f"lines[{i}].sku": [_("Unknown product.")]
         for i, line in enumerate(lines)
