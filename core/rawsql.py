@@ -82,27 +82,47 @@ def insert_rows(
     prepares them) in one statement and return the `returning` columns, row by
     row in the order given. With `skip_conflicts_on`, a row clashing with a
     unique constraint on those columns is skipped (ON CONFLICT DO NOTHING) and
-    returns nothing. Fields the ORM fills itself (auto_now_add) must be given."""
+    returns nothing. Fields the ORM fills itself (auto_now_add) must be given.
+    The statement's text is kept per shape (model, columns, number of rows)."""
     if not rows:
         return []
-    fields = [_field(model, name) for name in attnames]
-    one = f"({placeholders(len(fields))})"
+    fields = _fields(model, tuple(attnames))
+    sql = _insert_sql(model, tuple(attnames), len(rows), tuple(returning), tuple(skip_conflicts_on))
+    params = [_prep(field, value) for row in rows for field, value in zip(fields, row, strict=True)]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [tuple(r) for r in cursor.fetchall()] if returning else []
+
+
+@functools.lru_cache(maxsize=256)
+def _insert_sql(
+    model: type[Model],
+    attnames: tuple[str, ...],
+    count: int,
+    returning: tuple[str, ...],
+    skip_conflicts_on: tuple[str, ...],
+) -> str:
+    one = f"({placeholders(len(attnames))})"
     sql = (
         f"INSERT INTO {connection.ops.quote_name(model._meta.db_table)}"  # noqa: S608
-        f" ({column_list(model, attnames)}) VALUES {', '.join([one] * len(rows))}"
+        f" ({column_list(model, attnames)}) VALUES {', '.join([one] * count)}"
     )
     if skip_conflicts_on:
         sql += f" ON CONFLICT ({column_list(model, skip_conflicts_on)}) DO NOTHING"
     if returning:
         sql += f" RETURNING {column_list(model, returning)}"
-    params = [
-        field.get_db_prep_save(value, connection)
-        for row in rows
-        for field, value in zip(fields, row, strict=True)
-    ]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return [tuple(r) for r in cursor.fetchall()] if returning else []
+    return sql
+
+
+def _prep(field: Field[Any, Any], value: Any) -> Any:
+    # What get_db_prep_save makes of None, whole numbers and text is the value
+    # itself: skipping it for them spares a chain of calls per value.
+    if value is None or type(value) in _AS_IS:
+        return value
+    return field.get_db_prep_save(value, connection)
+
+
+_AS_IS = frozenset({int, str, bool})
 
 
 def objects_insert(objs: Sequence[Model], attnames: Sequence[str] | None = None) -> None:
@@ -115,12 +135,17 @@ def objects_insert(objs: Sequence[Model], attnames: Sequence[str] | None = None)
     model = type(objs[0])
     if attnames is None:
         attnames = [f.attname for f in model._meta.concrete_fields if not f.primary_key]
-    fields = [_field(model, name) for name in attnames]
+    fields = _fields(model, tuple(attnames))
     ids = insert_rows(model, attnames, [[f.pre_save(obj, True) for f in fields] for obj in objs])
     for obj, (pk,) in zip(objs, ids, strict=True):
         obj.pk = pk
         obj._state.adding = False
         obj._state.db = connection.alias
+
+
+@functools.cache
+def _fields(model: type[Model], attnames: tuple[str, ...]) -> list[Field[Any, Any]]:
+    return [_field(model, name) for name in attnames]
 
 
 def _field(model: type[Model], attname: str) -> Field[Any, Any]:
