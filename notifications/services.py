@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+import redis
 from celery import current_app
 from django.conf import settings
 from django.core.mail import get_connection, send_mail
@@ -63,6 +64,63 @@ def outbox_enqueue(event_ids: Sequence[str]) -> None:
         safe_enqueue(functools.partial(outbox_dispatch.delay, chunk))
 
 
+# A flag in the broker's Redis while a dispatch of all pending events is
+# queued and not yet started. It expires on its own, so a lost task or a
+# broker outage holds publishing back for a few seconds at most (the sweep
+# has the events meanwhile).
+PENDING_FLAG = "amur:outbox:dispatch-pending"
+PENDING_FLAG_SECONDS = 5
+# Events the pending dispatch takes per run (then it asks for another run).
+PENDING_BATCH = 5000
+
+
+def outbox_enqueue_recorded(event_ids: Sequence[str]) -> None:
+    """After a commit that recorded events: a large recording is fanned out
+    in parallel chunks at once; the events of small ones (a checkout's single
+    event) share one queued dispatch of everything pending, so under load a
+    publish to the broker is not paid per order."""
+    if len(event_ids) >= DISPATCH_CHUNK or current_app.conf.task_always_eager:
+        outbox_enqueue(event_ids)
+    else:
+        outbox_dispatch_request()
+
+
+def outbox_dispatch_request() -> None:
+    """Queue a dispatch of every pending event, unless one is queued already."""
+    from notifications.tasks import outbox_dispatch_pending
+
+    try:
+        if not _broker_redis().set(PENDING_FLAG, "1", nx=True, ex=PENDING_FLAG_SECONDS):
+            return
+    except redis.RedisError:
+        logger.warning("broker unavailable; the outbox sweep will retry", exc_info=True)
+        return
+    safe_enqueue(outbox_dispatch_pending.delay)
+
+
+def outbox_pending_take() -> list[str]:
+    """Start a dispatch of the pending events: clear the flag first, so an
+    event committed from now on queues another run (none is left behind),
+    then list the oldest pending events, at most PENDING_BATCH."""
+    _broker_redis().delete(PENDING_FLAG)
+    return [
+        str(pk)
+        for pk in OutboxEvent.objects.filter(dispatched_at__isnull=True)
+        .order_by("created_at")
+        .values_list("id", flat=True)[:PENDING_BATCH]
+    ]
+
+
+def _broker_redis() -> redis.Redis:
+    return _redis_for(current_app.conf.broker_url)
+
+
+@functools.cache
+def _redis_for(url: str) -> redis.Redis:
+    # Short timeouts: a commit's callback must not hang on a broker outage.
+    return redis.Redis.from_url(url, socket_connect_timeout=0.5, socket_timeout=0.5)
+
+
 def safe_enqueue(send: Callable[[], Any]) -> None:
     """Enqueue, but never fail the caller: the row is durable and the sweep
     re-enqueues what the broker did not take."""
@@ -107,7 +165,7 @@ def events_record(*, events: Iterable[EventSpec]) -> list[OutboxEvent]:
         rows = [OutboxEvent(**dict(zip(_OUTBOX_FIELDS, row, strict=True))) for row in stored]
         OutboxEvent.objects.bulk_create(rows, batch_size=1000)
     ids = [str(row[0]) for row in values]
-    transaction.on_commit(lambda: outbox_enqueue(ids))
+    transaction.on_commit(lambda: outbox_enqueue_recorded(ids))
     return rows
 
 
