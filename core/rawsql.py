@@ -115,14 +115,40 @@ def _insert_sql(
 
 
 def _prep(field: Field[Any, Any], value: Any) -> Any:
-    # What get_db_prep_save makes of None, whole numbers and text is the value
-    # itself: skipping it for them spares a chain of calls per value.
-    if value is None or type(value) in _AS_IS:
+    # What get_db_prep_save makes of None, and of whole numbers and text in
+    # plain text and number columns, is the value itself: skipping it for them
+    # spares a chain of calls per value.
+    if value is None or (type(value) in _AS_IS and _plain(field)):
         return value
     return field.get_db_prep_save(value, connection)
 
 
 _AS_IS = frozenset({int, str, bool})
+# Column types whose prepared value is the int, str or bool given (not JSON,
+# UUID on SQLite, dates or decimals).
+_PLAIN_TYPES = frozenset(
+    {
+        "AutoField",
+        "BigAutoField",
+        "BigIntegerField",
+        "BooleanField",
+        "CharField",
+        "IntegerField",
+        "PositiveBigIntegerField",
+        "PositiveIntegerField",
+        "PositiveSmallIntegerField",
+        "SlugField",
+        "SmallAutoField",
+        "SmallIntegerField",
+        "TextField",
+    }
+)
+
+
+@functools.cache
+def _plain(field: Field[Any, Any]) -> bool:
+    target = field.target_field if field.is_relation else field  # type: ignore[attr-defined]
+    return target.get_internal_type() in _PLAIN_TYPES
 
 
 def objects_insert(objs: Sequence[Model], attnames: Sequence[str] | None = None) -> None:
