@@ -26,6 +26,7 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from core.rawsql import insert_rows
 from notifications.models import OutboxEvent, WebhookDelivery, WebhookSubscription
 from notifications.signing import secret_generate
 
@@ -38,6 +39,11 @@ DISPATCH_CHUNK = 200
 WEBHOOK_BATCH = 100
 # E-mails per sending task, over one connection.
 EMAIL_BATCH = 200
+
+
+# Fewer rows go in with one INSERT: COPY's setup costs the server more than it
+# saves on a few rows.
+COPY_FROM_ROWS = 20
 
 
 @dataclass(frozen=True)
@@ -159,7 +165,10 @@ def events_record(*, events: Iterable[EventSpec]) -> list[OutboxEvent]:
     ]
     # The payload as stored: what JSON makes of it (Decimals become strings).
     stored = [(*row[:4], json.loads(row[4]), *row[5:]) for row in values]
-    if _outbox_copy(values):
+    if len(values) < COPY_FROM_ROWS:
+        insert_rows(OutboxEvent, _OUTBOX_FIELDS, stored, returning=())
+        rows = [OutboxEvent.from_db(connection.alias, _OUTBOX_FIELDS, row) for row in stored]
+    elif _outbox_copy(values):
         rows = [OutboxEvent.from_db(connection.alias, _OUTBOX_FIELDS, row) for row in stored]
     else:
         rows = [OutboxEvent(**dict(zip(_OUTBOX_FIELDS, row, strict=True))) for row in stored]
