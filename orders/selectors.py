@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -12,7 +11,7 @@ from django.db.models import Prefetch, Q, QuerySet
 from rest_framework.authtoken.models import Token
 
 from core.errors import NotFound
-from core.rawsql import columns, placeholders
+from core.rawsql import columns
 from orders.models import Buyer, MerchantStaff, Order, OrderEvent, OrderLine, Product
 
 
@@ -80,23 +79,6 @@ def buyer_of(*, user: Any) -> Buyer | None:
         return user.buyer
     except (ObjectDoesNotExist, AttributeError):  # no profile, or an anonymous user
         return None
-
-
-def products_active_by_sku(*, skus: Sequence[str]) -> dict[str, Product]:
-    """The active products among these SKUs, by SKU (hand-written: read on
-    every quote and checkout)."""
-    if not skus:
-        return {}
-    cols = columns(Product)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            # Only table and column names from the models go into the text.
-            f"SELECT {cols.select('p')} FROM {connection.ops.quote_name(Product._meta.db_table)} p"  # noqa: S608
-            f" WHERE p.sku IN ({placeholders(len(skus))}) AND p.is_active",
-            list(skus),
-        )
-        products = [cols.load(row) for row in cursor.fetchall()]
-    return {p.sku: p for p in products}
 
 
 def products_for_catalogue(*, search: str = "") -> QuerySet[Product]:
