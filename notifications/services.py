@@ -7,6 +7,7 @@ lost enqueue (broker down) is picked up by the periodic sweep.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import io
 import json
@@ -236,7 +237,11 @@ def _outbox_copy(values: Sequence[tuple[Any, ...]]) -> bool:
         copy = getattr(cursor.cursor, "copy_expert", None)
         if copy is None:  # not psycopg2
             return False
-        copy(sql, io.StringIO(text))
+        # A debug cursor (DEBUG, or a test counting queries) logs the COPY as
+        # it logs any other statement, so counts compare like with like.
+        debug_sql = getattr(cursor, "debug_sql", None)
+        with debug_sql(sql) if debug_sql else contextlib.nullcontext():
+            copy(sql, io.StringIO(text))
     return True
 
 
