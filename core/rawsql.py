@@ -66,7 +66,7 @@ def _convert(chain: tuple[Converter, ...], col: Any, value: Any) -> Any:
 
 
 def placeholders(count: int) -> str:
-    """ "%s, %s, ..." for an IN list: portable, unlike PostgreSQL's = ANY(array)."""
+    """An IN list's placeholders, "%s, %s, ...": portable, unlike PostgreSQL's = ANY(array)."""
     return ", ".join(["%s"] * count)
 
 
@@ -83,7 +83,9 @@ def insert_rows(
     row in the order given. With `skip_conflicts_on`, a row clashing with a
     unique constraint on those columns is skipped (ON CONFLICT DO NOTHING) and
     returns nothing. Fields the ORM fills itself (auto_now_add) must be given.
-    The statement's text is kept per shape (model, columns, number of rows)."""
+    The statement's text is kept per shape (model, columns, number of rows).
+    Meant for the few rows of one request: nothing splits a large batch to
+    stay under a database's limit on parameters."""
     if not rows:
         return []
     fields = _fields(model, tuple(attnames))
