@@ -85,8 +85,14 @@ def outbox_enqueue_recorded(event_ids: Sequence[str]) -> None:
     """After a commit that recorded events: a large recording is fanned out
     in parallel chunks at once; the events of small ones (a checkout's single
     event) share one queued dispatch of everything pending, so under load a
-    publish to the broker is not paid per order."""
-    if len(event_ids) >= DISPATCH_CHUNK or current_app.conf.task_always_eager:
+    publish to the broker is not paid per order. The flag needs the broker to
+    be Redis; with another broker every commit publishes its own."""
+    conf = current_app.conf
+    if (
+        len(event_ids) >= DISPATCH_CHUNK
+        or conf.task_always_eager
+        or not str(conf.broker_url).startswith(("redis://", "rediss://"))
+    ):
         outbox_enqueue(event_ids)
     else:
         outbox_dispatch_request()
