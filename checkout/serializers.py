@@ -164,11 +164,13 @@ class RatesSerializer(serializers.Serializer):
 
 
 class OrderSerializer(serializers.ModelSerializer):
+    # Declares the order's shape for the schema (a docstring would show there);
+    # order_data renders it.
     lines = OrderLineSerializer(many=True, read_only=True)
-    totals = serializers.SerializerMethodField()
-    shipping_address = serializers.SerializerMethodField()
-    rates = serializers.SerializerMethodField()
-    parcels = serializers.SerializerMethodField()
+    totals = TotalsSerializer(read_only=True)
+    shipping_address = AddressSerializer(read_only=True)
+    rates = RatesSerializer(read_only=True)
+    parcels = OrderParcelSerializer(many=True, read_only=True)
 
     class Meta:
         model = Order
@@ -184,34 +186,51 @@ class OrderSerializer(serializers.ModelSerializer):
             "parcels",
         ]
 
-    @extend_schema_field(TotalsSerializer)
-    def get_totals(self, obj: Order) -> dict[str, str]:
-        return totals(obj.goods_rub, obj.shipping_rub, obj.duty_rub, obj.total_rub)
+    def to_representation(self, instance: Order) -> dict[str, Any]:
+        return order_data(instance)
 
-    @extend_schema_field(AddressSerializer)
-    def get_shipping_address(self, obj: Order) -> dict[str, str]:
-        return {
-            "recipient_name": obj.recipient_name,
-            "recipient_phone": obj.recipient_phone,
-            "region": obj.region,
-            "city": obj.city,
-            "postcode": obj.postcode,
-            "street": obj.street,
-        }
 
-    @extend_schema_field(RatesSerializer)
-    def get_rates(self, obj: Order) -> dict[str, str]:
-        return {
-            "cny_rub": str(obj.cny_rub_rate),
-            "eur_rub": str(obj.eur_rub_rate),
-            "date": obj.rates_date.isoformat(),
-        }
+# DRF's own rendering of a datetime (current time zone, "Z" for UTC), unbound.
+_DATETIME = serializers.DateTimeField()
 
-    @extend_schema_field(OrderParcelSerializer(many=True))
-    def get_parcels(self, obj: Order) -> list[dict[str, str]]:
-        return [
-            {"tracking_number": p.tracking_number, "status": p.status} for p in obj.parcels.all()
-        ]
+
+def order_data(order: Order) -> dict[str, Any]:
+    """An order as OrderSerializer documents it, built by hand: a
+    ModelSerializer builds its fields on every use, and this runs on every
+    checkout and in every listing."""
+    return {
+        "number": order.number,
+        "status": order.status,
+        "payment_method": order.payment_method,
+        "created_at": _DATETIME.to_representation(order.created_at),
+        "lines": [
+            {
+                "sku": line.sku,
+                "name": line.name,
+                "quantity": line.quantity,
+                "unit_price": money(line.unit_price_cny, "CNY"),
+                "line_total": money(line.line_total_cny, "CNY"),
+            }
+            for line in order.lines.all()
+        ],
+        "totals": totals(order.goods_rub, order.shipping_rub, order.duty_rub, order.total_rub),
+        "shipping_address": {
+            "recipient_name": order.recipient_name,
+            "recipient_phone": order.recipient_phone,
+            "region": order.region,
+            "city": order.city,
+            "postcode": order.postcode,
+            "street": order.street,
+        },
+        "rates": {
+            "cny_rub": str(order.cny_rub_rate),
+            "eur_rub": str(order.eur_rub_rate),
+            "date": order.rates_date.isoformat(),
+        },
+        "parcels": [
+            {"tracking_number": p.tracking_number, "status": p.status} for p in order.parcels.all()
+        ],
+    }
 
 
 class OrderEventSerializer(serializers.ModelSerializer):

@@ -5,7 +5,7 @@ domain apps; each write below happens in their services."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
@@ -33,7 +33,7 @@ from risk.services import order_risk_check_placement, risk_holds_withdraw
 from shipping.pricing import Unit, duty_eur, parcels_split, shipping_fee_cny
 from shipping.selectors import cod_refusals_count, duty_rule_in_force, lane_options_for_region
 from warehouses.allocation import Need, WarehouseOption, allocate
-from warehouses.selectors import availability
+from warehouses.selectors import products_with_availability
 from warehouses.services import (
     LineAllocation,
     OutOfStock,
@@ -120,11 +120,7 @@ class Quote:
         return list(groups.values())
 
 
-def _products_for(lines: Sequence[LineRequest]) -> list[PricedLine]:
-    by_sku = {
-        p.sku: p
-        for p in Product.objects.filter(sku__in=[line.sku for line in lines], is_active=True)
-    }
+def _priced(lines: Sequence[LineRequest], by_sku: Mapping[str, Product]) -> list[PricedLine]:
     unknown = {
         f"lines[{i}].sku": [_("Unknown product.")]
         for i, line in enumerate(lines)
@@ -137,8 +133,11 @@ def _products_for(lines: Sequence[LineRequest]) -> list[PricedLine]:
 
 def checkout_quote(*, lines: Sequence[LineRequest], region: str) -> Quote:
     """Price an order without reserving anything."""
-    priced = _products_for(lines)
     options = lane_options_for_region(region=region)
+    by_sku, stock = products_with_availability(
+        skus=[line.sku for line in lines], warehouse_ids=list(options)
+    )
+    priced = _priced(lines, by_sku)
     if not options:
         raise ValidationFailed(
             _("We do not deliver to this region yet."),
@@ -146,7 +145,6 @@ def checkout_quote(*, lines: Sequence[LineRequest], region: str) -> Quote:
             fields={"shipping_address.region": [_("Not served.")]},
         )
     needs = [Need(product_id=pl.product.id, quantity=pl.quantity) for pl in priced]
-    stock = availability(warehouse_ids=options, product_ids=[n.product_id for n in needs])
     plan = allocate(
         needs=needs,
         options=[

@@ -28,6 +28,16 @@ def outbox_dispatch(event_ids: list[str]) -> None:
         services.safe_enqueue(functools.partial(events_email.delay, chunk))
 
 
+@shared_task(name="notifications.outbox_dispatch_pending", ignore_result=True)
+def outbox_dispatch_pending() -> None:
+    """Fan out every pending event (see services.outbox_enqueue_recorded), in
+    parallel chunks; if the batch was full, ask for another run."""
+    event_ids = services.outbox_pending_take()
+    services.outbox_enqueue(event_ids)
+    if len(event_ids) >= services.PENDING_BATCH:
+        services.outbox_dispatch_request()
+
+
 def _deliveries_enqueue(delivery_ids: Sequence[int]) -> None:
     for start in range(0, len(delivery_ids), services.WEBHOOK_BATCH):
         batch = list(delivery_ids[start : start + services.WEBHOOK_BATCH])

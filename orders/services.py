@@ -22,6 +22,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from core.errors import Conflict, NotFound
+from core.rawsql import objects_insert
 from core.statemachine import TransitionTable
 from notifications.services import EventSpec, events_record
 from orders.models import Buyer, Order, OrderEvent, OrderLine, OrderStatus, Product
@@ -112,8 +113,11 @@ def order_create(
     plan: list[dict[str, Any]],
     actor_id: int | None = None,
 ) -> Order:
-    """Insert an order priced by the caller, in status pending payment."""
-    order = Order.objects.create(
+    """Insert an order priced by the caller, in status pending payment.
+
+    The rows go in with hand-written INSERTs (core.rawsql): this runs on every
+    checkout, where compiling the ORM's inserts cost more than running them."""
+    order = Order(
         number=_order_number(),
         buyer=buyer,
         payment_method=payment_method,
@@ -134,27 +138,31 @@ def order_create(
         plan=plan,
         event_seq=1,
     )
-    lines_created = OrderLine.objects.bulk_create(
-        [
-            OrderLine(
-                order=order,
-                product=line.product,
-                merchant_id=line.product.merchant_id,
-                sku=line.product.sku,
-                name=line.product.name_ru,
-                quantity=line.quantity,
-                unit_price_cny=line.product.price_cny,
-                line_total_cny=line.total_cny,
-            )
-            for line in lines
-        ]
-    )
+    objects_insert([order])
+    lines_created = [
+        OrderLine(
+            order=order,
+            product=line.product,
+            merchant_id=line.product.merchant_id,
+            sku=line.product.sku,
+            name=line.product.name_ru,
+            quantity=line.quantity,
+            unit_price_cny=line.product.price_cny,
+            line_total_cny=line.total_cny,
+        )
+        for line in lines
+    ]
+    objects_insert(lines_created)
     # Callers render and reserve the new order at once: spare them reading back
-    # the lines just written (bulk_create returns their ids on PostgreSQL and SQLite).
+    # the lines just written (the insert returned their ids).
     order._prefetched_objects_cache = {"lines": lines_created}  # type: ignore[attr-defined]
     now = timezone.now()
-    OrderEvent.objects.create(
-        order=order, sequence=1, to_status=order.status, actor_id=actor_id, created_at=now
+    objects_insert(
+        [
+            OrderEvent(
+                order=order, sequence=1, to_status=order.status, actor_id=actor_id, created_at=now
+            )
+        ]
     )
     events_record(events=[_event_spec(order, "", order.status, "", now)])
     return order

@@ -15,7 +15,7 @@ from orders.models import Order, OrderStatus
 from orders.services import order_transition
 from risk.models import Decision, RiskHold
 from risk.rules import PAYMENT_KINDS, PLACEMENT_KINDS, Facts, Trip, risk_evaluate
-from risk.selectors import risk_rules_active
+from risk.selectors import risk_rules_active, risk_rules_active_and_orders_since
 
 # Public wording on the order's events and webhooks: which rule tripped stays
 # with staff, so nobody can probe the thresholds.
@@ -50,14 +50,14 @@ def order_risk_hold(
 
 def order_risk_check_placement(*, order: Order, actor_id: int | None) -> RiskHold | None:
     """Buyer velocity, new-account and cash-on-delivery caps, on a new order."""
-    rules = risk_rules_active(kinds=PLACEMENT_KINDS)
+    now = timezone.now()
+    rules, orders_last_hour = risk_rules_active_and_orders_since(
+        kinds=PLACEMENT_KINDS, buyer_id=order.buyer_id, since=now - timedelta(hours=1)
+    )
     if not rules:
         return None
-    now = timezone.now()
     facts = Facts(
-        orders_last_hour=Order.objects.filter(
-            buyer_id=order.buyer_id, created_at__gt=now - timedelta(hours=1)
-        ).count(),
+        orders_last_hour=orders_last_hour,
         account_age=now - order.buyer.created_at,
         total_rub=order.total_rub,
         payment_method=order.payment_method,

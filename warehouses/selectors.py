@@ -1,21 +1,51 @@
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from django.db import connection
 from django.db.models import F, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
 
+from core.rawsql import columns, placeholders
+from orders.models import Product
 from warehouses.models import Reservation, StockLevel
 
 
-def availability(
-    *, warehouse_ids: Iterable[int], product_ids: Iterable[int]
-) -> dict[tuple[int, int], int]:
-    rows = StockLevel.objects.filter(
-        warehouse_id__in=list(warehouse_ids), product_id__in=list(product_ids)
-    ).values_list("warehouse_id", "product_id", "on_hand", "reserved")
-    return {(w, p): on_hand - reserved for w, p, on_hand, reserved in rows}
+def products_with_availability(
+    *, skus: Sequence[str], warehouse_ids: Sequence[int]
+) -> tuple[dict[str, Product], dict[tuple[int, int], int]]:
+    """The active products among these SKUs, by SKU, and their units
+    available in these warehouses, by (warehouse id, product id): one
+    hand-written query, read on every quote and checkout."""
+    if not skus:
+        return {}, {}
+    cols = columns(Product)
+    quote = connection.ops.quote_name
+    # No warehouse: no stock row may match (the column is never null).
+    in_warehouses = f"IN ({placeholders(len(warehouse_ids))})" if warehouse_ids else "IS NULL"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            # Only table and column names from the models go into the text.
+            f"SELECT {cols.select('p')}, s.warehouse_id, s.on_hand - s.reserved"  # noqa: S608
+            f" FROM {quote(Product._meta.db_table)} p"
+            f" LEFT JOIN {quote(StockLevel._meta.db_table)} s"
+            f" ON s.product_id = p.id AND s.warehouse_id {in_warehouses}"
+            f" WHERE p.sku IN ({placeholders(len(skus))}) AND p.is_active",
+            [*warehouse_ids, *skus],
+        )
+        rows = cursor.fetchall()
+    products: dict[str, Product] = {}
+    available: dict[tuple[int, int], int] = {}
+    width, sku_at = len(cols.fields), cols.attnames.index("sku")
+    for row in rows:
+        product = products.get(row[sku_at])
+        if product is None:
+            product = cols.load(row)
+            products[product.sku] = product
+        if row[width] is not None:
+            available[(row[width], product.id)] = row[width + 1]
+    return products, available
 
 
 def available_by_product(*, product_ids: Iterable[int]) -> dict[int, dict[int, int]]:

@@ -15,13 +15,14 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Sum
 from django.utils import timezone
 from django.utils.encoding import force_str
 from django.utils.translation import gettext_lazy as _
 
 from core.errors import ApplicationError, Conflict, ValidationFailed
+from core.rawsql import columns, objects_insert, placeholders
 from notifications.models import OutboxEvent
 from notifications.services import EventSpec, events_record
 from orders.models import Order, OrderLine, OrderStatus, Product
@@ -48,15 +49,24 @@ class LineAllocation:
 
 
 def _locked_levels(keys: Sequence[tuple[int, int]]) -> dict[tuple[int, int], StockLevel]:
+    # Hand-written: checkout locks on every order, and compiling the ORM's
+    # query cost more than running it.
     if not keys:
         return {}
-    warehouse_ids = {w for w, _p in keys}
-    product_ids = {p for _w, p in keys}
-    rows = (
-        StockLevel.objects.select_for_update()
-        .filter(warehouse_id__in=warehouse_ids, product_id__in=product_ids)
-        .order_by("id")
-    )
+    warehouse_ids = sorted({w for w, _p in keys})
+    product_ids = sorted({p for _w, p in keys})
+    cols = columns(StockLevel)
+    table = connection.ops.quote_name(StockLevel._meta.db_table)
+    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            # Only table and column names from the models go into the text.
+            f"SELECT {cols.select('s')} FROM {table} s"  # noqa: S608
+            f" WHERE s.warehouse_id IN ({placeholders(len(warehouse_ids))})"
+            f" AND s.product_id IN ({placeholders(len(product_ids))}) ORDER BY s.id{lock}",
+            [*warehouse_ids, *product_ids],
+        )
+        rows = [cols.load(row) for row in cursor.fetchall()]
     wanted = set(keys)
     return {
         (r.warehouse_id, r.product_id): r for r in rows if (r.warehouse_id, r.product_id) in wanted
@@ -202,30 +212,42 @@ def stock_reserve(
         before = {level.id: level.available for level in levels.values()}
         for key, quantity in wanted.items():
             levels[key].reserved += quantity
-        StockLevel.objects.bulk_update(list(levels.values()), ["reserved"])
-        movements = StockMovement.objects.bulk_create(
-            [
-                StockMovement(
-                    stock=levels[key],
-                    kind=StockMovement.Kind.RESERVATION,
-                    reserved_delta=quantity,
-                    order=order,
-                    actor_id=actor_id,
-                )
-                for key, quantity in wanted.items()
-            ]
-        )
+        _reserved_add({levels[key].id: quantity for key, quantity in wanted.items()})
+        movements = [
+            StockMovement(
+                stock=levels[key],
+                kind=StockMovement.Kind.RESERVATION,
+                reserved_delta=quantity,
+                order=order,
+                actor_id=actor_id,
+            )
+            for key, quantity in wanted.items()
+        ]
+        objects_insert(movements)
         stock_low_events_record(before=before, levels=levels.values(), movements=movements)
-        return Reservation.objects.bulk_create(
-            [
-                Reservation(
-                    order=order,
-                    line=alloc.line,
-                    stock=levels[(alloc.warehouse_id, alloc.line.product_id)],
-                    quantity=alloc.line.quantity,
-                )
-                for alloc in allocations
-            ]
+        reservations = [
+            Reservation(
+                order=order,
+                line=alloc.line,
+                stock=levels[(alloc.warehouse_id, alloc.line.product_id)],
+                quantity=alloc.line.quantity,
+            )
+            for alloc in allocations
+        ]
+        objects_insert(reservations)
+        return reservations
+
+
+def _reserved_add(units: Mapping[int, int]) -> None:
+    """Add units to the reserved count of locked levels (level id -> units), in one UPDATE."""
+    ids = sorted(units)
+    table = connection.ops.quote_name(StockLevel._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET reserved = reserved + CASE id"  # noqa: S608
+            f" {' '.join(['WHEN %s THEN %s'] * len(ids))} END"
+            f" WHERE id IN ({placeholders(len(ids))})",
+            [*(v for level_id in ids for v in (level_id, units[level_id])), *ids],
         )
 
 

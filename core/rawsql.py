@@ -1,0 +1,189 @@
+"""Hand-written SQL for the few hot paths where compiling an ORM query costs
+more than running it (checkout runs a dozen statements per order). The rows
+still become model instances, converted as the ORM would convert them (on
+SQLite a raw cursor returns decimals and datetimes as text)."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from django.db import connection
+from django.db.models import Field, Model
+
+M = TypeVar("M", bound=Model)
+Converter = Callable[[Any, Any, Any], Any]
+
+
+@dataclass(frozen=True)
+class Columns(Generic[M]):
+    """A model's concrete columns, to select them in raw SQL and load the row."""
+
+    model: type[M]
+    fields: tuple[Field[Any, Any], ...]
+    attnames: tuple[str, ...]
+
+    def select(self, alias: str) -> str:
+        quote = connection.ops.quote_name
+        return ", ".join(f"{alias}.{quote(f.column or f.attname)}" for f in self.fields)
+
+    def load(self, row: Sequence[Any], start: int = 0) -> M:
+        """The instance held by row[start : start + len(self.fields)]."""
+        values = list(row[start : start + len(self.fields)])
+        for index, convert in _converters(self.model, connection.vendor):
+            values[index] = convert(values[index])
+        return self.model.from_db(connection.alias, list(self.attnames), values)
+
+
+@functools.cache
+def columns(model: type[M]) -> Columns[M]:
+    fields = tuple(model._meta.concrete_fields)
+    return Columns(model=model, fields=fields, attnames=tuple(f.attname for f in fields))
+
+
+@functools.cache
+def _converters(model: type[Model], vendor: str) -> list[tuple[int, Callable[[Any], Any]]]:
+    # The vendor is part of the key only so a test run switching databases
+    # cannot reuse another backend's converters.
+    out: list[tuple[int, Callable[[Any], Any]]] = []
+    for index, field in enumerate(model._meta.concrete_fields):
+        col = field.get_col(model._meta.db_table)
+        chain: list[Converter] = [
+            *connection.ops.get_db_converters(col),
+            *field.get_db_converters(connection),
+        ]
+        if chain:
+            out.append((index, functools.partial(_convert, tuple(chain), col)))
+    return out
+
+
+def _convert(chain: tuple[Converter, ...], col: Any, value: Any) -> Any:
+    for converter in chain:
+        value = converter(value, col, connection)
+    return value
+
+
+def placeholders(count: int) -> str:
+    """An IN list's placeholders, "%s, %s, ...": portable, unlike PostgreSQL's = ANY(array)."""
+    return ", ".join(["%s"] * count)
+
+
+def insert_rows(
+    model: type[Model],
+    attnames: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    *,
+    returning: Sequence[str] = ("id",),
+    skip_conflicts_on: Sequence[str] = (),
+) -> list[tuple[Any, ...]]:
+    """INSERT the rows (values in the order of `attnames`, prepared as the ORM
+    prepares them) in one statement and return the `returning` columns, row by
+    row in the order given. With `skip_conflicts_on`, a row clashing with a
+    unique constraint on those columns is skipped (ON CONFLICT DO NOTHING) and
+    returns nothing. Fields the ORM fills itself (auto_now_add) must be given.
+    The statement's text is kept per shape (model, columns, number of rows).
+    Meant for the few rows of one request: nothing splits a large batch to
+    stay under a database's limit on parameters."""
+    if not rows:
+        return []
+    fields = _fields(model, tuple(attnames))
+    sql = _insert_sql(model, tuple(attnames), len(rows), tuple(returning), tuple(skip_conflicts_on))
+    params = [_prep(field, value) for row in rows for field, value in zip(fields, row, strict=True)]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [tuple(r) for r in cursor.fetchall()] if returning else []
+
+
+@functools.lru_cache(maxsize=256)
+def _insert_sql(
+    model: type[Model],
+    attnames: tuple[str, ...],
+    count: int,
+    returning: tuple[str, ...],
+    skip_conflicts_on: tuple[str, ...],
+) -> str:
+    one = f"({placeholders(len(attnames))})"
+    sql = (
+        f"INSERT INTO {connection.ops.quote_name(model._meta.db_table)}"  # noqa: S608
+        f" ({column_list(model, attnames)}) VALUES {', '.join([one] * count)}"
+    )
+    if skip_conflicts_on:
+        sql += f" ON CONFLICT ({column_list(model, skip_conflicts_on)}) DO NOTHING"
+    if returning:
+        sql += f" RETURNING {column_list(model, returning)}"
+    return sql
+
+
+def _prep(field: Field[Any, Any], value: Any) -> Any:
+    # What get_db_prep_save makes of None, and of whole numbers and text in
+    # plain text and number columns, is the value itself: skipping it for them
+    # spares a chain of calls per value.
+    if value is None or (type(value) in _AS_IS and _plain(field)):
+        return value
+    return field.get_db_prep_save(value, connection)
+
+
+_AS_IS = frozenset({int, str, bool})
+# Column types whose prepared value is the int, str or bool given (not JSON,
+# UUID on SQLite, dates or decimals).
+_PLAIN_TYPES = frozenset(
+    {
+        "AutoField",
+        "BigAutoField",
+        "BigIntegerField",
+        "BooleanField",
+        "CharField",
+        "IntegerField",
+        "PositiveBigIntegerField",
+        "PositiveIntegerField",
+        "PositiveSmallIntegerField",
+        "SlugField",
+        "SmallAutoField",
+        "SmallIntegerField",
+        "TextField",
+    }
+)
+
+
+@functools.cache
+def _plain(field: Field[Any, Any]) -> bool:
+    target = field.target_field if field.is_relation else field  # type: ignore[attr-defined]
+    return target.get_internal_type() in _PLAIN_TYPES
+
+
+def objects_insert(objs: Sequence[Model], attnames: Sequence[str] | None = None) -> None:
+    """bulk_create for hot paths, without the ORM's per-call compilation: the
+    objects' `attnames` (all but the primary key by default) in one INSERT,
+    their ids set on them. Values are taken as the ORM takes them (pre_save:
+    auto_now fields are filled in)."""
+    if not objs:
+        return
+    model = type(objs[0])
+    if attnames is None:
+        attnames = [f.attname for f in model._meta.concrete_fields if not f.primary_key]
+    fields = _fields(model, tuple(attnames))
+    ids = insert_rows(model, attnames, [[f.pre_save(obj, True) for f in fields] for obj in objs])
+    for obj, (pk,) in zip(objs, ids, strict=True):
+        obj.pk = pk
+        obj._state.adding = False
+        obj._state.db = connection.alias
+
+
+@functools.cache
+def _fields(model: type[Model], attnames: tuple[str, ...]) -> list[Field[Any, Any]]:
+    return [_field(model, name) for name in attnames]
+
+
+def _field(model: type[Model], attname: str) -> Field[Any, Any]:
+    field = model._meta.get_field(attname)
+    if not isinstance(field, Field):
+        raise TypeError(f"{model.__name__}.{attname} is not a column")
+    return field
+
+
+def column_list(model: type[Model], attnames: Sequence[str]) -> str:
+    """The quoted columns of the fields named (attnames: "user_id", not "user")."""
+    quote = connection.ops.quote_name
+    return ", ".join(quote(_field(model, name).column or name) for name in attnames)
