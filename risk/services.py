@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from core.errors import Conflict
-from orders.models import Order, OrderStatus
+from orders.models import Buyer, Order, OrderStatus
 from orders.services import order_transition
 from risk.models import Decision, RiskHold
 from risk.rules import PAYMENT_KINDS, PLACEMENT_KINDS, Facts, Trip, risk_evaluate
@@ -51,6 +51,7 @@ def order_risk_hold(
 def order_risk_check_placement(*, order: Order, actor_id: int | None) -> RiskHold | None:
     """Buyer velocity, new-account and cash-on-delivery caps, on a new order."""
     now = timezone.now()
+    _buyer_lock(order.buyer_id)
     rules, orders_last_hour = risk_rules_active_and_orders_since(
         kinds=PLACEMENT_KINDS, buyer_id=order.buyer_id, since=now - timedelta(hours=1)
     )
@@ -69,6 +70,18 @@ def order_risk_check_placement(*, order: Order, actor_id: int | None) -> RiskHol
     return order_risk_hold(
         order=order, stage=RiskHold.Stage.PLACEMENT, trips=trips, actor_id=actor_id
     )
+
+
+def _buyer_lock(buyer_id: int) -> None:
+    """One buyer's placements are counted one at a time: without the lock, two
+    orders placed at once would each count only itself and the committed ones,
+    and both pass an orders-per-hour limit. Taken last in the placement (after
+    the stock rows and the new order), so it adds no lock cycle."""
+    if not connection.features.has_select_for_update:
+        return  # SQLite: one writer at a time already
+    table = connection.ops.quote_name(Buyer._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT 1 FROM {table} WHERE id = %s FOR UPDATE", [buyer_id])  # noqa: S608
 
 
 def order_risk_check_card(

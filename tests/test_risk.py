@@ -552,3 +552,39 @@ def test_approve_racing_reject_on_a_paid_hold_ends_in_one_state(world: World) ->
         outcomes.count("approve")
     )
     print("review race outcomes:", {o: outcomes.count(o) for o in set(outcomes)})
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_buyers_orders_placed_at_once_are_counted_against_each_other(world: World) -> None:
+    """Limit one order an hour, three orders of different goods at once (no
+    stock row in common to queue them): the placements still count one after
+    another, so exactly one passes and two wait for review."""
+    import threading
+
+    from django.db import connection
+
+    RiskRule.objects.all().delete()
+    RiskRule.objects.create(code="one-an-hour", kind="orders_per_hour", limit=D(1))
+    start = threading.Barrier(3)
+    errors: list[BaseException] = []
+
+    def order(sku: str) -> None:
+        try:
+            start.wait()
+            place(world, (sku, 1))
+        except BaseException as error:
+            errors.append(error)
+        finally:
+            connection.close()
+
+    skus = [product.sku for product in world.products]
+    threads = [threading.Thread(target=order, args=(sku,)) for sku in skus]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert errors == []
+    statuses = sorted(Order.objects.filter(buyer=world.buyer).values_list("status", flat=True))
+    assert statuses == ["on_hold", "on_hold", "pending_payment"]
