@@ -15,6 +15,18 @@ from core.rawsql import columns
 from orders.models import Buyer, MerchantStaff, Order, OrderEvent, OrderLine, Product
 
 
+def user_is_operator_staff(*, user_id: int | None) -> bool:
+    """Active Django staff who do not work for a merchant: who may override
+    what a merchant's own staff may not (services get the actor's id)."""
+    if user_id is None:
+        return False
+    return (
+        get_user_model()
+        .objects.filter(id=user_id, is_active=True, is_staff=True, merchant_staff__isnull=True)
+        .exists()
+    )
+
+
 def merchant_id_for_user(user: AbstractBaseUser | AnonymousUser) -> int | None:
     """The merchant a staff user works for, or None (operator staff or others)."""
     if not user.is_authenticated:

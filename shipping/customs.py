@@ -20,7 +20,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
-from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext
@@ -28,7 +27,7 @@ from django.utils.translation import gettext_lazy as _
 
 from core.errors import Conflict, Forbidden, NotFound, Unprocessable
 from orders.regions import REGIONS
-from orders.selectors import merchant_id_for_user
+from orders.selectors import user_is_operator_staff
 from shipping.models import Parcel, ParcelLine, ParcelStatus, TrackingEvent
 from shipping.timeline import NewEvent, parcel_events_apply
 
@@ -259,6 +258,5 @@ def _hold_resolve(*, parcel_id: int, actor_id: int, event: str, data: dict[str, 
 
 
 def _check_operator_staff(actor_id: int) -> None:
-    user = get_user_model().objects.filter(id=actor_id, is_active=True).first()
-    if user is None or not user.is_staff or merchant_id_for_user(user) is not None:
+    if not user_is_operator_staff(user_id=actor_id):
         raise Forbidden(_("Only operator staff may resolve a customs hold."))

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext
@@ -19,6 +18,7 @@ from django.utils.translation import gettext_lazy as _
 
 from core.errors import Conflict, Forbidden, ValidationFailed
 from orders.models import Order, OrderStatus
+from orders.selectors import user_is_operator_staff
 from orders.services import orders_transition
 from shipping.models import Lane, Parcel, ParcelLine
 from shipping.pricing import Unit, parcels_split
@@ -194,16 +194,6 @@ def _expected_weights(
     return [sum(unit_g[k] * q for k, q in spec.lines.items()) for spec in packing]
 
 
-def _is_operator_staff(user_id: int | None) -> bool:
-    if user_id is None:
-        return False
-    return (
-        get_user_model()
-        .objects.filter(id=user_id, is_active=True, is_staff=True, merchant_staff__isnull=True)
-        .exists()
-    )
-
-
 def _check_weights(
     packing: Sequence[PackedParcel],
     expected: Sequence[int],
@@ -234,6 +224,6 @@ def _check_weights(
             },
             extra={"parcels": off, "tolerance": str(tolerance)},
         )
-    if not _is_operator_staff(actor_id):
+    if not user_is_operator_staff(user_id=actor_id):
         raise Forbidden(_("Only operator staff may accept a weight outside the tolerance."))
     return {row["index"] for row in off}
