@@ -165,3 +165,29 @@ def test_appliers_running_at_once_apply_each_scan_once(world: World, courier: An
     assert set(
         Parcel.objects.filter(tracking_number__in=numbers).values_list("status", "event_seq")
     ) == {("out_for_delivery", 3)}
+
+
+def test_operator_staff_see_the_scans_waiting_in_the_admin(world: World, courier: Any) -> None:
+    from django.contrib.auth.models import Permission
+    from django.test import Client
+
+    from tests.factories import MerchantStaffFactory, UserFactory
+
+    numbers = bulk_parcels(world, 2, 75_000_000)
+    client_for(courier.user).post(SCANS_URL, batch(numbers, "adm"), format="json")
+    view = Permission.objects.get(codename="view_pendingevent")
+    ops = UserFactory.create(email="ops@amur.example", is_staff=True)
+    ops.user_permissions.add(view)
+    staff = MerchantStaffFactory.create(merchant=world.products[0].merchant).user
+    staff.user_permissions.add(view)  # still operator-only
+    operator, merchant = Client(), Client()
+    operator.force_login(ops)
+    merchant.force_login(staff)
+
+    page = operator.get("/admin/shipping/pendingevent/", HTTP_ACCEPT_LANGUAGE="en")
+
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert all(number in html for number in numbers)
+    assert html.count("customs_presented") == 2
+    assert merchant.get("/admin/shipping/pendingevent/").status_code in (302, 403)
