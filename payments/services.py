@@ -289,13 +289,9 @@ def payment_cod_confirm(*, order_id: int, actor_id: int | None) -> Payment:
     return payment
 
 
-def payment_cod_collect(
-    *, order_id: int, amount: Decimal, currency: str, courier_id: int
-) -> Payment:
-    """The courier collected cash on delivery: the order's cash-on-delivery
-    payment is captured for exactly its amount, and the cash is posted to
-    courier_cash_in_hand. A repeated report of the same collection returns the
-    payment unchanged (courier scans are retried)."""
+def cash_amount_validate(*, amount: Decimal, currency: str) -> None:
+    """Cash reported by a courier: a known currency, a positive amount in its
+    minor unit. 400 otherwise."""
     if currency not in MINOR_UNITS:
         raise ValidationFailed(
             _("Unknown currency."), code="invalid", fields={"currency": [_("Unknown currency.")]}
@@ -306,6 +302,16 @@ def payment_cod_collect(
             code="invalid_amount",
             fields={"amount": [_("A positive amount in whole kopeks.")]},
         )
+
+
+def payment_cod_collect(
+    *, order_id: int, amount: Decimal, currency: str, courier_id: int
+) -> Payment:
+    """The courier collected cash on delivery: the order's cash-on-delivery
+    payment is captured for exactly its amount, and the cash is posted to
+    courier_cash_in_hand. A repeated report of the same collection returns the
+    payment unchanged (courier scans are retried)."""
+    cash_amount_validate(amount=amount, currency=currency)
     with transaction.atomic():
         order = _locked_order(order_id)
         if order.payment_method != Payment.Method.COD:

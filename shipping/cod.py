@@ -23,7 +23,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from core.errors import Conflict, NotFound, ValidationFailed
-from core.money import MINOR_UNITS, money_round
+from core.money import money_round
 from orders.models import Order, PaymentMethod
 from payments.ledger import (
     CASH_AT_OPERATOR,
@@ -32,7 +32,7 @@ from payments.ledger import (
     ledger_post_cash_transfer,
 )
 from payments.models import LedgerTransaction, Payment
-from payments.services import REFUNDABLE, payment_cod_collect
+from payments.services import REFUNDABLE, cash_amount_validate, payment_cod_collect
 from shipping.cod_models import (
     CashCollection,
     CodDifference,
@@ -122,19 +122,6 @@ def _cash_collection_record(*, event: TrackingEvent, order_id: int) -> CashColle
     )
 
 
-def _money_check(amount: Decimal, currency: str) -> None:
-    if currency not in MINOR_UNITS:
-        raise ValidationFailed(
-            _("Unknown currency."), code="invalid", fields={"currency": [_("Unknown currency.")]}
-        )
-    if not isinstance(amount, Decimal) or amount <= 0 or amount != money_round(amount, currency):
-        raise ValidationFailed(
-            _("The amount must be positive, in whole kopeks."),
-            code="invalid_amount",
-            fields={"amount": [_("A positive amount in whole kopeks.")]},
-        )
-
-
 def cod_remittance_record(
     *,
     courier_id: int,
@@ -150,7 +137,7 @@ def cod_remittance_record(
     record. `day` is the collection day it is for (by default the day it was
     received). 409 remittance_reference_used for a reference already
     recorded for this courier."""
-    _money_check(amount, currency)
+    cash_amount_validate(amount=amount, currency=currency)
     if currency != CASH_CURRENCY:
         raise ValidationFailed(
             _("Couriers' cash is kept in another currency."),
