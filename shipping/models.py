@@ -362,6 +362,8 @@ class PendingEvent(models.Model):
         related_name="+",
         db_constraint=False,
     )
+    # The event's parcel again: refreshes find a parcel's pending events by
+    # this column's index, without joining the events table.
     parcel = models.ForeignKey(
         Parcel, on_delete=models.CASCADE, related_name="+", db_constraint=False
     )
