@@ -197,7 +197,7 @@ def main() -> None:
     from notifications.models import OutboxEvent, WebhookAttempt, WebhookDelivery
     from notifications.services import subscription_create, webhook_body
     from notifications.signing import headers_build
-    from shipping.services import departure_transition
+    from shipping.linehaul.departures import departure_transition
 
     load_before = os.getloadavg()
     receiver = ReceiverProcess()

@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from shipping.planning import PlanDeparture, PlanParcel, plan_onto_departures
+from shipping.linehaul.planning import PlanDeparture, PlanParcel, plan_onto_departures
 
 # (grams, mm3, pieces): a Tu-204C / 737F class charter HRB-SVX, about 18 t and
 # 110 m3 of e-commerce cargo; a 20-foot truck Suifenhe-Vladivostok, 6 t, 30 m3;

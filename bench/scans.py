@@ -250,7 +250,7 @@ def main() -> None:
     with psycopg2.connect(url) as conn, conn.cursor() as cur:
         cur.execute("SELECT tracking_number, id FROM shipping_parcel")
         parcel_ids = dict(cur.fetchall())
-        cur.execute("SELECT id FROM shipping_courier")
+        cur.execute("SELECT id FROM accounts_courier")
         courier_id = cur.fetchone()[0]
     vacuum(url)
     now = datetime.now(UTC)

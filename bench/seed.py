@@ -22,9 +22,10 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
-from orders.models import Buyer, Merchant, Product
+from accounts.models import Buyer
+from catalogue.models import Merchant, Product
 from payments.services import rate_record
-from shipping.models import Lane, LaneRegion
+from shipping.linehaul.models import Lane, LaneRegion
 from warehouses.models import StockLevel, StockMovement, Warehouse
 
 

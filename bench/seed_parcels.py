@@ -39,19 +39,15 @@ from django.db import transaction
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
+from accounts.models import Buyer, Courier
 from bench.seed import harbin_lane
-from orders.models import Buyer, Order, OrderLine, OrderStatus, Product
-from shipping.models import (
-    Courier,
-    Departure,
-    Parcel,
-    ParcelLine,
-    ParcelStatus,
-    TrackingEvent,
-    TrackingSeries,
-)
-from shipping.s10 import s10_build
-from shipping.tracking import EVENT_KINDS
+from catalogue.models import Product
+from orders.models import Order, OrderLine, OrderStatus
+from shipping.fulfilment.models import Parcel, ParcelLine, ParcelStatus, TrackingSeries
+from shipping.fulfilment.numbers import s10_build
+from shipping.linehaul.models import Departure
+from shipping.tracking.events import EVENT_KINDS
+from shipping.tracking.models import TrackingEvent
 
 BATCH = 2000
 PRICE = Decimal("49.90")

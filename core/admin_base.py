@@ -1,9 +1,15 @@
+"""Admin base classes every app's back office is built from: read-only
+records, rows scoped to the viewer's merchant, and operator-only pages."""
+
 from __future__ import annotations
 
 from typing import Any
 
 from django.contrib import admin
+from django.db.models import QuerySet
 from django.http import HttpRequest
+
+from core.tenancy import is_operator_staff, merchant_id_for_user
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -28,3 +34,63 @@ class ReadOnlyInline(admin.TabularInline):
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+class MerchantScopedAdmin(admin.ModelAdmin):
+    """Shows merchant staff only their merchant's rows; operator staff (no
+    merchant) see everything."""
+
+    # Lookup from the model to its merchant id, e.g. "product__merchant".
+    merchant_lookup: str = "merchant"
+    # Foreign keys whose choices must be limited too: field name -> lookup to merchant.
+    scoped_foreign_keys: dict[str, str] = {}
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        qs = super().get_queryset(request)
+        merchant_id = merchant_id_for_user(request.user)
+        if merchant_id is None:
+            return qs
+        return qs.filter(**{self.merchant_lookup: merchant_id}).distinct()
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        merchant_id = merchant_id_for_user(request.user)
+        if merchant_id is not None:
+            if db_field.name == "merchant":
+                kwargs["queryset"] = db_field.related_model.objects.filter(id=merchant_id)
+            elif db_field.name in self.scoped_foreign_keys:
+                lookup = self.scoped_foreign_keys[db_field.name]
+                kwargs["queryset"] = db_field.related_model.objects.filter(**{lookup: merchant_id})
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+class OperatorOnlyAdmin(admin.ModelAdmin):
+    """Pages merchants' staff never see, whatever permissions they are given."""
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return is_operator_staff(request.user) and super().has_module_permission(request)
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return is_operator_staff(request.user) and super().has_view_permission(request, obj)
+
+    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
+        return is_operator_staff(request.user) and super().has_add_permission(request, *args)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return is_operator_staff(request.user) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return is_operator_staff(request.user) and super().has_delete_permission(request, obj)
+
+
+class OperatorOnlyReadOnlyAdmin(ReadOnlyAdmin):
+    """The platform's books and queues: operator staff only, read-only."""
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        if merchant_id_for_user(request.user) is not None:
+            return False
+        return super().has_view_permission(request, obj)
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        if merchant_id_for_user(request.user) is not None:
+            return False
+        return super().has_module_permission(request)

@@ -5,15 +5,14 @@ from typing import Any
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
+from core.tenancy import is_operator_staff, merchant_id_for_user
+
 
 class IsOperatorStaff(BasePermission):
     """Operator staff: Django staff who do not belong to a merchant."""
 
     def has_permission(self, request: Request, view: Any) -> bool:
-        user = request.user
-        return bool(
-            user and user.is_authenticated and user.is_staff and not hasattr(user, "merchant_staff")
-        )
+        return is_operator_staff(request.user)
 
 
 class IsMerchantOrOperatorStaff(BasePermission):
@@ -23,5 +22,7 @@ class IsMerchantOrOperatorStaff(BasePermission):
     def has_permission(self, request: Request, view: Any) -> bool:
         user = request.user
         return bool(
-            user and user.is_authenticated and (user.is_staff or hasattr(user, "merchant_staff"))
+            user
+            and user.is_authenticated
+            and (user.is_staff or merchant_id_for_user(user) is not None)
         )

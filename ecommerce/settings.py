@@ -71,12 +71,14 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "core",
     "notifications",
+    "catalogue",
+    "accounts",
     "orders",
     "warehouses",
     "risk",
-    "payments",
     "shipping",
-    "checkout",
+    "payments",
+    "commands",
 ]
 
 MIDDLEWARE = [
@@ -158,7 +160,7 @@ STORAGES = {
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "orders.auth.BuyerTokenAuthentication",
+        "accounts.auth.BuyerTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -216,7 +218,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"max_retries": 1, "interval_start": 0, "inter
 CELERY_BEAT_SCHEDULE = {
     "outbox-sweep": {"task": "notifications.outbox_sweep", "schedule": timedelta(seconds=15)},
     "orders-expire-unpaid": {
-        "task": "checkout.orders_expire_unpaid",
+        "task": "commands.orders_expire_unpaid",
         "schedule": timedelta(minutes=1),
     },
     # The Bank of Russia publishes tomorrow's rates in the afternoon, Moscow time.
@@ -236,7 +238,7 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": timedelta(minutes=1),
     },
     # 01:30 in Moscow: the previous two days' cash, per courier.
-    "cod-reconcile": {"task": "shipping.cod_reconcile", "schedule": crontab(minute=30, hour=22)},
+    "cod-reconcile": {"task": "payments.cod_reconcile", "schedule": crontab(minute=30, hour=22)},
     "idempotency-purge": {"task": "core.idempotency_purge", "schedule": timedelta(hours=1)},
     "payables-release": {"task": "payments.payables_release", "schedule": timedelta(hours=1)},
     # Monday 02:00 UTC: last week (Monday to Sunday, UTC) is closed.

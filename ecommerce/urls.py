@@ -4,14 +4,18 @@ from django.http import HttpRequest, JsonResponse
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from checkout import api as checkout_api
+from accounts import api as accounts_api
+from commands import api as commands_api
 from notifications import api as notifications_api
-from orders import api as orders_api
 from payments import api as payments_api
 from payments import settlement_api
-from shipping import api as shipping_api
-from shipping import cod_api, documents_api, manifests_api
-from shipping import views as shipping_views
+from payments.cod import api as cod_api
+from shipping.fulfilment import api as documents_api
+from shipping.fulfilment import pack_api
+from shipping.linehaul import api as linehaul_api
+from shipping.linehaul import manifests_api
+from shipping.tracking import api as tracking_api
+from shipping.tracking import page as tracking_page
 
 
 def healthz(request: HttpRequest) -> JsonResponse:
@@ -25,18 +29,18 @@ def healthz(request: HttpRequest) -> JsonResponse:
 
 
 v1 = [
-    path("auth/register/", orders_api.RegisterView.as_view(), name="auth-register"),
-    path("auth/token/", orders_api.TokenView.as_view(), name="auth-token"),
-    path("products/", checkout_api.ProductListView.as_view(), name="product-list"),
-    path("checkout/quote/", checkout_api.QuoteView.as_view(), name="checkout-quote"),
-    path("orders/", checkout_api.OrderListCreateView.as_view(), name="order-list"),
-    path("orders/<str:number>/", checkout_api.OrderDetailView.as_view(), name="order-detail"),
+    path("auth/register/", accounts_api.RegisterView.as_view(), name="auth-register"),
+    path("auth/token/", accounts_api.TokenView.as_view(), name="auth-token"),
+    path("products/", commands_api.ProductListView.as_view(), name="product-list"),
+    path("checkout/quote/", commands_api.QuoteView.as_view(), name="checkout-quote"),
+    path("orders/", commands_api.OrderListCreateView.as_view(), name="order-list"),
+    path("orders/<str:number>/", commands_api.OrderDetailView.as_view(), name="order-detail"),
     path(
-        "orders/<str:number>/events/", checkout_api.OrderEventsView.as_view(), name="order-events"
+        "orders/<str:number>/events/", commands_api.OrderEventsView.as_view(), name="order-events"
     ),
     path("orders/<str:number>/pay/", payments_api.OrderPayView.as_view(), name="order-pay"),
     path(
-        "orders/<str:number>/cancel/", checkout_api.OrderCancelView.as_view(), name="order-cancel"
+        "orders/<str:number>/cancel/", commands_api.OrderCancelView.as_view(), name="order-cancel"
     ),
     path(
         "payments/webhooks/sandbox/",
@@ -60,10 +64,10 @@ v1 = [
     ),
     path(
         "tracking/<str:tracking_number>/",
-        shipping_api.TrackingView.as_view(),
+        tracking_api.TrackingView.as_view(),
         name="tracking-detail",
     ),
-    path("courier/scans/", shipping_api.CourierScansView.as_view(), name="courier-scans"),
+    path("courier/scans/", commands_api.CourierScansView.as_view(), name="courier-scans"),
     path("webhooks/", notifications_api.WebhookListCreateView.as_view(), name="webhook-list"),
     path(
         "webhooks/<int:subscription_id>/",
@@ -72,12 +76,12 @@ v1 = [
     ),
     path(
         "ops/orders/<str:number>/pack/",
-        shipping_api.OpsOrderPackView.as_view(),
+        pack_api.OpsOrderPackView.as_view(),
         name="ops-order-pack",
     ),
     path(
         "ops/orders/<str:number>/review/",
-        checkout_api.OpsOrderReviewView.as_view(),
+        commands_api.OpsOrderReviewView.as_view(),
         name="ops-order-review",
     ),
     path(
@@ -105,11 +109,11 @@ v1 = [
         documents_api.OpsPickListPdfView.as_view(),
         name="ops-pick-list-pdf",
     ),
-    path("ops/lanes/<str:code>/plan/", shipping_api.OpsLanePlanView.as_view(), name="ops-plan"),
-    path("ops/departures/", shipping_api.OpsDepartureListView.as_view(), name="ops-departures"),
+    path("ops/lanes/<str:code>/plan/", linehaul_api.OpsLanePlanView.as_view(), name="ops-plan"),
+    path("ops/departures/", linehaul_api.OpsDepartureListView.as_view(), name="ops-departures"),
     path(
         "ops/departures/<int:departure_id>/status/",
-        shipping_api.OpsDepartureStatusView.as_view(),
+        linehaul_api.OpsDepartureStatusView.as_view(),
         name="ops-departure-status",
     ),
     path(
@@ -162,20 +166,20 @@ v1 = [
         cod_api.OpsCodReconciliationListView.as_view(),
         name="ops-cod-reconciliations",
     ),
-    path("ops/transfers/", shipping_api.OpsTransferCreateView.as_view(), name="ops-transfers"),
+    path("ops/transfers/", linehaul_api.OpsTransferCreateView.as_view(), name="ops-transfers"),
     path(
         "ops/transfers/<int:transfer_id>/dispatch/",
-        shipping_api.OpsTransferDispatchView.as_view(),
+        linehaul_api.OpsTransferDispatchView.as_view(),
         name="ops-transfer-dispatch",
     ),
     path(
         "ops/transfers/<int:transfer_id>/receive/",
-        shipping_api.OpsTransferReceiveView.as_view(),
+        linehaul_api.OpsTransferReceiveView.as_view(),
         name="ops-transfer-receive",
     ),
     path(
         "ops/transfers/<int:transfer_id>/cancel/",
-        shipping_api.OpsTransferCancelView.as_view(),
+        linehaul_api.OpsTransferCancelView.as_view(),
         name="ops-transfer-cancel",
     ),
 ]
@@ -186,7 +190,7 @@ urlpatterns = [
     path("api/v1/", include(v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
-    path("track/<str:tracking_number>", shipping_views.tracking_page, name="tracking-page"),
+    path("track/<str:tracking_number>", tracking_page.tracking_page, name="tracking-page"),
 ]
 
 handler404 = "core.errors.json_not_found"

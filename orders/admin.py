@@ -5,43 +5,8 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
-from orders.admin_scoping import MerchantScopedAdmin, ReadOnlyAdmin, ReadOnlyInline
-from orders.models import Buyer, Merchant, MerchantStaff, Order, OrderEvent, OrderLine, Product
-
-
-class MerchantStaffInline(admin.TabularInline):
-    model = MerchantStaff
-    extra = 0
-    autocomplete_fields = ["user"]
-
-
-@admin.register(Merchant)
-class MerchantAdmin(MerchantScopedAdmin):
-    merchant_lookup = "id"
-    list_display = ("code", "name", "name_zh", "city", "created_at")
-    search_fields = ("code", "name", "name_zh")
-    inlines = [MerchantStaffInline]
-
-
-@admin.register(MerchantStaff)
-class MerchantStaffAdmin(MerchantScopedAdmin):
-    list_display = ("user", "merchant")
-    autocomplete_fields = ["user"]
-
-
-@admin.register(Product)
-class ProductAdmin(MerchantScopedAdmin):
-    list_display = ("sku", "name_en", "name_zh", "merchant", "price_cny", "weight_g", "is_active")
-    list_filter = ("is_active", "merchant", "origin_country")
-    search_fields = ("sku", "name_ru", "name_zh", "name_en", "hs_code")
-    list_select_related = ("merchant",)
-
-
-@admin.register(Buyer)
-class BuyerAdmin(admin.ModelAdmin):
-    list_display = ("user", "phone", "language", "created_at")
-    search_fields = ("user__email", "phone")
-    list_select_related = ("user",)
+from core.admin_base import MerchantScopedAdmin, ReadOnlyAdmin, ReadOnlyInline
+from orders.models import Order, OrderEvent, OrderLine
 
 
 class OrderLineInline(ReadOnlyInline):
@@ -56,9 +21,11 @@ class OrderEventInline(ReadOnlyInline):
     readonly_fields = fields
 
 
-@admin.register(Order)
 class OrderAdmin(MerchantScopedAdmin):
-    """Status is read-only here: it changes only through the services."""
+    """Status is read-only here: it changes only through the services.
+
+    Registered by commands (commands/admin.py) with the fulfilment actions,
+    whose services lie above this app."""
 
     merchant_lookup = "lines__merchant"
     list_display = (

@@ -3,130 +3,17 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.conf import settings
-from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
+from accounts.models import Buyer
+from catalogue.models import Merchant, Product
 from core.money import MONEY_DIGITS, MONEY_PLACES, RATE_DIGITS, RATE_PLACES
-from orders.regions import REGION_CHOICES
+from core.regions import REGION_CHOICES
+from core.validators import phone_validator, postcode_validator
 
 HALF_CENT = Decimal("0.005")
-hs_code_validator = RegexValidator(r"^\d{6,10}$", _("An HS code has 6 to 10 digits."))
-country_validator = RegexValidator(r"^[A-Z]{2}$", _("Use a two-letter ISO country code."))
-postcode_validator = RegexValidator(r"^\d{6}$", _("A Russian postcode has 6 digits."))
-phone_validator = RegexValidator(r"^\+7\d{10}$", _("Use a Russian number: +7 and 10 digits."))
-
-
-class Language(models.TextChoices):
-    RU = "ru", "Русский"
-    ZH = "zh-hans", "中文"
-    EN = "en", "English"
-
-
-class Merchant(models.Model):
-    code = models.SlugField(max_length=40, unique=True)
-    name = models.CharField(max_length=200)
-    name_zh = models.CharField(max_length=200, blank=True)
-    city = models.CharField(max_length=100, default="Harbin")
-    contact_email = models.EmailField(blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        verbose_name = _("merchant")
-
-        verbose_name_plural = _("merchants")
-        ordering = ["name"]
-
-    def __str__(self) -> str:
-        return self.name
-
-
-class MerchantStaff(models.Model):
-    """A user working for one merchant: sees only that merchant's data."""
-
-    user = models.OneToOneField(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="merchant_staff"
-    )
-    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="staff")
-
-    class Meta:
-        verbose_name = _("merchant staff member")
-
-        verbose_name_plural = _("merchant staff members")
-
-    def __str__(self) -> str:
-        return f"{self.user} @ {self.merchant}"
-
-
-class Product(models.Model):
-    merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="products")
-    sku = models.CharField(
-        max_length=64,
-        unique=True,
-        validators=[RegexValidator(r"^[A-Z0-9][A-Z0-9-]{1,63}$", _("Use A-Z, 0-9 and dashes."))],
-    )
-    name_ru = models.CharField(max_length=200)
-    name_zh = models.CharField(max_length=200)
-    name_en = models.CharField(max_length=200)
-    description_ru = models.TextField(blank=True)
-    description_zh = models.TextField(blank=True)
-    description_en = models.TextField(blank=True)
-    hs_code = models.CharField(max_length=10, validators=[hs_code_validator])
-    weight_g = models.PositiveIntegerField(validators=[MinValueValidator(1)])
-    length_mm = models.PositiveIntegerField(validators=[MinValueValidator(1)])
-    width_mm = models.PositiveIntegerField(validators=[MinValueValidator(1)])
-    height_mm = models.PositiveIntegerField(validators=[MinValueValidator(1)])
-    price_cny = models.DecimalField(
-        max_digits=MONEY_DIGITS,
-        decimal_places=MONEY_PLACES,
-        validators=[MinValueValidator(Decimal("0.01"))],
-    )
-    origin_country = models.CharField(max_length=2, default="CN", validators=[country_validator])
-    is_active = models.BooleanField(default=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        verbose_name = _("product")
-
-        verbose_name_plural = _("products")
-        ordering = ["sku"]
-        constraints = [
-            models.CheckConstraint(condition=Q(price_cny__gt=0), name="product_price_positive"),
-            models.CheckConstraint(condition=Q(weight_g__gt=0), name="product_weight_positive"),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.sku} {self.name_en}"
-
-    def name_in(self, language: str) -> str:
-        return {"zh-hans": self.name_zh, "en": self.name_en}.get(language) or self.name_ru
-
-    def description_in(self, language: str) -> str:
-        return {"zh-hans": self.description_zh, "en": self.description_en}.get(
-            language
-        ) or self.description_ru
-
-    @property
-    def volume_cm3(self) -> Decimal:
-        return Decimal(self.length_mm * self.width_mm * self.height_mm) / 1000
-
-
-class Buyer(models.Model):
-    user = models.OneToOneField(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="buyer"
-    )
-    phone = models.CharField(max_length=12, blank=True, validators=[phone_validator])
-    language = models.CharField(max_length=8, choices=Language.choices, default=Language.RU)
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        verbose_name = _("buyer")
-
-        verbose_name_plural = _("buyers")
-
-    def __str__(self) -> str:
-        return self.user.email or self.user.get_username()
 
 
 class OrderStatus(models.TextChoices):

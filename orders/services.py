@@ -12,20 +12,19 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import DateTimeField, F, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone, translation
 from django.utils.translation import gettext
-from django.utils.translation import gettext_lazy as _
 
-from core.errors import Conflict, NotFound
+from accounts.models import Buyer
+from catalogue.models import Product
+from core.errors import NotFound
 from core.rawsql import objects_insert
 from core.statemachine import TransitionTable
 from notifications.services import EventSpec, events_record
-from orders.models import Buyer, Order, OrderEvent, OrderLine, OrderStatus, Product
+from orders.models import Order, OrderEvent, OrderLine, OrderStatus
 
 S = OrderStatus
 ORDER_TRANSITIONS = TransitionTable.build(
@@ -80,17 +79,6 @@ class OrderTotals:
     @property
     def total_rub(self) -> Decimal:
         return self.goods_rub + self.shipping_rub + self.duty_rub
-
-
-def buyer_register(*, email: str, password: str, language: str = "ru", phone: str = "") -> User:
-    User = get_user_model()
-    email = User.objects.normalize_email(email).lower()
-    with transaction.atomic():
-        if User.objects.filter(username=email).exists():
-            raise Conflict(_("An account with this e-mail already exists."), code="email_taken")
-        user = User.objects.create_user(username=email, email=email, password=password)
-        Buyer.objects.create(user=user, language=language, phone=phone)
-    return user
 
 
 def _order_number() -> str:

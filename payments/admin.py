@@ -1,21 +1,19 @@
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext_lazy as _
 
-from core.api import csv_response, pdf_response
-from core.errors import ApplicationError
-from orders.admin_scoping import (
+from core.admin_base import (
     MerchantScopedAdmin,
+    OperatorOnlyReadOnlyAdmin,
     ReadOnlyAdmin,
     ReadOnlyInline,
-    is_operator_staff,
 )
-from orders.selectors import merchant_id_for_user
+from core.api import csv_response, pdf_response
+from core.errors import ApplicationError
+from core.tenancy import is_operator_staff
 from payments.models import (
     SETTLEMENT_LINE_FIELDS,
     ExchangeRate,
@@ -79,22 +77,8 @@ class RefundAdmin(ReadOnlyAdmin, MerchantScopedAdmin):
     list_select_related = ("payment__order",)
 
 
-class OperatorOnly(ReadOnlyAdmin):
-    """The platform's books: operator staff only, never merchant staff."""
-
-    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        if merchant_id_for_user(request.user) is not None:
-            return False
-        return super().has_view_permission(request, obj)
-
-    def has_module_permission(self, request: HttpRequest) -> bool:
-        if merchant_id_for_user(request.user) is not None:
-            return False
-        return super().has_module_permission(request)
-
-
 @admin.register(LedgerAccount)
-class LedgerAccountAdmin(OperatorOnly):
+class LedgerAccountAdmin(OperatorOnlyReadOnlyAdmin):
     list_display = ("code", "name", "kind", "currency", "per_merchant")
 
 
@@ -105,7 +89,7 @@ class LedgerEntryInline(ReadOnlyInline):
 
 
 @admin.register(LedgerTransaction)
-class LedgerTransactionAdmin(OperatorOnly):
+class LedgerTransactionAdmin(OperatorOnlyReadOnlyAdmin):
     list_display = ("id", "kind", "order", "payment", "memo", "created_at")
     list_filter = ("kind",)
     search_fields = ("order__number", "memo")
@@ -160,7 +144,7 @@ class SettlementStatementAdmin(ReadOnlyAdmin, MerchantScopedAdmin):
     actions = ["download_csv", "download_pdf", "rebuild", "issue"]
 
     def has_operator_permission(self, request: HttpRequest) -> bool:
-        return is_operator_staff(request)
+        return is_operator_staff(request.user)
 
     def _one(
         self, request: HttpRequest, queryset: QuerySet[SettlementStatement]
@@ -214,7 +198,7 @@ class SettlementStatementAdmin(ReadOnlyAdmin, MerchantScopedAdmin):
 
 
 @admin.register(ProviderNotification)
-class ProviderNotificationAdmin(OperatorOnly):
+class ProviderNotificationAdmin(OperatorOnlyReadOnlyAdmin):
     list_display = ("provider", "event", "payment", "outcome", "received_at")
     list_filter = ("provider", "outcome")
     search_fields = ("key", "payment__provider_reference")
@@ -222,6 +206,10 @@ class ProviderNotificationAdmin(OperatorOnly):
 
 
 @admin.register(SandboxDispatch)
-class SandboxDispatchAdmin(OperatorOnly):
+class SandboxDispatchAdmin(OperatorOnlyReadOnlyAdmin):
     list_display = ("msg_id", "event", "reference", "attempts", "delivered_at", "last_error")
     search_fields = ("reference", "msg_id")
+
+
+# The cash-on-delivery pages.
+import payments.cod.admin  # noqa: E402, F401

@@ -5,8 +5,9 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
+from catalogue.models import Merchant
 from core.money import CURRENCY_CHOICES, MONEY_DIGITS, MONEY_PLACES, RATE_DIGITS, RATE_PLACES
-from orders.models import Merchant, Order
+from orders.models import Order
 
 
 def _money() -> models.DecimalField:
@@ -445,3 +446,8 @@ class SettlementStatementEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.statement_id} {self.from_status}->{self.to_status}"
+
+
+# The cash-on-delivery models live in their own package; importing them here
+# registers them with the payments app.
+import payments.cod.models  # noqa: E402, F401

@@ -6,7 +6,7 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import QuerySet
 
 from core.errors import NotFound
-from orders.selectors import merchant_id_for_user
+from core.tenancy import merchant_id_for_user
 from payments.models import SettlementStatement
 
 

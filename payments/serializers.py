@@ -6,7 +6,7 @@ from rest_framework import serializers
 
 from core.api import StrictSerializer
 from core.money import MONEY_DIGITS, MONEY_PLACES
-from orders.models import country_validator
+from core.validators import country_validator
 from payments.models import (
     SETTLEMENT_LINE_FIELDS,
     Payment,

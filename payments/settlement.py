@@ -23,10 +23,11 @@ from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from catalogue.models import Merchant
 from core.errors import Conflict, NotFound, ValidationFailed
 from core.money import money_round
 from core.statemachine import TransitionTable
-from orders.models import Merchant, Order, OrderLine, OrderStatus
+from orders.models import Order, OrderLine, OrderStatus
 from payments.ledger import (
     MERCHANT_PAYABLE,
     MERCHANT_PAYABLE_RELEASED,

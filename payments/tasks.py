@@ -1,10 +1,11 @@
-from datetime import timedelta
+from datetime import date, timedelta
 
 import requests
 from celery import shared_task
 from django.utils import timezone
 
 from payments.card import sandbox_dispatch_send
+from payments.cod.services import cod_reconcile, cod_reconcile_recent
 from payments.models import SandboxDispatch
 from payments.services import rates_refresh
 from payments.settlement import payables_release, statements_build_weekly
@@ -60,3 +61,12 @@ def sandbox_notifications_sweep() -> int:
     for dispatch_id in ids:
         sandbox_notification_deliver.delay(dispatch_id)
     return len(ids)
+
+
+@shared_task(name="payments.cod_reconcile", ignore_result=True)
+def reconcile_cod(day: str | None = None) -> int:
+    """Reconcile couriers' cash: one day (ISO date) or the last two. Re-runs
+    rewrite the same rows. Returns the number of flagged rows."""
+    if day:
+        return sum(row.flagged for row in cod_reconcile(day=date.fromisoformat(day)))
+    return cod_reconcile_recent()

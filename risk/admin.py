@@ -13,7 +13,7 @@ from django.utils.html import format_html_join
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 
-from orders.admin_scoping import OperatorOnlyAdmin
+from core.admin_base import OperatorOnlyAdmin
 from risk.models import Decision, RiskHold, RiskRule
 from risk.rules import trip_describe
 
@@ -57,8 +57,10 @@ class DecisionFilter(admin.SimpleListFilter):
         return queryset.filter(decision=value or Decision.PENDING)
 
 
-@admin.register(RiskHold)
 class RiskHoldAdmin(OperatorOnlyAdmin):
+    """Registered by commands (commands/admin.py) with the review actions,
+    whose services lie above this app."""
+
     list_display = (
         "order",
         "order_status",

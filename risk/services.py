@@ -10,8 +10,9 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from accounts.models import Buyer
 from core.errors import Conflict
-from orders.models import Buyer, Order, OrderStatus
+from orders.models import Order, OrderStatus
 from orders.services import order_transition
 from risk.models import Decision, RiskHold
 from risk.rules import PAYMENT_KINDS, PLACEMENT_KINDS, Facts, Trip, risk_evaluate

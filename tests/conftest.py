@@ -12,9 +12,11 @@ from django.db import connection
 from django.test import TestCase
 from rest_framework.test import APIClient
 
-from orders.models import Buyer, Product
+from accounts.models import Buyer
+from catalogue.models import Product
 from risk.models import RiskRule
-from shipping.models import Departure, DutyRule, Lane
+from shipping.customs.models import DutyRule
+from shipping.linehaul.models import Departure, Lane
 from tests.factories import (
     BuyerFactory,
     CourierFactory,

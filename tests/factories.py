@@ -9,9 +9,10 @@ from django.contrib.auth.models import User
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
-from orders.models import Buyer, Merchant, MerchantStaff, Product
+from accounts.models import Buyer, Courier, MerchantStaff
+from catalogue.models import Merchant, Product
 from payments.models import ExchangeRate
-from shipping.models import Courier, Departure, Lane, LaneRegion
+from shipping.linehaul.models import Departure, Lane, LaneRegion
 from warehouses.models import Warehouse
 
 PASSWORD = "Correct-Horse-9"  # test fixture

@@ -136,7 +136,7 @@ def make_staff_and_courier() -> tuple[str, str]:
     courier = CourierFactory.create(
         user=UserFactory.create(email="courier@example.ru"), regions=["RU-SVE"]
     )
-    from shipping.models import Lane
+    from shipping.linehaul.models import Lane
 
     courier.lanes.set(Lane.objects.all())
     return token_for(staff), token_for(courier.user)
@@ -145,7 +145,7 @@ def make_staff_and_courier() -> tuple[str, str]:
 def expected_status_changes(number: str, tracking: str) -> int:
     """Every order transition and every parcel status change is one webhook."""
     from orders.models import OrderEvent
-    from shipping.models import Parcel
+    from shipping.fulfilment.models import Parcel
 
     parcel = Parcel.objects.get(tracking_number=tracking)
     return OrderEvent.objects.filter(order__number=number).count() + parcel.event_seq

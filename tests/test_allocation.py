@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from checkout.services import LineRequest, order_place
+from commands.services import LineRequest, order_place
 from orders.services import Address
 from tests.conftest import World
 from warehouses.models import Reservation

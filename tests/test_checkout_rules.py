@@ -11,12 +11,12 @@ from django.core.cache import cache
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from checkout.services import LineRequest, checkout_quote, order_place, orders_expire_unpaid
+from commands.services import LineRequest, checkout_quote, order_place, orders_expire_unpaid
 from core.cache import reference_caches_clear
 from notifications.services import subscription_create
 from orders.models import Order
 from orders.services import Address
-from shipping.models import DutyRule
+from shipping.customs.models import DutyRule
 from tests.conftest import World, client_for
 from tests.factories import MerchantStaffFactory, ProductFactory
 from warehouses.models import StockLevel

@@ -18,17 +18,19 @@ from django.db import connection
 from django.test import Client
 from django.utils import timezone, translation
 
-from checkout.services import LineRequest, order_place
+from accounts.models import Courier
+from commands.services import LineRequest, order_place
 from orders.models import Order
 from orders.services import Address
+from payments.cod.models import CashCollection, CodReconciliation, CourierRemittance
+from payments.cod.services import cod_day_of, cod_reconcile, cod_remittance_record
 from payments.ledger import ledger_accounts_ensure
 from payments.models import LedgerEntry, LedgerTransaction, Payment
 from payments.services import payment_card_charge
-from shipping.cod import cod_day_of, cod_reconcile, cod_remittance_record
-from shipping.cod_models import CashCollection, CodReconciliation, CourierRemittance
-from shipping.models import Courier, Parcel, TrackingEvent
-from shipping.packing import order_pack
-from shipping.tasks import reconcile_cod
+from payments.tasks import reconcile_cod
+from shipping.fulfilment.models import Parcel
+from shipping.fulfilment.packing import order_pack
+from shipping.tracking.models import TrackingEvent
 from tests.conftest import World, client_for, scans_post
 from tests.factories import CourierFactory, MerchantStaffFactory, UserFactory
 
@@ -390,7 +392,7 @@ def test_reconciliations_in_the_admin_and_api_are_for_operator_staff(
     admin = UserFactory.create(email="root@amur.example", is_staff=True, is_superuser=True)
     browser = Client(HTTP_ACCEPT_LANGUAGE="en")
     browser.force_login(admin)
-    page = browser.get("/admin/shipping/codreconciliation/?flagged__exact=1")
+    page = browser.get("/admin/payments/codreconciliation/?flagged__exact=1")
     assert page.status_code == 200
     assert page.context["cl"].result_count == 1
     assert "-101.50" in page.content.decode()
@@ -398,7 +400,7 @@ def test_reconciliations_in_the_admin_and_api_are_for_operator_staff(
     assert not model_admin.has_change_permission(page.wsgi_request)
     assert not model_admin.has_delete_permission(page.wsgi_request)
     added = browser.post(
-        "/admin/shipping/courierremittance/add/",
+        "/admin/payments/courierremittance/add/",
         {
             "courier": courier.id,
             "amount": "1400.00",
@@ -426,7 +428,7 @@ def test_reconciliations_in_the_admin_and_api_are_for_operator_staff(
     merchant_browser = Client()
     merchant_browser.force_login(merchant)
     for path in ("codreconciliation/", "cashcollection/", "courierremittance/add/"):
-        assert merchant_browser.get(f"/admin/shipping/{path}").status_code == 403
+        assert merchant_browser.get(f"/admin/payments/{path}").status_code == 403
 
 
 # --- refused cash deliveries -------------------------------------------------------

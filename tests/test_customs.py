@@ -11,24 +11,25 @@ from django.contrib.auth.models import Permission
 from django.test import Client
 from django.utils import timezone, translation
 
+from catalogue.models import Product
 from core.errors import Forbidden
 from notifications.models import OutboxEvent
-from orders.models import Product
-from shipping.customs import (
+from shipping.customs.declarations import (
     Addressee,
     Declaration,
     DeclarationItem,
     DeclarationMerchant,
     HsCodeInvalid,
-    ParcelNotHeld,
     Sender,
     customs_declaration,
-    parcel_customs_release,
 )
-from shipping.models import CustomsHoldReason, Parcel, TrackingEvent
-from shipping.packing import order_pack
-from shipping.services import departure_transition
-from shipping.timeline import NewEvent, parcel_events_apply
+from shipping.customs.holds import ParcelNotHeld, parcel_customs_release
+from shipping.customs.models import CustomsHoldReason
+from shipping.fulfilment.models import Parcel
+from shipping.fulfilment.packing import order_pack
+from shipping.linehaul.departures import departure_transition
+from shipping.tracking.models import TrackingEvent
+from shipping.tracking.timeline import NewEvent, parcel_events_apply
 from tests.conftest import World, client_for, scans_post
 from tests.factories import MerchantStaffFactory, UserFactory
 from tests.test_manifests import (

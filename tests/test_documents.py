@@ -16,21 +16,23 @@ import zxingcpp
 from pypdf import PdfReader
 from reportlab.pdfbase.ttfonts import TTFont
 
-from checkout.services import LineRequest, order_place
+from catalogue.models import Merchant, Product
+from commands.services import LineRequest, order_place
 from core.errors import NotFound
 from core.pdf import FONT_DIR
-from orders.models import Merchant, Order, OrderStatus, Product
+from orders.models import Order, OrderStatus
 from orders.services import Address
 from payments.services import payment_card_charge
-from shipping.documents import (
+from shipping.fulfilment.documents import (
     PickRow,
     packing_slip_pdf,
     parcel_label_pdf,
     pick_list_pdf,
     pick_list_rows,
 )
-from shipping.models import Lane, Parcel
-from shipping.packing import order_pack
+from shipping.fulfilment.models import Parcel
+from shipping.fulfilment.packing import order_pack
+from shipping.linehaul.models import Lane
 from tests.conftest import World
 from tests.factories import MerchantFactory, ProductFactory
 from warehouses.models import Reservation, StockLevel

@@ -8,13 +8,13 @@ from typing import Any
 from django.test import Client
 from pypdf import PdfReader
 
-from checkout.services import LineRequest, order_place
+from commands.services import LineRequest, order_place
 from orders.models import Order
 from orders.services import Address
 from payments.services import payment_card_charge
-from shipping.documents import parcel_labels_pdf
-from shipping.models import Parcel
-from shipping.packing import order_pack
+from shipping.fulfilment.documents import parcel_labels_pdf
+from shipping.fulfilment.models import Parcel
+from shipping.fulfilment.packing import order_pack
 from tests.conftest import World, client_for
 from tests.factories import UserFactory
 
@@ -89,7 +89,12 @@ def test_admin_packs_orders_and_prints_labels_slips_and_pick_lists(world: World)
     client.force_login(operator())
 
     pick = _admin_action(client, "/admin/warehouses/warehouse/", "print_pick_list", [world.hrb.id])
-    assert (pick.status_code, pick["Content-Type"]) == (200, "application/pdf")
+    assert (pick.status_code, pick["Location"]) == (
+        302,
+        "/api/v1/ops/warehouses/HRB/pick-list/pdf/",
+    )
+    pdf = client.get(pick["Location"])
+    assert (pdf.status_code, pdf["Content-Type"]) == (200, "application/pdf")
 
     packed = _admin_action(client, "/admin/orders/order/", "pack", [first.id, second.id])
     assert packed.status_code == 302

@@ -62,7 +62,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from checkout.services import LineRequest, order_cancel, order_place
+from commands.services import LineRequest, order_cancel, order_place
 from core.errors import Conflict, InvalidTransition, Unprocessable
 from orders.models import Order, OrderStatus
 from orders.services import Address, orders_transition

@@ -19,13 +19,15 @@ from django.contrib.auth.models import Permission
 from django.test import Client
 from pypdf import PdfReader
 
-from checkout.services import LineRequest, order_place
-from orders.models import Order, Product
+from catalogue.models import Product
+from commands.services import LineRequest, order_place
+from orders.models import Order
 from orders.services import Address
 from payments.services import payment_card_charge
-from shipping.models import Departure, Lane, Parcel, ParcelLine
-from shipping.packing import order_pack
-from shipping.services import departure_transition, departures_plan
+from shipping.fulfilment.models import Parcel, ParcelLine
+from shipping.fulfilment.packing import order_pack
+from shipping.linehaul.departures import departure_transition, departures_plan
+from shipping.linehaul.models import Departure, Lane
 from tests.conftest import World, client_for
 from tests.factories import DepartureFactory, MerchantStaffFactory, UserFactory
 from tests.test_documents import SHIPPED, embedded_fonts, pdf_text

@@ -21,9 +21,9 @@ from kombu import pools
 
 from notifications.models import OutboxEvent
 from notifications.services import subscription_create
-from shipping.models import Parcel
-from shipping.s10 import s10_build
-from shipping.timeline import NewEvent, parcel_events_apply
+from shipping.fulfilment.models import Parcel
+from shipping.fulfilment.numbers import s10_build
+from shipping.tracking.timeline import NewEvent, parcel_events_apply
 from tests.conftest import World
 from tests.receiver import webhook_receiver
 from tests.servers import ROOT, _free_port, served_database_url
@@ -115,7 +115,7 @@ def celery_process(kind: str, redis_url: str, workdir: Path) -> subprocess.Popen
 
 
 def make_parcels(world: World) -> list[Parcel]:
-    from checkout.services import LineRequest, order_place
+    from commands.services import LineRequest, order_place
     from orders.services import Address
 
     order = order_place(

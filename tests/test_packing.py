@@ -7,13 +7,13 @@ from typing import Any
 
 import pytest
 
-from checkout.services import LineRequest, order_place
+from commands.services import LineRequest, order_place
 from core.errors import Forbidden
 from orders.models import Order
 from orders.services import Address
 from payments.services import payment_card_charge
-from shipping.models import Parcel, TrackingSeries
-from shipping.packing import PackedParcel, order_pack
+from shipping.fulfilment.models import Parcel, TrackingSeries
+from shipping.fulfilment.packing import PackedParcel, order_pack
 from tests.conftest import World, client_for
 from tests.factories import MerchantStaffFactory, UserFactory
 from warehouses.models import Reservation, StockMovement

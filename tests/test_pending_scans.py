@@ -14,8 +14,9 @@ from django.db import connection
 from django.utils import timezone
 
 from notifications.models import OutboxEvent
-from shipping.models import Parcel, PendingEvent, TrackingEvent
-from shipping.timeline import NewEvent, parcel_events_apply, pending_events_apply
+from shipping.fulfilment.models import Parcel
+from shipping.tracking.models import PendingEvent, TrackingEvent
+from shipping.tracking.timeline import NewEvent, parcel_events_apply, pending_events_apply
 from tests.conftest import SCANS_URL, World, client_for
 from tests.test_scans_fast import bulk_parcels
 

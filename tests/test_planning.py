@@ -8,7 +8,7 @@ from collections import defaultdict
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shipping.planning import PlanDeparture, PlanParcel, plan_onto_departures
+from shipping.linehaul.planning import PlanDeparture, PlanParcel, plan_onto_departures
 
 
 def departures(*rooms: tuple[int, int, int]) -> list[PlanDeparture]:

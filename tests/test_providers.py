@@ -13,7 +13,7 @@ import pytest
 from django.utils import translation
 from rest_framework.test import APIClient
 
-from checkout.services import LineRequest, order_cancel, order_place
+from commands.services import LineRequest, order_cancel, order_place
 from notifications.signing import headers_build
 from orders.models import Order
 from orders.services import Address

@@ -15,7 +15,7 @@ import pytest
 from django.db import connection
 from rest_framework.test import APIClient
 
-from checkout.services import LineRequest, order_cancel, order_place
+from commands.services import LineRequest, order_cancel, order_place
 from core.errors import ApplicationError
 from core.models import IdempotencyKey
 from orders.models import Order

@@ -15,8 +15,9 @@ from django.test import Client
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from checkout.review import order_review_approve, order_review_reject
-from checkout.services import (
+from accounts.models import Buyer
+from commands.review import order_review_approve, order_review_reject
+from commands.services import (
     LineRequest,
     checkout_quote,
     order_cancel,
@@ -25,7 +26,7 @@ from checkout.services import (
 )
 from core.errors import Conflict
 from notifications.models import OutboxEvent
-from orders.models import Buyer, Order, OrderEvent
+from orders.models import Order, OrderEvent
 from orders.services import Address
 from payments.models import Payment, Refund
 from payments.services import payment_card_charge

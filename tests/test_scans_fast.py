@@ -17,10 +17,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from core.errors import flatten_detail
-from shipping.models import Parcel, TrackingEvent
-from shipping.s10 import s10_build
-from shipping.serializers import ScanSerializer, scan_validate
-from shipping.tracking import COURIER_EVENTS
+from shipping.fulfilment.models import Parcel
+from shipping.fulfilment.numbers import s10_build
+from shipping.tracking.events import COURIER_EVENTS
+from shipping.tracking.models import TrackingEvent
+from shipping.tracking.serializers import ScanSerializer, scan_validate
 from tests.conftest import World, client_for, scans_post
 
 ODD_TEXT = [
@@ -116,7 +117,7 @@ def test_a_plain_scan_is_validated_without_a_serializer() -> None:
         "event": "out_for_delivery",
         "occurred_at": "2026-05-01T10:00:00+03:00",
     }
-    with mock.patch("shipping.serializers.ScanSerializer", side_effect=AssertionError):
+    with mock.patch("shipping.tracking.serializers.ScanSerializer", side_effect=AssertionError):
         data, errors = scan_validate(raw)
     assert errors is None
     assert data == {
@@ -144,7 +145,7 @@ def test_cash_collected_still_goes_through_the_serializer() -> None:
 
 
 def bulk_parcels(world: World, count: int, first: int) -> list[str]:
-    from checkout.services import LineRequest, order_place
+    from commands.services import LineRequest, order_place
     from orders.services import Address
 
     order = order_place(

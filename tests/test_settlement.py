@@ -22,9 +22,10 @@ from django.db import IntegrityError, transaction
 from django.test import Client
 from django.utils import timezone
 
-from checkout.services import LineRequest, order_place
+from catalogue.models import Merchant
+from commands.services import LineRequest, order_place
 from core.errors import Conflict, InvalidTransition
-from orders.models import Merchant, Order, OrderStatus
+from orders.models import Order, OrderStatus
 from orders.services import Address, orders_transition
 from payments.ledger import ledger_post
 from payments.models import LedgerEntry, LedgerTransaction, Payment, SettlementStatement

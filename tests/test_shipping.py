@@ -9,15 +9,18 @@ from typing import Any
 import pytest
 from django.utils import timezone, translation
 
-from checkout.services import LineRequest, order_place
+from accounts.models import Courier
+from commands.services import LineRequest, order_place
 from core.errors import InvalidTransition
 from orders.models import Order
 from orders.services import Address
 from payments.services import payment_card_charge
-from shipping.models import Courier, Departure, DepartureEvent, Parcel, TrackingEvent
-from shipping.packing import order_pack
-from shipping.s10 import s10_build
-from shipping.services import PlanResult, departure_transition, departures_plan
+from shipping.fulfilment.models import Parcel
+from shipping.fulfilment.numbers import s10_build
+from shipping.fulfilment.packing import order_pack
+from shipping.linehaul.departures import PlanResult, departure_transition, departures_plan
+from shipping.linehaul.models import Departure, DepartureEvent
+from shipping.tracking.models import TrackingEvent
 from tests.conftest import World, client_for, scans_post
 from tests.factories import CourierFactory, DepartureFactory
 

@@ -12,10 +12,12 @@ from django.urls import reverse
 from drf_spectacular.generators import SchemaGenerator
 from drf_spectacular.validation import validate_schema
 
-from checkout.services import LineRequest, order_place
-from orders.models import Merchant, Order, Product
+from catalogue.models import Merchant, Product
+from commands.services import LineRequest, order_place
+from orders.models import Order
 from orders.services import Address
-from shipping.models import Departure, Lane, Parcel
+from shipping.fulfilment.models import Parcel
+from shipping.linehaul.models import Departure, Lane
 from tests.conftest import World
 from tests.factories import MerchantFactory, MerchantStaffFactory, ProductFactory, UserFactory
 from warehouses.models import StockLevel, Warehouse
@@ -91,10 +93,10 @@ def test_merchant_staff_see_only_their_merchant(world: World) -> None:
     staff.user_permissions.add(*_perms("view_product", "view_order", "view_stocklevel"))
     client = Client()
     client.force_login(staff)
-    products = client.get("/admin/orders/product/").content.decode()
+    products = client.get("/admin/catalogue/product/").content.decode()
     assert "MINE-1" in products and "THEIRS-1" not in products
     theirs_product = Product.objects.get(sku="THEIRS-1")
-    assert client.get(f"/admin/orders/product/{theirs_product.id}/change/").status_code == 302
+    assert client.get(f"/admin/catalogue/product/{theirs_product.id}/change/").status_code == 302
     orders = client.get("/admin/orders/order/").content.decode()
     assert "0 orders" in orders or "0 заказ" in orders
 
@@ -131,7 +133,7 @@ def test_tracking_page_renders_in_the_browsers_language(world: World, client: Cl
         address=Address(**world.address()),
         payment_method="cod",
     )
-    from shipping.packing import order_pack
+    from shipping.fulfilment.packing import order_pack
 
     parcel = order_pack(order_id=order.id)[0]
     page = client.get(f"/track/{parcel.tracking_number}", HTTP_ACCEPT_LANGUAGE="en")

@@ -16,7 +16,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import translation
 
-from checkout.services import LineRequest, order_place
+from commands.services import LineRequest, order_place
 from core.cache import reference_caches_clear
 from notifications.models import OutboxEvent, WebhookDelivery
 from notifications.services import subscription_create

@@ -6,12 +6,14 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from checkout.services import LineRequest, order_place
+from commands.services import LineRequest, order_place
 from orders.services import Address
 from payments.services import payment_card_charge
-from shipping.models import Parcel, TrackingEvent
-from shipping.packing import order_pack
-from shipping.services import lanes_plan, parcels_expire
+from shipping.fulfilment.models import Parcel
+from shipping.fulfilment.packing import order_pack
+from shipping.linehaul.departures import lanes_plan
+from shipping.tracking.expiry import parcels_expire
+from shipping.tracking.models import TrackingEvent
 from tests.conftest import World
 
 

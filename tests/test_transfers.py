@@ -13,12 +13,12 @@ from django.db import connection
 from django.db.models import Sum
 from django.test import Client as DjangoClient
 
-from checkout.services import LineRequest, order_place
+from commands.services import LineRequest, order_place
 from core.errors import InvalidTransition
 from orders.services import Address
-from shipping.models import Departure, Transfer, TransferEvent, TransferLine
-from shipping.services import departure_transition
-from shipping.transfers import (
+from shipping.linehaul.departures import departure_transition
+from shipping.linehaul.models import Departure, Transfer, TransferEvent, TransferLine
+from shipping.linehaul.transfers import (
     ReceivedLine,
     TransferLineRequest,
     stock_in_transit,
@@ -788,7 +788,7 @@ def test_dispatch_that_leaves_the_origin_low_tells_its_merchant(world: World) ->
 
 def test_a_departure_carrying_dispatched_transfers_cannot_be_cancelled(world: World) -> None:
     from core.errors import Conflict
-    from shipping.services import departure_transition
+    from shipping.linehaul.departures import departure_transition
 
     transfer = transfer_create(
         origin_id=world.hrb.id,

@@ -10,10 +10,12 @@ import pytest
 from core.errors import InvalidTransition
 from core.statemachine import TransitionTable
 from notifications.signing import signature_compute, signature_verify
-from shipping.models import DutyRule, Lane
-from shipping.pricing import Unit, duty_eur, parcels_split, shipping_fee_cny
-from shipping.s10 import WEIGHTS, check_digit, s10_build, s10_is_valid
-from shipping.tracking import status_fold
+from shipping.customs.duty import duty_eur
+from shipping.customs.models import DutyRule
+from shipping.fulfilment.numbers import WEIGHTS, check_digit, s10_build, s10_is_valid
+from shipping.linehaul.models import Lane
+from shipping.linehaul.pricing import Unit, parcels_split, shipping_fee_cny
+from shipping.tracking.events import status_fold
 from tests.factories import LaneFactory, WarehouseFactory
 from warehouses.allocation import Need, WarehouseOption, allocate
 

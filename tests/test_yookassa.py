@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from rest_framework.test import APIClient
 
-from checkout.services import LineRequest, order_cancel, order_place
+from commands.services import LineRequest, order_cancel, order_place
 from orders.models import Order
 from orders.services import Address
 from payments.models import LedgerEntry, Payment, PaymentEvent, ProviderNotification, Refund

@@ -12,9 +12,9 @@ from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from core.admin_base import MerchantScopedAdmin, ReadOnlyAdmin
 from core.errors import ValidationFailed
-from orders.admin_scoping import MerchantScopedAdmin, ReadOnlyAdmin
-from orders.selectors import merchant_id_for_user
+from core.tenancy import merchant_id_for_user
 from warehouses.csv_io import (
     EXPORT_COLUMNS,
     MAX_BYTES,
@@ -36,6 +36,21 @@ class StockImportForm(forms.Form):
 class WarehouseAdmin(admin.ModelAdmin):
     list_display = ("code", "name", "kind", "city", "country", "is_active")
     list_filter = ("kind", "country")
+    actions = ["print_pick_list"]
+
+    @admin.action(description=_("Print the pick list"))
+    def print_pick_list(
+        self, request: HttpRequest, queryset: QuerySet[Warehouse]
+    ) -> HttpResponse | None:
+        """Opens the pick list PDF, drawn by shipping's fulfilment documents
+        (an app above this one), by its address."""
+        warehouses = list(queryset.order_by("id")[:2])
+        if len(warehouses) != 1:
+            messages.error(request, _("Select exactly one warehouse."))
+            return None
+        return HttpResponseRedirect(
+            reverse("ops-pick-list-pdf", kwargs={"code": warehouses[0].code})
+        )
 
 
 @admin.register(StockLevel)

@@ -5,7 +5,8 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
-from orders.models import Order, OrderLine, Product
+from catalogue.models import Product
+from orders.models import Order, OrderLine
 
 
 class Warehouse(models.Model):

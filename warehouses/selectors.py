@@ -7,8 +7,8 @@ from django.db import connection
 from django.db.models import F, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
 
+from catalogue.models import Product
 from core.rawsql import columns, placeholders
-from orders.models import Product
 from warehouses.models import Reservation, StockLevel
 
 

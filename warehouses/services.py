@@ -21,11 +21,12 @@ from django.utils import timezone
 from django.utils.encoding import force_str
 from django.utils.translation import gettext_lazy as _
 
+from catalogue.models import Product
 from core.errors import ApplicationError, Conflict, ValidationFailed
 from core.rawsql import columns, objects_insert, placeholders
 from notifications.models import OutboxEvent
 from notifications.services import EventSpec, events_record
-from orders.models import Order, OrderLine, OrderStatus, Product
+from orders.models import Order, OrderLine, OrderStatus
 from orders.services import order_transition
 from warehouses.models import Reservation, StockLevel, StockMovement, Warehouse
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from django.db import transaction
 
-from orders.models import Product
+from catalogue.models import Product
 from warehouses.models import StockLevel, StockMovement
 from warehouses.services import OutOfStock, stock_low_events_record
 

@@ -1,0 +1,67 @@
+"""Reads of buyers and their API tokens."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ObjectDoesNotExist
+from django.db import connection
+from rest_framework.authtoken.models import Token
+
+from accounts.models import Buyer
+from core.errors import NotFound
+from core.rawsql import columns
+
+
+def buyer_get(*, user_id: int) -> Buyer:
+    """The caller's buyer profile; staff and couriers have none (404)."""
+    try:
+        return Buyer.objects.select_related("user").get(user_id=user_id)
+    except Buyer.DoesNotExist:
+        raise NotFound() from None
+
+
+@functools.cache
+def _token_sql() -> str:
+    token_cols, user_cols, buyer_cols = columns(Token), columns(get_user_model()), columns(Buyer)
+    quote = connection.ops.quote_name
+    # Only table and column names from the models go into the text.
+    return (
+        f"SELECT {token_cols.select('t')}, {user_cols.select('u')}, {buyer_cols.select('b')}"  # noqa: S608
+        f" FROM {quote(Token._meta.db_table)} t"
+        f" JOIN {quote(user_cols.model._meta.db_table)} u ON u.id = t.user_id"
+        f" LEFT JOIN {quote(Buyer._meta.db_table)} b ON b.user_id = u.id"
+        " WHERE t.key = %s"
+    )
+
+
+def token_get(*, key: str) -> Token | None:
+    """The API token with its user and the user's buyer profile (if any)
+    loaded, in one hand-written query: this runs on every API request."""
+    with connection.cursor() as cursor:
+        cursor.execute(_token_sql(), [key])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    token_cols, user_cols, buyer_cols = columns(Token), columns(get_user_model()), columns(Buyer)
+    token = token_cols.load(row)
+    user = user_cols.load(row, len(token_cols.fields))
+    buyer_start = len(token_cols.fields) + len(user_cols.fields)
+    buyer = None if row[buyer_start] is None else buyer_cols.load(row, buyer_start)
+    # As select_related("user", "user__buyer") would cache them.
+    token._state.fields_cache["user"] = user
+    user._state.fields_cache["buyer"] = buyer
+    if buyer is not None:
+        buyer._state.fields_cache["user"] = user
+    return token
+
+
+def buyer_of(*, user: Any) -> Buyer | None:
+    """The user's buyer profile if it has one, read from the user when the
+    authentication already loaded it (orders.auth)."""
+    try:
+        return user.buyer
+    except (ObjectDoesNotExist, AttributeError):  # no profile, or an anonymous user
+        return None

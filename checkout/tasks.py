@@ -1,8 +1,0 @@
-from celery import shared_task
-
-from checkout.services import orders_expire_unpaid
-
-
-@shared_task(name="checkout.orders_expire_unpaid", ignore_result=True)
-def expire_unpaid_orders() -> int:
-    return orders_expire_unpaid()

@@ -1,0 +1,80 @@
+"""The admin pages whose actions are cross-domain commands: orders (pack,
+print) and held orders (approve, reject). Their base classes live with their
+models (orders/admin.py, risk/admin.py); each is registered here, once."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.utils.translation import gettext_lazy as _
+
+from commands.review import order_review_approve, order_review_reject
+from core.api import pdf_response
+from core.errors import ApplicationError
+from core.tenancy import is_operator_staff
+from orders.admin import OrderAdmin
+from orders.models import Order
+from risk.admin import RiskHoldAdmin
+from risk.models import RiskHold
+from shipping.fulfilment.documents import packing_slip_pdf
+from shipping.fulfilment.packing import order_pack
+
+
+@admin.register(RiskHold)
+class ReviewRiskHoldAdmin(RiskHoldAdmin):
+    actions = ["approve", "reject"]
+
+    def has_operator_permission(self, request: HttpRequest) -> bool:
+        """Only operator staff clear holds: never the merchant whose sale it is."""
+        return is_operator_staff(request.user)
+
+    def _review(
+        self, request: HttpRequest, queryset: QuerySet[RiskHold], service: Callable[..., Order]
+    ) -> None:
+        for hold in queryset.select_related("order").order_by("id"):
+            try:
+                order = service(order_id=hold.order_id, actor_id=request.user.pk, note="")
+            except ApplicationError as error:
+                messages.error(request, f"{hold.order.number}: {error.message}")
+            else:
+                messages.success(request, f"{order.number}: {order.get_status_display()}")
+
+    @admin.action(description=_("Approve the selected held orders"), permissions=["operator"])
+    def approve(self, request: HttpRequest, queryset: QuerySet[RiskHold]) -> None:
+        self._review(request, queryset, order_review_approve)
+
+    @admin.action(
+        description=_("Reject the selected held orders (cancel, release stock, refund)"),
+        permissions=["operator"],
+    )
+    def reject(self, request: HttpRequest, queryset: QuerySet[RiskHold]) -> None:
+        self._review(request, queryset, order_review_reject)
+
+
+@admin.register(Order)
+class FulfilmentOrderAdmin(OrderAdmin):
+    actions = ["pack", "print_packing_slip"]
+
+    @admin.action(description=_("Pack the selected allocated orders"), permissions=["change"])
+    def pack(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
+        for order in queryset.order_by("id"):
+            try:
+                parcels = order_pack(order_id=order.id, actor_id=request.user.pk)
+            except ApplicationError as error:
+                messages.error(request, f"{order.number}: {error.message}")
+            else:
+                numbers = ", ".join(p.tracking_number for p in parcels)
+                messages.success(request, f"{order.number}: {numbers}")
+
+    @admin.action(description=_("Print the packing slip"))
+    def print_packing_slip(
+        self, request: HttpRequest, queryset: QuerySet[Order]
+    ) -> HttpResponse | None:
+        orders = list(queryset.order_by("id")[:2])
+        if len(orders) != 1:
+            messages.error(request, _("Select exactly one order."))
+            return None
+        return pdf_response(packing_slip_pdf(order_id=orders[0].id), f"{orders[0].number}.pdf")

@@ -1,0 +1,357 @@
+"""Static facts for the demo operator: merchants, products, lanes, regions."""
+
+from __future__ import annotations
+
+from decimal import Decimal as D
+
+MERCHANTS = [
+    ("harbin-bear", "Harbin Bear Trading", "哈尔滨熊贸易有限公司", "Harbin"),
+    ("suifenhe-border", "Suifenhe Border Goods", "绥芬河边境商品公司", "Suifenhe"),
+    ("heihe-amber", "Heihe Amber Crafts", "黑河琥珀工艺品", "Heihe"),
+]
+
+# (ru, zh, en, hs code, grams, (l, w, h) mm, CNY)
+PRODUCTS = [
+    (
+        "Пуховик женский",
+        "女式羽绒服",
+        "Women's down jacket",
+        "620193",
+        1200,
+        (450, 350, 120),
+        D("459.00"),
+    ),
+    ("Зимние ботинки", "冬季靴子", "Winter boots", "640391", 1500, (350, 250, 150), D("329.00")),
+    ("Термобельё", "保暖内衣", "Thermal underwear set", "610821", 350, (300, 220, 40), D("89.00")),
+    (
+        "Шерстяные носки",
+        "羊毛袜",
+        "Wool socks (3 pairs)",
+        "611595",
+        180,
+        (200, 120, 40),
+        D("39.90"),
+    ),
+    (
+        "Смартфон 128 ГБ",
+        "智能手机128GB",
+        "Smartphone 128 GB",
+        "851713",
+        420,
+        (180, 100, 60),
+        D("1299.00"),
+    ),
+    (
+        "Беспроводные наушники",
+        "无线耳机",
+        "Wireless earbuds",
+        "851830",
+        120,
+        (110, 90, 40),
+        D("159.00"),
+    ),
+    (
+        "Внешний аккумулятор",
+        "移动电源",
+        "Power bank 20000 mAh",
+        "850760",
+        450,
+        (160, 80, 30),
+        D("119.00"),
+    ),
+    ("Умные часы", "智能手表", "Smart watch", "851762", 150, (120, 100, 70), D("399.00")),
+    (
+        "Зарядное устройство USB-C",
+        "USB-C充电器",
+        "USB-C charger 65 W",
+        "850440",
+        160,
+        (90, 70, 40),
+        D("79.00"),
+    ),
+    ("Светодиодная лампа", "LED台灯", "LED desk lamp", "940520", 900, (400, 180, 120), D("139.00")),
+    ("Электрочайник", "电水壶", "Electric kettle", "851671", 1100, (250, 200, 240), D("169.00")),
+    ("Рисоварка", "电饭煲", "Rice cooker 3 L", "851660", 2800, (320, 300, 280), D("289.00")),
+    (
+        "Набор палочек для еды",
+        "筷子套装",
+        "Chopsticks set",
+        "441900",
+        150,
+        (260, 80, 30),
+        D("29.90"),
+    ),
+    (
+        "Чайный сервиз",
+        "茶具套装",
+        "Porcelain tea set",
+        "691110",
+        2100,
+        (400, 300, 150),
+        D("259.00"),
+    ),
+    (
+        "Зелёный чай Лунцзин",
+        "龙井绿茶",
+        "Longjing green tea 250 g",
+        "090210",
+        300,
+        (150, 100, 80),
+        D("98.00"),
+    ),
+    ("Чай пуэр", "普洱茶饼", "Pu'er tea cake 357 g", "090230", 400, (200, 200, 40), D("128.00")),
+    ("Шёлковый платок", "丝绸围巾", "Silk scarf", "621410", 90, (250, 200, 20), D("149.00")),
+    (
+        "Детский конструктор",
+        "儿童积木",
+        "Building blocks set",
+        "950300",
+        1300,
+        (380, 280, 90),
+        D("199.00"),
+    ),
+    (
+        "Мягкая игрушка панда",
+        "熊猫毛绒玩具",
+        "Panda plush toy",
+        "950300",
+        350,
+        (300, 200, 150),
+        D("69.00"),
+    ),
+    ("Рюкзак городской", "城市背包", "City backpack", "420292", 800, (450, 300, 150), D("179.00")),
+    ("Кошелёк кожаный", "真皮钱包", "Leather wallet", "420231", 150, (120, 100, 30), D("99.00")),
+    ("Янтарный браслет", "琥珀手链", "Amber bracelet", "711790", 60, (100, 80, 30), D("239.00")),
+    ("Крем для лица", "面霜", "Face cream 50 ml", "330499", 120, (80, 80, 70), D("119.00")),
+    (
+        "Маска для лица (10 шт)",
+        "面膜10片",
+        "Sheet masks x10",
+        "330499",
+        300,
+        (200, 150, 40),
+        D("59.00"),
+    ),
+    ("Велосипедный фонарь", "自行车灯", "Bike light set", "851210", 250, (150, 90, 60), D("49.00")),
+]
+VARIANTS = [("", "", "", 0), (" (большой)", "（大号）", " (large)", 1)]
+
+WAREHOUSES = [
+    ("HRB", "Harbin domestic warehouse", "domestic", "Harbin", "CN"),
+    ("SFH", "Suifenhe border warehouse", "border", "Suifenhe", "CN"),
+    ("SVX", "Yekaterinburg overseas warehouse", "overseas", "Yekaterinburg", "RU"),
+    ("MOW", "Moscow overseas warehouse", "overseas", "Moscow", "RU"),
+]
+
+FAR_EAST = ["RU-PRI", "RU-KHA", "RU-AMU", "RU-SAK", "RU-KAM", "RU-MAG", "RU-YEV", "RU-CHU", "RU-SA"]
+URALS = [
+    "RU-SVE",
+    "RU-CHE",
+    "RU-TYU",
+    "RU-KGN",
+    "RU-PER",
+    "RU-BA",
+    "RU-UD",
+    "RU-ORE",
+    "RU-KHM",
+    "RU-YAN",
+]
+SIBERIA = [
+    "RU-NVS",
+    "RU-OMS",
+    "RU-TOM",
+    "RU-KEM",
+    "RU-ALT",
+    "RU-AL",
+    "RU-KYA",
+    "RU-IRK",
+    "RU-BU",
+    "RU-ZAB",
+    "RU-KK",
+    "RU-TY",
+]
+
+# code, name, origin, from hub, to hub, mode, carrier, transit days, crosses border,
+# max parcel g, base fee CNY, CNY per 100 g, departures: (hour UTC, every n days, kg, m3, pieces)
+LANES = [
+    (
+        "HRB-SVX-AIR",
+        "Harbin - Yekaterinburg charter",
+        "HRB",
+        "HRB",
+        "SVX",
+        "air",
+        "Ural Airlines cargo charter",
+        1,
+        True,
+        31_000,
+        D("25.00"),
+        D("4.50"),
+        (6, 1, D("18000"), D("110"), 9000),
+    ),
+    (
+        "SFH-VVO-ROAD",
+        "Suifenhe - Vladivostok truck",
+        "SFH",
+        "SFH",
+        "VVO",
+        "road",
+        "Suifenhe border trucking",
+        1,
+        True,
+        31_000,
+        D("15.00"),
+        D("2.00"),
+        (2, 1, D("12000"), D("82"), 4000),
+    ),
+    (
+        "HRB-MOW-RAIL",
+        "Harbin - Moscow container train",
+        "HRB",
+        "HRB",
+        "MOW",
+        "rail",
+        "Harbin-Europe rail",
+        12,
+        True,
+        31_000,
+        D("12.00"),
+        D("1.50"),
+        (10, 3, D("250000"), D("1500"), 60000),
+    ),
+    (
+        "SVX-LOCAL-ROAD",
+        "Yekaterinburg local delivery",
+        "SVX",
+        "SVX",
+        "SVX",
+        "road",
+        "Yekaterinburg city courier",
+        1,
+        False,
+        31_000,
+        D("10.00"),
+        D("1.00"),
+        (8, 1, D("4000"), D("30"), 1500),
+    ),
+    (
+        "MOW-LOCAL-ROAD",
+        "Moscow regional delivery",
+        "MOW",
+        "MOW",
+        "MOW",
+        "road",
+        "Moscow regional courier",
+        1,
+        False,
+        31_000,
+        D("12.00"),
+        D("1.20"),
+        (7, 1, D("6000"), D("45"), 2500),
+    ),
+]
+
+# Central Russia, reached from the Moscow overseas warehouse.
+CENTRAL = {
+    "RU-MOW": (1, 2),
+    "RU-MOS": (1, 3),
+    "RU-SPE": (2, 4),
+    "RU-TVE": (2, 3),
+    "RU-TUL": (2, 3),
+    "RU-KLU": (2, 3),
+    "RU-VLA": (2, 3),
+    "RU-YAR": (2, 4),
+    "RU-RYA": (2, 3),
+    "RU-NIZ": (2, 4),
+}
+
+
+def lane_regions(code: str) -> dict[str, tuple[int, int]]:
+    """Promised days from dispatch, per region, for each lane."""
+    from core.regions import REGIONS
+
+    if code == "SFH-VVO-ROAD":
+        return {r: ((2, 4) if r == "RU-PRI" else (4, 8)) for r in FAR_EAST}
+    if code == "SVX-LOCAL-ROAD":
+        near = {
+            "RU-SVE": (1, 2),
+            "RU-CHE": (2, 3),
+            "RU-TYU": (2, 3),
+            "RU-KGN": (2, 4),
+            "RU-PER": (2, 4),
+        }
+        return {r: near.get(r, (3, 6)) for r in URALS}
+    if code == "MOW-LOCAL-ROAD":
+        return dict(CENTRAL)
+    if code == "HRB-SVX-AIR":
+        out = {r: (5, 12) for r in REGIONS}
+        out.update({r: (4, 7) for r in URALS})
+        out.update({r: (5, 9) for r in SIBERIA})
+        return out
+    return {r: (16, 24) for r in REGIONS if r not in FAR_EAST}
+
+
+BUYERS = [
+    (
+        "ivan.petrov@example.ru",
+        "Иван Петров",
+        "+79221234567",
+        "RU-SVE",
+        "Екатеринбург",
+        "620014",
+        "ул. Малышева, 51, кв. 12",
+    ),
+    (
+        "olga.smirnova@example.ru",
+        "Ольга Смирнова",
+        "+79141234567",
+        "RU-PRI",
+        "Владивосток",
+        "690091",
+        "ул. Светланская, 33, кв. 8",
+    ),
+    (
+        "anna.kuznetsova@example.ru",
+        "Анна Кузнецова",
+        "+79161234567",
+        "RU-MOW",
+        "Москва",
+        "101000",
+        "ул. Мясницкая, 24, кв. 3",
+    ),
+]
+
+COURIERS = [
+    (
+        "courier.svx@example.ru",
+        "Yekaterinburg last mile",
+        "Russian Post",
+        ["HRB-SVX-AIR", "SVX-LOCAL-ROAD"],
+        URALS + SIBERIA,
+    ),
+    (
+        "courier.vvo@example.ru",
+        "Vladivostok last mile",
+        "Primorye Express",
+        ["SFH-VVO-ROAD"],
+        FAR_EAST,
+    ),
+    (
+        "handling.hrb@example.cn",
+        "Harbin airport handling",
+        "HRB Cargo Terminal",
+        ["HRB-SVX-AIR", "HRB-MOW-RAIL"],
+        [],
+    ),
+    (
+        "courier.mow@example.ru",
+        "Moscow last mile",
+        "CDEK",
+        ["MOW-LOCAL-ROAD", "HRB-MOW-RAIL"],
+        list(CENTRAL),
+    ),
+]
+
+DEMO_PASSWORD = "amur-demo-2026"  # noqa: S105 - published demo login
+ADMIN_EMAIL = "admin@amur.local"
+ADMIN_PASSWORD = "amur-admin-2026"  # noqa: S105 - published demo login

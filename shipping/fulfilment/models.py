@@ -1,0 +1,136 @@
+"""Fulfilment: parcels, their contents, and the S10 tracking number series."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from core.money import MONEY_DIGITS, MONEY_PLACES
+from orders.models import Order, OrderLine
+from shipping.linehaul.models import Departure, Lane
+from warehouses.models import Warehouse
+
+
+class ParcelStatus(models.TextChoices):
+    INFO_RECEIVED = "info_received", _("Information received")
+    IN_TRANSIT = "in_transit", _("In transit")
+    IN_CUSTOMS = "in_customs", _("In customs")
+    CUSTOMS_HELD = "customs_held", _("Held by customs")
+    OUT_FOR_DELIVERY = "out_for_delivery", _("Out for delivery")
+    DELIVERY_FAILED = "delivery_failed", _("Delivery failed")
+    AVAILABLE_FOR_PICKUP = "available_for_pickup", _("Available for pickup")
+    DELIVERED = "delivered", _("Delivered")
+    RETURNED = "returned", _("Returned")
+    EXCEPTION = "exception", _("Exception")
+    EXPIRED = "expired", _("Expired")
+
+
+class UnassignedReason(models.TextChoices):
+    NO_OPEN_DEPARTURE = "no_open_departure", _("No open departure before its cut-off.")
+    NO_CAPACITY = "no_capacity", _("No capacity left on the open departures.")
+
+
+class Parcel(models.Model):
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="parcels")
+    warehouse = models.ForeignKey(Warehouse, on_delete=models.PROTECT, related_name="parcels")
+    lane = models.ForeignKey(Lane, on_delete=models.PROTECT, related_name="parcels")
+    departure = models.ForeignKey(
+        Departure, null=True, blank=True, on_delete=models.PROTECT, related_name="parcels"
+    )
+    tracking_number = models.CharField(max_length=13, unique=True)
+    status = models.CharField(
+        max_length=20, choices=ParcelStatus.choices, default=ParcelStatus.INFO_RECEIVED, blank=True
+    )
+    weight_g = models.PositiveIntegerField(validators=[MinValueValidator(1)])
+    length_mm = models.PositiveIntegerField()
+    width_mm = models.PositiveIntegerField()
+    height_mm = models.PositiveIntegerField()
+    value_cny = models.DecimalField(max_digits=MONEY_DIGITS, decimal_places=MONEY_PLACES)
+    promised_min_days = models.PositiveSmallIntegerField()
+    promised_max_days = models.PositiveSmallIntegerField()
+    unassigned_reason = models.CharField(
+        max_length=20, choices=UnassignedReason.choices, blank=True
+    )
+    event_seq = models.PositiveIntegerField(default=0)
+    expected_weight_g = models.PositiveIntegerField(
+        null=True, blank=True, help_text=_("Sum of the contents' catalogue weights")
+    )
+    weight_override_reason = models.CharField(
+        max_length=300,
+        blank=True,
+        help_text=_("Why a measured weight outside the tolerance was accepted"),
+    )
+    weight_override_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("parcel")
+
+        verbose_name_plural = _("parcels")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(weight_g__gt=0), name="parcel_weight_positive"),
+        ]
+        indexes = [
+            models.Index(
+                fields=["lane", "created_at"],
+                name="parcel_to_plan",
+                condition=Q(departure__isnull=True),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.tracking_number
+
+    @property
+    def volume_m3(self) -> Decimal:
+        return Decimal(self.length_mm * self.width_mm * self.height_mm) / Decimal(1_000_000_000)
+
+
+class ParcelLine(models.Model):
+    parcel = models.ForeignKey(Parcel, on_delete=models.CASCADE, related_name="lines")
+    line = models.ForeignKey(OrderLine, on_delete=models.PROTECT, related_name="+")
+    quantity = models.PositiveIntegerField()
+
+    class Meta:
+        verbose_name = _("parcel line")
+
+        verbose_name_plural = _("parcel lines")
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(quantity__gt=0), name="parcel_line_quantity_positive"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.parcel_id}: {self.line_id} x {self.quantity}"
+
+
+class TrackingSeries(models.Model):
+    """Next free S10 serial per prefix and country."""
+
+    prefix = models.CharField(max_length=2)
+    country = models.CharField(max_length=2)
+    next_serial = models.PositiveIntegerField(default=1)
+
+    class Meta:
+        verbose_name = _("tracking number series")
+        verbose_name_plural = _("tracking number series")
+        constraints = [
+            models.UniqueConstraint(fields=["prefix", "country"], name="tracking_series_unique"),
+            models.CheckConstraint(
+                condition=Q(next_serial__lte=99_999_999), name="tracking_series_range"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.prefix}..{self.country} next {self.next_serial}"
