@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint typecheck migrate seed worker beat clean
+.PHONY: run test lint typecheck migrate seed worker beat clean messages
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is needed (set PYTHON=/path/to/python3.11)"; exit 1; }
@@ -47,3 +47,10 @@ beat: $(STAMP)
 
 clean:
 	rm -rf $(VENV) var/*.sqlite3 build *.egg-info
+
+# Translations: gather the messages (no source locations, sorted by msgid, so
+# that branches adding messages seldom touch the same lines), then compile.
+messages: $(STAMP)
+	$(BIN)/python manage.py makemessages -l ru -l zh_Hans --no-location --no-obsolete --ignore=.venv --ignore=bench --ignore=tests
+	for po in locale/*/LC_MESSAGES/django.po; do msgcat --sort-output --no-location -o $$po $$po; done
+	$(BIN)/python manage.py compilemessages --ignore=.venv

@@ -4,4 +4,4 @@ from django.utils.translation import gettext_lazy as _
 
 class CommandsConfig(AppConfig):
     name = "commands"
-    verbose_name = _("Checkout")
+    verbose_name = _("Commands")
