@@ -24,7 +24,7 @@ from rest_framework.authtoken.models import Token
 
 from accounts.models import Buyer
 from catalogue.models import Merchant, Product
-from payments.services import rate_record
+from payments.rates import rate_record
 from shipping.linehaul.models import Lane, LaneRegion
 from warehouses.models import StockLevel, StockMovement, Warehouse
 

@@ -11,6 +11,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext_lazy as _
 
+from commands.pack import order_pack
 from commands.review import order_review_approve, order_review_reject
 from core.api import pdf_response
 from core.errors import ApplicationError
@@ -20,7 +21,6 @@ from orders.models import Order
 from risk.admin import RiskHoldAdmin
 from risk.models import RiskHold
 from shipping.fulfilment.documents import packing_slip_pdf
-from shipping.fulfilment.packing import order_pack
 
 
 @admin.register(RiskHold)

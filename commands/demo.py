@@ -15,13 +15,15 @@ from rest_framework.authtoken.models import Token
 from accounts.models import Buyer, Courier, MerchantStaff
 from catalogue.models import Merchant, Product
 from commands import demo_data as data
-from commands.services import LineRequest, order_place
+from commands.pack import order_pack
+from commands.pay import payment_card_charge
+from commands.place import order_place
+from commands.quote import LineRequest
 from orders.models import Order
 from orders.services import Address
-from payments.services import payment_card_charge, rate_record
+from payments.rates import rate_record
 from shipping.customs.models import DutyRule
 from shipping.fulfilment.models import Parcel
-from shipping.fulfilment.packing import order_pack
 from shipping.linehaul.departures import departure_transition, departures_plan
 from shipping.linehaul.models import Departure, Lane, LaneRegion
 from warehouses.models import StockLevel, Warehouse

@@ -10,7 +10,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from catalogue.models import Product
-from commands.services import Quote
+from commands.quote import Quote
 from core.api import MoneySerializer, StrictSerializer
 from core.regions import REGION_CHOICES
 from core.validators import phone_validator, postcode_validator

@@ -13,12 +13,13 @@ import functools
 import hashlib
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar, cast
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import connection, transaction
+from django.db import connection
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from rest_framework.request import Request
@@ -26,11 +27,12 @@ from rest_framework.response import Response
 
 from core.api import caller_id
 from core.errors import Conflict, Unprocessable, ValidationFailed
+from core.locking import locked_transaction
 from core.models import IdempotencyKey
 from core.rawsql import insert_rows
 
 HEADER = "Idempotency-Key"
-ViewMethod = TypeVar("ViewMethod", bound=Callable[..., Response])
+ViewMethod = TypeVar("ViewMethod", bound=Callable[..., "Response | AfterCommit"])
 
 
 def request_fingerprint(*, method: str, path: str, data: Any) -> str:
@@ -170,15 +172,27 @@ def read_key(request: Request, *, required: bool) -> str | None:
     return key
 
 
+@dataclass(frozen=True)
+class AfterCommit:
+    """A view's answer that can only be made once its transaction has
+    committed: it waits for an outside call (a payment provider) that must not
+    run while rows are locked. `respond` makes the call and the response; with
+    an Idempotency-Key, that response is what replays return."""
+
+    respond: Callable[[], Response]
+
+
 def idempotent(*, required: bool = False) -> Callable[[ViewMethod], ViewMethod]:
-    """Decorate an APIView method (post) so that it honours Idempotency-Key."""
+    """Decorate an APIView method (post) so that it honours Idempotency-Key.
+    The method returns a Response, or AfterCommit for one made after commit."""
 
     def decorator(view_method: ViewMethod) -> ViewMethod:
         @functools.wraps(view_method)
         def wrapper(view: Any, request: Request, *args: Any, **kwargs: Any) -> Response:
             key = read_key(request, required=required)
             if key is None:
-                return view_method(view, request, *args, **kwargs)
+                result = view_method(view, request, *args, **kwargs)
+                return result.respond() if isinstance(result, AfterCommit) else result
             fingerprint = request_fingerprint(
                 method=request.method or "", path=request.path, data=request.data
             )
@@ -196,8 +210,19 @@ def idempotent(*, required: bool = False) -> Callable[[ViewMethod], ViewMethod]:
                     headers={"Idempotent-Replayed": "true"},
                 )
             try:
-                with transaction.atomic():
-                    response = view_method(view, request, *args, **kwargs)
+                with locked_transaction():
+                    result = view_method(view, request, *args, **kwargs)
+                    if isinstance(result, AfterCommit):
+                        deferred = result
+                    else:
+                        deferred, response = None, result
+                        if 200 <= response.status_code < 300:
+                            idempotency_key_complete(row=row, response=response)
+                if deferred is not None:
+                    # The work is committed: the key stays taken (in progress)
+                    # until the answer is stored, so a retry meanwhile is a 409,
+                    # never a second attempt.
+                    response = deferred.respond()
                     if 200 <= response.status_code < 300:
                         idempotency_key_complete(row=row, response=response)
             except BaseException:

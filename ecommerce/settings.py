@@ -233,8 +233,12 @@ CELERY_BEAT_SCHEDULE = {
     },
     "lanes-plan": {"task": "shipping.lanes_plan", "schedule": timedelta(minutes=10)},
     "parcels-expire": {"task": "shipping.parcels_expire", "schedule": crontab(minute=15, hour=3)},
+    "provider-calls-sweep": {
+        "task": "commands.provider_calls_run",
+        "schedule": timedelta(seconds=30),
+    },
     "sandbox-notifications-sweep": {
-        "task": "payments.sandbox_notifications_sweep",
+        "task": "commands.sandbox_notifications_sweep",
         "schedule": timedelta(minutes=1),
     },
     # 01:30 in Moscow: the previous two days' cash, per courier.
@@ -285,6 +289,7 @@ class AmurSettings(TypedDict):
     PAYMENT_PROVIDER: str
     PUBLIC_BASE_URL: str
     SANDBOX_WEBHOOK_SECRET: str
+    SANDBOX_LATENCY_SECONDS: float
     PROVIDER_WEBHOOK_TOLERANCE_SECONDS: int
     YOOKASSA_SHOP_ID: str
     YOOKASSA_SECRET_KEY: str
@@ -324,6 +329,8 @@ AMUR: AmurSettings = {
     # notifications there and YooKassa returns the buyer there. Empty: the
     # sandbox hands its notifications to the same verifying code in process.
     "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL", "").rstrip("/"),
+    # Every sandbox call waits this long, as a slow acquirer would.
+    "SANDBOX_LATENCY_SECONDS": float(os.environ.get("SANDBOX_LATENCY_SECONDS", "0")),
     "SANDBOX_WEBHOOK_SECRET": os.environ.get(
         "SANDBOX_WEBHOOK_SECRET", "whsec_c2FuZGJveC1kZXZlbG9wbWVudC1vbmx5LXNlY3JldA=="
     ),

@@ -6,12 +6,11 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from accounts import api as accounts_api
 from commands import api as commands_api
+from commands import courier_api, ops_api, orders_api, provider_api
 from notifications import api as notifications_api
-from payments import api as payments_api
 from payments import settlement_api
 from payments.cod import api as cod_api
 from shipping.fulfilment import api as documents_api
-from shipping.fulfilment import pack_api
 from shipping.linehaul import api as linehaul_api
 from shipping.linehaul import manifests_api
 from shipping.tracking import api as tracking_api
@@ -32,34 +31,30 @@ v1 = [
     path("auth/register/", accounts_api.RegisterView.as_view(), name="auth-register"),
     path("auth/token/", accounts_api.TokenView.as_view(), name="auth-token"),
     path("products/", commands_api.ProductListView.as_view(), name="product-list"),
-    path("checkout/quote/", commands_api.QuoteView.as_view(), name="checkout-quote"),
-    path("orders/", commands_api.OrderListCreateView.as_view(), name="order-list"),
-    path("orders/<str:number>/", commands_api.OrderDetailView.as_view(), name="order-detail"),
-    path(
-        "orders/<str:number>/events/", commands_api.OrderEventsView.as_view(), name="order-events"
-    ),
-    path("orders/<str:number>/pay/", payments_api.OrderPayView.as_view(), name="order-pay"),
-    path(
-        "orders/<str:number>/cancel/", commands_api.OrderCancelView.as_view(), name="order-cancel"
-    ),
+    path("checkout/quote/", orders_api.QuoteView.as_view(), name="checkout-quote"),
+    path("orders/", orders_api.OrderListCreateView.as_view(), name="order-list"),
+    path("orders/<str:number>/", orders_api.OrderDetailView.as_view(), name="order-detail"),
+    path("orders/<str:number>/events/", orders_api.OrderEventsView.as_view(), name="order-events"),
+    path("orders/<str:number>/pay/", orders_api.OrderPayView.as_view(), name="order-pay"),
+    path("orders/<str:number>/cancel/", orders_api.OrderCancelView.as_view(), name="order-cancel"),
     path(
         "payments/webhooks/sandbox/",
-        payments_api.SandboxWebhookView.as_view(),
+        provider_api.SandboxWebhookView.as_view(),
         name="payments-webhook-sandbox",
     ),
     path(
         "payments/webhooks/yookassa/",
-        payments_api.YooKassaWebhookView.as_view(),
+        provider_api.YooKassaWebhookView.as_view(),
         name="payments-webhook-yookassa",
     ),
     path(
         "payments/sandbox/confirm/<str:reference>/",
-        payments_api.SandboxConfirmView.as_view(),
+        provider_api.SandboxConfirmView.as_view(),
         name="payments-sandbox-confirm",
     ),
     path(
         "ops/payments/<int:payment_id>/refund/",
-        payments_api.OpsPaymentRefundView.as_view(),
+        ops_api.OpsPaymentRefundView.as_view(),
         name="ops-payment-refund",
     ),
     path(
@@ -67,7 +62,7 @@ v1 = [
         tracking_api.TrackingView.as_view(),
         name="tracking-detail",
     ),
-    path("courier/scans/", commands_api.CourierScansView.as_view(), name="courier-scans"),
+    path("courier/scans/", courier_api.CourierScansView.as_view(), name="courier-scans"),
     path("webhooks/", notifications_api.WebhookListCreateView.as_view(), name="webhook-list"),
     path(
         "webhooks/<int:subscription_id>/",
@@ -76,12 +71,12 @@ v1 = [
     ),
     path(
         "ops/orders/<str:number>/pack/",
-        pack_api.OpsOrderPackView.as_view(),
+        ops_api.OpsOrderPackView.as_view(),
         name="ops-order-pack",
     ),
     path(
         "ops/orders/<str:number>/review/",
-        commands_api.OpsOrderReviewView.as_view(),
+        ops_api.OpsOrderReviewView.as_view(),
         name="ops-order-review",
     ),
     path(

@@ -27,6 +27,7 @@ from django.db.models import F, Max, Q
 from django.utils import timezone
 from requests.utils import NETRC_FILES
 
+from core.locking import Rank, lock_rows, locked_transaction
 from notifications.models import WebhookAttempt, WebhookDelivery, WebhookSubscription
 from notifications.services import safe_enqueue, webhook_body
 from notifications.signing import headers_build
@@ -129,18 +130,20 @@ def _deliveries_claim(ids: Sequence[int], now: datetime, until: datetime) -> lis
 
     Conditional, like an UPDATE ... WHERE: rows another worker holds are
     skipped, and the conditions are checked again once each row is locked."""
-    with transaction.atomic():
-        claimed = list(
-            WebhookDelivery.objects.select_for_update(skip_locked=True)
-            .filter(
-                Q(locked_until__isnull=True) | Q(locked_until__lt=now),
-                id__in=ids,
-                status=WebhookDelivery.Status.PENDING,
-                next_attempt_at__lte=now,
+    with locked_transaction():
+        claimed = [
+            delivery.id
+            for delivery in lock_rows(
+                WebhookDelivery.objects.filter(
+                    Q(locked_until__isnull=True) | Q(locked_until__lt=now),
+                    id__in=ids,
+                    status=WebhookDelivery.Status.PENDING,
+                    next_attempt_at__lte=now,
+                ).only("id"),
+                rank=Rank.QUEUE,
+                skip_locked=True,
             )
-            .order_by("id")
-            .values_list("id", flat=True)
-        )
+        ]
         if claimed:
             WebhookDelivery.objects.filter(id__in=claimed).update(
                 locked_until=until, attempts=F("attempts") + 1

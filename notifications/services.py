@@ -27,6 +27,7 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from core.locking import Rank, lock_rows, locked_transaction
 from core.rawsql import insert_rows
 from notifications.models import OutboxEvent, WebhookDelivery, WebhookSubscription
 from notifications.signing import secret_generate
@@ -284,13 +285,15 @@ def outbox_events_fan_out(
     Returns the deliveries to attempt now in batches, each for one
     subscription, in id order: one task delivers one batch."""
     now = timezone.now()
-    with transaction.atomic():
-        events = list(
-            OutboxEvent.objects.select_for_update(skip_locked=True)
-            .filter(id__in=event_ids, dispatched_at__isnull=True)
-            .order_by("created_at")
-            .only("id", "type", "audience_id", "audience_ids")
+    with locked_transaction():
+        events = lock_rows(
+            OutboxEvent.objects.filter(id__in=event_ids, dispatched_at__isnull=True).only(
+                "id", "type", "audience_id", "audience_ids", "created_at"
+            ),
+            rank=Rank.QUEUE,
+            skip_locked=True,
         )
+        events.sort(key=lambda e: (e.created_at, e.id))
         if not events:
             return []
         audiences = {e.audience_id for e in events if e.audience_id is not None}
@@ -333,14 +336,15 @@ def events_email_send(*, event_ids: Sequence[str]) -> int:
     failed one and those not yet sent are released and the error raised, so a
     retry sends only what is left. Returns how many were sent."""
     now = timezone.now()
-    with transaction.atomic():
-        claimed = list(
-            OutboxEvent.objects.select_for_update()
-            .filter(id__in=event_ids, emailed_at__isnull=True)
+    with locked_transaction():
+        rows = lock_rows(
+            OutboxEvent.objects.filter(id__in=event_ids, emailed_at__isnull=True)
             .exclude(email_to="")
-            .order_by("created_at", "id")
-            .values_list("id", "email_to", "email_subject", "email_body")
+            .only("id", "email_to", "email_subject", "email_body", "created_at"),
+            rank=Rank.QUEUE,
         )
+        rows.sort(key=lambda e: (e.created_at, e.id))
+        claimed = [(e.id, e.email_to, e.email_subject, e.email_body) for e in rows]
         OutboxEvent.objects.filter(id__in=[row[0] for row in claimed]).update(emailed_at=now)
     if not claimed:
         return 0

@@ -1,6 +1,6 @@
-"""Writes for merchants, buyers and orders. The order status changes only
-through `order_transition` / `orders_transition`, which check the table of
-allowed moves and write the audit event and the outbox event with the change."""
+"""Writes of orders. The order status changes only through ORDER_MACHINE
+(`orders_transition` / `order_transition`), which locks, checks the table of
+allowed moves and writes the audit event and the outbox event with the change."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from django.db import transaction
 from django.db.models import DateTimeField, F, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone, translation
@@ -21,8 +20,10 @@ from django.utils.translation import gettext
 from accounts.models import Buyer
 from catalogue.models import Product
 from core.errors import NotFound
+from core.locking import Rank, lock_new, lock_row
 from core.rawsql import objects_insert
 from core.statemachine import TransitionTable
+from core.transitions import Context, Move, StateMachine
 from notifications.services import EventSpec, events_record
 from orders.models import Order, OrderEvent, OrderLine, OrderStatus
 
@@ -127,6 +128,8 @@ def order_create(
         event_seq=1,
     )
     objects_insert([order])
+    # Nobody else sees the new order before commit: as good as locked.
+    lock_new(Rank.ORDER, [order.id])
     lines_created = [
         OrderLine(
             order=order,
@@ -174,7 +177,9 @@ def _email_templates(language: str, status: str) -> tuple[str, str]:
     return subject, body
 
 
-def _event_spec(order: Order, previous: str, status: str, reason: str, when: Any) -> EventSpec:
+def _event_spec(
+    order: Order, previous: str, status: str, reason: str, when: Any, sequence: int | None = None
+) -> EventSpec:
     buyer = order.buyer
     subject, body = _email_templates(buyer.language, status)
     subject = subject % {"number": order.number}
@@ -182,7 +187,7 @@ def _event_spec(order: Order, previous: str, status: str, reason: str, when: Any
     return EventSpec(
         type="order.status_changed",
         subject=f"order:{order.number}",
-        sequence=order.event_seq,
+        sequence=sequence or order.event_seq,
         payload={
             "order": order.number,
             "status": status,
@@ -198,6 +203,85 @@ def _event_spec(order: Order, previous: str, status: str, reason: str, when: Any
     )
 
 
+def _order_stamp(order: Order, to: str, context: Context) -> list[str]:
+    order.updated_at = context.at
+    stamp_field = _TIMESTAMP_FIELD.get(S(to))
+    # An order paid, held and approved keeps the time it was paid.
+    if stamp_field and getattr(order, stamp_field) is None:
+        setattr(order, stamp_field, context.at)
+        return ["updated_at", stamp_field]
+    return ["updated_at"]
+
+
+def _orders_write(moves: Sequence[Move[Order]], fields: Sequence[str], context: Context) -> None:
+    if len({move.row.id for move in moves}) < len(moves):
+        # Several steps of one order (never on a bulk path): each row as it is now.
+        for order in {move.row.id: move.row for move in moves}.values():
+            order.save(update_fields=list(fields))
+        return
+    # One UPDATE for every moving order (they are locked, so event_seq + 1 is
+    # what the machine computed): a departure moves 20,000 orders, and
+    # bulk_update would build a CASE arm per order and field.
+    to = moves[0].to
+    stamp_field = _TIMESTAMP_FIELD.get(S(to))
+    stamp = (
+        {stamp_field: Coalesce(stamp_field, Value(context.at, output_field=DateTimeField()))}
+        if stamp_field
+        else {}
+    )
+    Order.objects.filter(id__any_of=[move.row.id for move in moves]).update(
+        status=to, event_seq=F("event_seq") + 1, updated_at=context.at, **stamp
+    )
+
+
+def _order_events(moves: Sequence[Move[Order]], context: Context) -> list[OrderEvent]:
+    return [
+        OrderEvent(
+            order=move.row,
+            sequence=move.sequence or move.row.event_seq,
+            from_status=move.previous,
+            to_status=move.to,
+            actor_id=context.actor_id,
+            reason=context.reason,
+            data=dict(context.data),
+            created_at=context.at,
+        )
+        for move in moves
+    ]
+
+
+def _order_outbox(moves: Sequence[Move[Order]], context: Context) -> list[EventSpec]:
+    return [
+        _event_spec(move.row, move.previous, move.to, context.reason, context.at) for move in moves
+    ]
+
+
+ORDER_MACHINE = StateMachine(
+    model=Order,
+    table=ORDER_TRANSITIONS,
+    rank=Rank.ORDER,
+    # Only the orders are locked (of self): the joined buyer and user rows
+    # are read for the buyer's e-mail.
+    rows=lambda ids: Order.objects.select_related("buyer__user").filter(id__any_of=ids),
+    sequence_field="event_seq",
+    stamp=_order_stamp,
+    write=_orders_write,
+    audit=_order_events,
+    events=_order_outbox,
+    record_events=events_record,
+)
+
+
+def order_lock(*, order_id: int) -> Order:
+    """Lock an order: the first lock of every command on it (core.locking)."""
+    order = lock_row(
+        Order.objects.select_related("buyer__user").filter(id=order_id), rank=Rank.ORDER
+    )
+    if order is None:
+        raise NotFound()
+    return order
+
+
 def orders_transition(
     *,
     order_ids: Sequence[int],
@@ -207,72 +291,19 @@ def orders_transition(
     data: dict[str, Any] | None = None,
     strict: bool = True,
 ) -> list[Order]:
-    """Move orders to `to`, locking them in id order.
+    """Move orders to `to`, locking them in id order (ORDER_MACHINE).
 
     strict: every order must be allowed to move (else InvalidTransition and
     nothing changes); otherwise orders that may not move are left as they are.
     Orders already in `to` are left alone either way. Returns the moved orders."""
-    now = timezone.now()
-    with transaction.atomic():
-        orders = list(
-            # Only the orders: locking the joined buyer and user rows too would
-            # make concurrent batches for one buyer deadlock.
-            Order.objects.select_for_update(of=("self",))
-            .select_related("buyer__user")
-            .filter(id__any_of=order_ids)
-            .order_by("id")
-        )
-        if strict and len(orders) != len(set(order_ids)):
-            raise NotFound()
-        moving: list[Order] = []
-        for order in orders:
-            if order.status == to:
-                continue
-            if not ORDER_TRANSITIONS.allows(order.status, to):
-                if strict:
-                    ORDER_TRANSITIONS.check(order.status, to)
-                continue
-            moving.append(order)
-        if not moving:
-            return []
-        events: list[OrderEvent] = []
-        specs: list[EventSpec] = []
-        stamp_field = _TIMESTAMP_FIELD.get(S(to))
-        for order in moving:
-            previous = order.status
-            order.status = to
-            order.event_seq += 1
-            order.updated_at = now
-            # An order paid, held and approved keeps the time it was paid.
-            if stamp_field and getattr(order, stamp_field) is None:
-                setattr(order, stamp_field, now)
-            events.append(
-                OrderEvent(
-                    order=order,
-                    sequence=order.event_seq,
-                    from_status=previous,
-                    to_status=to,
-                    actor_id=actor_id,
-                    reason=reason,
-                    data=data or {},
-                    created_at=now,
-                )
-            )
-            specs.append(_event_spec(order, previous, to, reason, now))
-        # One UPDATE for every moving order (they are locked, so event_seq + 1
-        # is what was computed above): a departure moves 20,000 orders, and
-        # bulk_update would build a CASE arm per order and field.
-        stamp = (
-            {stamp_field: Coalesce(stamp_field, Value(now, output_field=DateTimeField()))}
-            if stamp_field
-            else {}
-        )
-        Order.objects.filter(id__any_of=[order.id for order in moving]).update(
-            status=to, event_seq=F("event_seq") + 1, updated_at=now, **stamp
-        )
-        OrderEvent.objects.bulk_create(events, batch_size=1000)
-        events_record(events=specs)
-    return moving
+    moves = ORDER_MACHINE.move(
+        ids=order_ids,
+        to=to,
+        context=Context(actor_id=actor_id, reason=reason, data=data or {}),
+        strict=strict,
+        skip_same=True,
+    )
+    return [move.row for move in moves]
 
 
 def order_transition(

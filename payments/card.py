@@ -1,55 +1,118 @@
-"""Card payments settled by their providers' answers: notifications (verified
-by the provider's own `notification_parse`), captures of authorised payments,
-and the sandbox's confirmation page and notification delivery.
+"""Card payments brought to the state their provider reports.
 
-Every answer goes through `payment_provider_sync`: locks the order, then the
-payment, records the notification once under its unique key, and moves the
-payment only as PAYMENT_TRANSITIONS allows. An order becomes paid only through
-a captured payment.
-"""
+`payment_state_apply` is the payments side of every provider answer (a
+charge's or capture's reply, a verified notification): under the order's and
+the payment's locks, taken by the caller (commands.pay), it records the
+notification once under its unique key, moves the payment only as
+PAYMENT_TRANSITIONS allows, posts the ledger on a capture, and queues the
+provider calls that follow (capture an authorised payment the order still
+wants, cancel one it does not, refund money captured too late). What a
+capture means for the order (paid, the card country's risk check, stock
+allocated) is the caller's."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 from decimal import Decimal
 
-import requests
-from django.conf import settings
-from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from core.errors import ApplicationError, Conflict, NotFound, Unprocessable
+from core.errors import Conflict, NotFound, Unprocessable
+from core.locking import Rank, lock_held
 from orders.models import Order, OrderStatus
 from payments.chargebacks import payment_chargeback_record
-from payments.models import Payment, PaymentEvent, ProviderNotification, SandboxDispatch
-from payments.providers import (
-    AmountMismatch,
-    Notification,
-    ProviderPayment,
-    UnknownPayment,
-    provider_get,
-)
-from payments.providers.sandbox import WEBHOOK_PATH, dispatch_signed, sandbox_notify
-from payments.services import (
-    CAPTURED_ONCE,
-    OPEN,
-    payment_capture_record,
-    payment_transition,
-)
+from payments.ledger import ledger_post_capture
+from payments.models import Payment, PaymentEvent, ProviderCall, ProviderNotification
+from payments.provider_calls import provider_call_queue
+from payments.providers import AmountMismatch, Notification, ProviderPayment, UnknownPayment
+from payments.providers.sandbox import sandbox_notify
+from payments.services import CAPTURED_ONCE, OPEN, payment_transition
 
 logger = logging.getLogger(__name__)
 P = Payment.Status
 SETTLED = CAPTURED_ONCE | {P.AWAITING_CASH}
 
-# What payment_provider_sync did; the caller follows up on the last three.
+# What payment_state_apply did.
 UNCHANGED = "unchanged"
 DUPLICATE = "duplicate"
 CAPTURE_NEEDED = "capture_needed"
 CANCEL_NEEDED = "cancel_needed"
 LATE_CAPTURE = "late_capture"
+
+
+def payment_of_reference(*, provider_name: str, reference: str) -> tuple[int, int]:
+    """(payment id, order id) of the provider's payment; 404 unknown_payment
+    (nothing written) for a payment Amur did not make."""
+    row = (
+        Payment.objects.filter(provider=provider_name, provider_reference=reference)
+        .values_list("id", "order_id")
+        .first()
+    )
+    if row is None:
+        raise UnknownPayment()
+    return int(row[0]), int(row[1])
+
+
+def notification_seen(*, provider_name: str, notification: Notification | None) -> bool:
+    return notification is not None and (
+        ProviderNotification.objects.filter(provider=provider_name, key=notification.key).exists()
+    )
+
+
+def payment_state_apply(
+    *,
+    payment: Payment,
+    order: Order,
+    state: ProviderPayment,
+    notification: Notification | None = None,
+    actor_id: int | None = None,
+) -> str:
+    """Bring a payment the caller has locked (order, then payment) to the
+    state its provider reports; see the module's docstring. Returns what
+    happened: a status reached (captured, failed...), or UNCHANGED,
+    CAPTURE_NEEDED, CANCEL_NEEDED, LATE_CAPTURE (their calls queued)."""
+    lock_held(Rank.PAYMENT, payment.id)
+    payment.order = order
+    if not payment.provider_reference and state.reference:
+        # The charge's first answer names the payment at the provider.
+        payment.provider_reference = state.reference[:100]
+        Payment.objects.filter(id=payment.id).update(provider_reference=payment.provider_reference)
+    _amount_check(payment=payment, state=state)
+    if state.status == P.CHARGED_BACK:
+        outcome = _chargeback_apply(payment=payment, notification=notification)
+    else:
+        outcome = _apply(payment=payment, order=order, state=state, actor_id=actor_id)
+    if outcome == CAPTURE_NEEDED:
+        provider_call_queue(
+            payment=payment,
+            kind=ProviderCall.Kind.CAPTURE,
+            idempotence_key=f"{payment.provider_reference}-capture",
+        )
+    elif outcome == CANCEL_NEEDED:
+        provider_call_queue(
+            payment=payment,
+            kind=ProviderCall.Kind.CANCEL,
+            idempotence_key=f"{payment.provider_reference}-cancel",
+        )
+    elif outcome == LATE_CAPTURE:
+        logger.warning("refunding %s payment %s captured too late", payment.provider, payment.id)
+        provider_call_queue(
+            payment=payment,
+            kind=ProviderCall.Kind.REFUND,
+            idempotence_key=f"{payment.provider_reference}-late",
+            request={"amount": str(payment.amount), "currency": payment.currency},
+        )
+    if notification is not None and outcome != UNCHANGED:
+        ProviderNotification.objects.create(
+            provider=payment.provider,
+            key=notification.key,
+            event=notification.event[:60],
+            payment=payment,
+            outcome=outcome,
+            payload=notification.payload,
+        )
+    return outcome
 
 
 def _apply(*, payment: Payment, order: Order, state: ProviderPayment, actor_id: int | None) -> str:
@@ -87,7 +150,7 @@ def _apply(*, payment: Payment, order: Order, state: ProviderPayment, actor_id: 
             actor_id=actor_id,
             data={"reference": state.reference},
         )
-        payment_capture_record(payment=payment, order=order, actor_id=actor_id)
+        ledger_post_capture(payment=payment, order=order)
         return P.CAPTURED
     if target == P.AUTHORISED and current in (P.VOIDED, P.FAILED):
         return CANCEL_NEEDED  # money held for an attempt Amur gave up: release it
@@ -117,10 +180,16 @@ def _apply(*, payment: Payment, order: Order, state: ProviderPayment, actor_id: 
         return target
     if target in (P.PENDING, P.REQUIRES_ACTION) and current != P.AUTHORISED:
         payment.confirmation_url = state.confirmation_url or payment.confirmation_url
+        if target == current:
+            return UNCHANGED
         payment_transition(
             payment=payment,
             to=target,
-            kind=PaymentEvent.Kind.CREATED,
+            kind=(
+                PaymentEvent.Kind.REQUIRES_ACTION
+                if target == P.REQUIRES_ACTION
+                else PaymentEvent.Kind.CREATED
+            ),
             amount=payment.amount,
             actor_id=actor_id,
             data={"status": target},
@@ -152,91 +221,6 @@ def _chargeback_apply(*, payment: Payment, notification: Notification | None) ->
     return UNCHANGED if already else P.CHARGED_BACK
 
 
-def payment_provider_sync(
-    *,
-    provider_name: str,
-    state: ProviderPayment,
-    notification: Notification | None = None,
-    actor_id: int | None = None,
-) -> str:
-    """Bring Amur's payment to the state its provider reports, once per
-    notification key; then capture an authorised payment the order still
-    wants, cancel one it does not, and refund money captured too late.
-    404 unknown_payment (nothing written) for a payment Amur did not make."""
-    row = (
-        Payment.objects.filter(provider=provider_name, provider_reference=state.reference)
-        .values_list("id", "order_id")
-        .first()
-    )
-    if row is None:
-        raise UnknownPayment()
-    payment_id, order_id = row
-    with transaction.atomic():
-        order = Order.objects.select_for_update().get(id=order_id)
-        payment = Payment.objects.select_for_update().get(id=payment_id)
-        if (
-            notification is not None
-            and ProviderNotification.objects.filter(
-                provider=provider_name, key=notification.key
-            ).exists()
-        ):
-            return DUPLICATE
-        payment.order = order
-        _amount_check(payment=payment, state=state)
-        if state.status == P.CHARGED_BACK:
-            outcome = _chargeback_apply(payment=payment, notification=notification)
-        else:
-            outcome = _apply(payment=payment, order=order, state=state, actor_id=actor_id)
-        if notification is not None and outcome != UNCHANGED:
-            ProviderNotification.objects.create(
-                provider=provider_name,
-                key=notification.key,
-                event=notification.event[:60],
-                payment=payment,
-                outcome=outcome,
-                payload=notification.payload,
-            )
-    if outcome == CAPTURE_NEEDED:
-        payment_authorised_settle(payment_id=payment_id, actor_id=actor_id)
-    elif outcome == CANCEL_NEEDED:
-        answer = provider_get(provider_name).cancel(
-            reference=state.reference, idempotence_key=f"{state.reference}-cancel"
-        )
-        payment_provider_sync(provider_name=provider_name, state=answer, actor_id=actor_id)
-    elif outcome == LATE_CAPTURE:
-        logger.warning("refunding %s payment %s captured too late", provider_name, payment_id)
-        provider_get(provider_name).refund(
-            reference=state.reference,
-            amount=payment.amount,
-            currency=payment.currency,
-            idempotence_key=f"{state.reference}-late",
-        )
-    return outcome
-
-
-def payment_authorised_settle(*, payment_id: int, actor_id: int | None) -> str:
-    """Capture an authorised payment while its order awaits payment (cancel it
-    otherwise), and record the provider's answer. Idempotent: the capture's
-    idempotence key is the payment's."""
-    payment = Payment.objects.select_related("order").get(id=payment_id)
-    if payment.status != P.AUTHORISED:
-        return UNCHANGED
-    provider = provider_get(payment.provider)
-    if payment.order.status == OrderStatus.PENDING_PAYMENT:
-        answer = provider.capture(
-            reference=payment.provider_reference,
-            amount=payment.amount,
-            currency=payment.currency,
-            idempotence_key=f"{payment.provider_reference}-capture",
-        )
-    else:
-        answer = provider.cancel(
-            reference=payment.provider_reference,
-            idempotence_key=f"{payment.provider_reference}-cancel",
-        )
-    return payment_provider_sync(provider_name=provider.name, state=answer, actor_id=actor_id)
-
-
 def _amount_check(*, payment: Payment, state: ProviderPayment) -> None:
     """Money held or taken must be the payment's own sum: a provider (or a
     forged read-back) reporting another one is refused before anything moves."""
@@ -259,21 +243,10 @@ def _amount_check(*, payment: Payment, state: ProviderPayment) -> None:
         )
 
 
-def provider_notification_receive(
-    *, provider_name: str, body: bytes, headers: Mapping[str, str]
-) -> str:
-    """A provider's notification: verified by the provider's own code, then
-    applied once. The sandbox's in-process delivery comes through here too."""
-    provider = provider_get(provider_name)
-    notification = provider.notification_parse(body=body, headers=headers)
-    return payment_provider_sync(
-        provider_name=provider.name, state=notification.payment, notification=notification
-    )
-
-
 def sandbox_payment_confirm(*, reference: str, approve: bool) -> Payment:
     """The buyer's answer on the sandbox's 3-D Secure page. The result reaches
-    Amur the way a real provider's does: by a signed notification."""
+    Amur the way a real provider's does: by a signed notification, owed by the
+    sandbox (a SandboxDispatch row) and delivered by the caller after commit."""
     payment = Payment.objects.filter(provider="sandbox", provider_reference=reference).first()
     if payment is None:
         raise NotFound(_("No such payment."))
@@ -283,48 +256,8 @@ def sandbox_payment_confirm(*, reference: str, approve: bool) -> Payment:
             code="payment_not_awaiting_confirmation",
             extra={"current_status": payment.status},
         )
-    with transaction.atomic():
-        if approve:
-            sandbox_notify(reference=reference, status=P.CAPTURED)
-        else:
-            sandbox_notify(
-                reference=reference, status=P.FAILED, decline_code="authentication_failed"
-            )
+    if approve:
+        sandbox_notify(reference=reference, status=P.CAPTURED)
+    else:
+        sandbox_notify(reference=reference, status=P.FAILED, decline_code="authentication_failed")
     return payment
-
-
-def sandbox_dispatch_send(*, dispatch_id: int) -> bool:
-    """Deliver one sandbox notification: posted to PUBLIC_BASE_URL when set,
-    else handed to the same verifying receiver in process. True when done
-    (delivered, or refused for good); raises to be retried on a network error
-    or a 5xx."""
-    dispatch = SandboxDispatch.objects.filter(id=dispatch_id, delivered_at__isnull=True).first()
-    if dispatch is None:
-        return True
-    SandboxDispatch.objects.filter(id=dispatch_id).update(attempts=F("attempts") + 1)
-    body, headers = dispatch_signed(dispatch)
-    error = ""
-    base = settings.AMUR["PUBLIC_BASE_URL"]
-    try:
-        if base:
-            response = requests.post(
-                base + WEBHOOK_PATH,
-                data=body,
-                headers=headers,
-                timeout=settings.AMUR["WEBHOOK_TIMEOUT_SECONDS"],
-            )
-            if response.status_code >= 500:
-                raise requests.HTTPError(f"HTTP {response.status_code}", response=response)
-            if response.status_code >= 300:
-                error = f"HTTP {response.status_code}: {response.text[:200]}"
-        else:
-            provider_notification_receive(provider_name="sandbox", body=body, headers=headers)
-    except ApplicationError as refused:
-        error = f"{refused.code}: {refused}"[:300]
-    except requests.RequestException as failure:
-        SandboxDispatch.objects.filter(id=dispatch_id).update(last_error=str(failure)[:300])
-        raise
-    SandboxDispatch.objects.filter(id=dispatch_id).update(
-        delivered_at=timezone.now(), last_error=error
-    )
-    return True

@@ -6,16 +6,17 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
 from core.errors import Conflict, NotFound, ValidationFailed
+from core.locking import locked_transaction
 from core.money import money_round
 from notifications.services import EventSpec, events_record
-from orders.models import Order, OrderLine
+from orders.models import OrderLine
+from orders.services import order_lock
 from payments.ledger import ledger_post_refund
 from payments.models import Payment, PaymentEvent, Refund
-from payments.services import CHARGEABLE_BACK, payment_transition
+from payments.services import CHARGEABLE_BACK, payment_lock, payment_transition
 
 P = Payment.Status
 PAYMENT_CHARGED_BACK = "payment.charged_back"
@@ -35,10 +36,9 @@ def payment_chargeback(
     row = Payment.objects.filter(id=payment_id).values_list("order_id", flat=True).first()
     if row is None:
         raise NotFound()
-    with transaction.atomic():
-        order = Order.objects.select_for_update().get(id=row)
-        payment = Payment.objects.select_for_update().get(id=payment_id)
-        payment.order = order
+    with locked_transaction():
+        order = order_lock(order_id=row)
+        payment = payment_lock(order=order, payment_id=payment_id)
         return payment_chargeback_record(
             payment=payment,
             amount=amount,

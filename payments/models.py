@@ -111,6 +111,7 @@ class Payment(models.Model):
 class PaymentEvent(models.Model):
     class Kind(models.TextChoices):
         CREATED = "created", _("Created at the provider")
+        REQUIRES_ACTION = "requires_action", _("Waiting for the buyer's confirmation")
         AUTHORISED = "authorised", _("Authorised")
         CAPTURED = "captured", _("Captured")
         VOIDED = "voided", _("Voided")
@@ -205,12 +206,20 @@ class Refund(models.Model):
         BANK_TRANSFER = "bank_transfer", _("Bank transfer")
         CHARGEBACK = "chargeback", _("Chargeback by the card's bank")
 
+    class Status(models.TextChoices):
+        # A card refund is asked of the provider after the refund is recorded
+        # (payments.provider_calls); the others are done when recorded.
+        PENDING = "pending", _("Asked of the provider")
+        SUCCEEDED = "succeeded", _("Succeeded")
+        FAILED = "failed", _("Refused by the provider")
+
     payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="refunds")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.SUCCEEDED)
     amount = models.DecimalField(max_digits=MONEY_DIGITS, decimal_places=MONEY_PLACES)
     currency = models.CharField(max_length=3, choices=CURRENCY_CHOICES)
     reason = models.CharField(max_length=300)
     method = models.CharField(max_length=20, choices=Method.choices)
-    provider_reference = models.CharField(max_length=100)
+    provider_reference = models.CharField(max_length=100, blank=True)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -232,6 +241,63 @@ class Refund(models.Model):
 
     def __str__(self) -> str:
         return f"{self.payment_id} {self.method} {self.amount} {self.currency}"
+
+
+class ProviderCall(models.Model):
+    """A call Amur owes a payment provider: a charge, capture, cancellation or
+    refund. It is written in the transaction that decided it and made after
+    that commits, with no row locked (payments.provider_calls), so a slow
+    provider holds up nobody else; its answer comes back through the same
+    path as the provider's notifications. The idempotence key makes a retried
+    call one call at the provider."""
+
+    class Kind(models.TextChoices):
+        CHARGE = "charge", _("Charge")
+        CAPTURE = "capture", _("Capture")
+        CANCEL = "cancel", _("Cancel")
+        REFUND = "refund", _("Refund")
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Given up")
+
+    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="provider_calls")
+    refund = models.OneToOneField(
+        Refund, null=True, blank=True, on_delete=models.PROTECT, related_name="provider_call"
+    )
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    provider = models.CharField(max_length=20)
+    idempotence_key = models.CharField(max_length=120, unique=True)
+    # What the call sends (amount, currency; a charge's one-time card token,
+    # cleared once the provider has answered).
+    request = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    # A worker making the call holds it until then; past it, the call is
+    # due again (the worker died, or the provider never answered).
+    locked_until = models.DateTimeField(null=True, blank=True)
+    next_attempt_at = models.DateTimeField()
+    last_error = models.CharField(max_length=300, blank=True)
+    # The provider's answer, as Amur understood it.
+    result = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    done_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("provider call")
+        verbose_name_plural = _("provider calls")
+        ordering = ["id"]
+        indexes = [
+            models.Index(
+                fields=["next_attempt_at"],
+                name="provider_call_due",
+                condition=Q(status="pending"),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.idempotence_key} ({self.status})"
 
 
 class LedgerAccount(models.Model):

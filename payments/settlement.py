@@ -13,21 +13,24 @@ merchant_payable_released sub-ledger."""
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from catalogue.models import Merchant
 from core.errors import Conflict, NotFound, ValidationFailed
+from core.locking import Rank, lock_held, lock_new, lock_row, locked_transaction
 from core.money import money_round
 from core.statemachine import TransitionTable
+from core.transitions import Context, Move, StateMachine
 from orders.models import Order, OrderLine, OrderStatus
+from orders.services import order_lock
 from payments.ledger import (
     MERCHANT_PAYABLE,
     MERCHANT_PAYABLE_RELEASED,
@@ -87,8 +90,8 @@ def payables_release(*, now: datetime) -> list[int]:
 
 
 def _order_release(*, order_id: int, cutoff: datetime) -> bool:
-    with transaction.atomic():
-        order = Order.objects.select_for_update(of=("self",)).get(id=order_id)
+    with locked_transaction():
+        order = order_lock(order_id=order_id)
         delivered_at = order.delivered_at
         if order.status != OrderStatus.DELIVERED or delivered_at is None or delivered_at > cutoff:
             return False
@@ -233,18 +236,45 @@ def statement_rows(*, merchant_id: int, start: datetime, end: datetime) -> list[
     return rows
 
 
+def _statement_stamp(statement: SettlementStatement, to: str, context: Context) -> list[str]:
+    if to == ST.ISSUED:
+        statement.issued_at = context.at
+        return ["issued_at"]
+    return []
+
+
+def _statement_events(
+    moves: Sequence[Move[SettlementStatement]], context: Context
+) -> list[SettlementStatementEvent]:
+    return [
+        SettlementStatementEvent(
+            statement=move.row,
+            from_status=move.previous,
+            to_status=move.to,
+            actor_id=context.actor_id,
+            note=context.reason[:200],
+        )
+        for move in moves
+    ]
+
+
+STATEMENT_MACHINE = StateMachine(
+    model=SettlementStatement,
+    table=STATEMENT_TRANSITIONS,
+    rank=Rank.STATEMENT,
+    stamp=_statement_stamp,
+    audit=_statement_events,
+)
+
+
 def statement_transition(
     *, statement: SettlementStatement, to: str, actor_id: int | None, note: str = ""
 ) -> SettlementStatement:
-    """Move a statement the caller has locked, with its audit event."""
-    STATEMENT_TRANSITIONS.check(statement.status, to)
-    previous = statement.status
-    statement.status = to
-    if to == ST.ISSUED:
-        statement.issued_at = timezone.now()
-    statement.save(update_fields=["status", "issued_at"])
-    SettlementStatementEvent.objects.create(
-        statement=statement, from_status=previous, to_status=to, actor_id=actor_id, note=note
+    """Move a statement the caller has locked (STATEMENT_MACHINE), with its
+    audit event."""
+    lock_held(Rank.STATEMENT, statement.id)
+    STATEMENT_MACHINE.apply(
+        rows=[statement], to=to, context=Context(actor_id=actor_id, reason=note)
     )
     return statement
 
@@ -259,11 +289,10 @@ def statement_build(
     start, end = week_bounds(week_start)
     if not Merchant.objects.filter(id=merchant_id).exists():
         raise NotFound()
-    with transaction.atomic():
-        statement = (
-            SettlementStatement.objects.select_for_update()
-            .filter(merchant_id=merchant_id, period_start=week_start)
-            .first()
+    with locked_transaction():
+        statement = lock_row(
+            SettlementStatement.objects.filter(merchant_id=merchant_id, period_start=week_start),
+            rank=Rank.STATEMENT,
         )
         if statement is not None and statement.status == ST.ISSUED:
             return statement
@@ -283,6 +312,7 @@ def statement_build(
                 built_at=now,
                 **totals,
             )
+            lock_new(Rank.STATEMENT, [statement.id])
             note, previous = "built", ""
         else:
             statement.lines.all().delete()
@@ -332,12 +362,13 @@ def statement_issue(*, statement_id: int, actor_id: int | None) -> SettlementSta
     _start, end = week_bounds(statement.period_start)
     if timezone.now() < end:
         raise StatementPeriodOpen()
-    with transaction.atomic():
+    with locked_transaction():
         rebuilt = statement_build(
             merchant_id=statement.merchant_id, week_start=statement.period_start, actor_id=actor_id
         )
         assert rebuilt is not None  # the statement exists, so a build returns it
-        locked = SettlementStatement.objects.select_for_update().get(id=rebuilt.id)
+        locked = lock_row(SettlementStatement.objects.filter(id=rebuilt.id), rank=Rank.STATEMENT)
+        assert locked is not None
         return statement_transition(statement=locked, to=ST.ISSUED, actor_id=actor_id)
 
 

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from django.db import connection, transaction
+from django.db import connection
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Buyer
 from core.errors import Conflict
+from core.locking import Rank, for_update_sql, lock_check, lock_held, lock_new, lock_rows
 from orders.models import Order, OrderStatus
 from orders.services import order_transition
 from risk.models import Decision, RiskHold
@@ -39,6 +40,7 @@ def order_risk_hold(
     hold = RiskHold.objects.create(
         order=order, stage=stage, held_from=order.status, reasons=reasons
     )
+    lock_new(Rank.RISK_HOLD, [hold.id])
     order_transition(
         order_id=order.id,
         to=OrderStatus.ON_HOLD,
@@ -76,13 +78,17 @@ def order_risk_check_placement(*, order: Order, actor_id: int | None) -> RiskHol
 def _buyer_lock(buyer_id: int) -> None:
     """One buyer's placements are counted one at a time: without the lock, two
     orders placed at once would each count only itself and the committed ones,
-    and both pass an orders-per-hour limit. Taken last in the placement (after
-    the stock rows and the new order), so it adds no lock cycle."""
+    and both pass an orders-per-hour limit. The buyer comes after the stock
+    rows in the lock order (core.locking), so it adds no lock cycle.
+
+    Hand-written: it runs on every checkout, where the ORM's select_for_update
+    cost more to compile than to run (tests/test_rawsql.py)."""
+    lock_check(Rank.BUYER, [buyer_id])
     if not connection.features.has_select_for_update:
         return  # SQLite: one writer at a time already
     table = connection.ops.quote_name(Buyer._meta.db_table)
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT 1 FROM {table} WHERE id = %s FOR UPDATE", [buyer_id])  # noqa: S608
+        cursor.execute(f"SELECT 1 FROM {table} WHERE id = %s{for_update_sql()}", [buyer_id])  # noqa: S608
 
 
 def order_risk_check_card(
@@ -100,32 +106,34 @@ def order_risk_check_card(
     )
 
 
-def risk_hold_decide(*, order_id: int, decision: str, actor_id: int | None, note: str) -> RiskHold:
-    """Record staff's decision on the open hold of an order on hold, under the
-    order's lock. The caller then moves the order on."""
-    with transaction.atomic():
-        order = Order.objects.select_for_update(of=("self",)).get(id=order_id)
-        hold = (
-            RiskHold.objects.select_for_update(of=("self",))
-            .filter(order_id=order_id, decision=Decision.PENDING)
-            .first()
+def risk_hold_decide(*, order: Order, decision: str, actor_id: int | None, note: str) -> RiskHold:
+    """Record staff's decision on the open hold of an order on hold, which the
+    caller has locked. The caller then moves the order on."""
+    holds = lock_rows(
+        RiskHold.objects.filter(order_id=order.id, decision=Decision.PENDING),
+        rank=Rank.RISK_HOLD,
+        parent=[order.id],
+    )
+    if not holds or order.status != OrderStatus.ON_HOLD:
+        raise Conflict(
+            _("This order is not waiting for review."),
+            code="order_not_on_hold",
+            extra={"current_status": order.status},
         )
-        if hold is None or order.status != OrderStatus.ON_HOLD:
-            raise Conflict(
-                _("This order is not waiting for review."),
-                code="order_not_on_hold",
-                extra={"current_status": order.status},
-            )
-        hold.decision = decision
-        hold.decided_by_id = actor_id
-        hold.decided_at = timezone.now()
-        hold.note = note[:300]
-        hold.save(update_fields=["decision", "decided_by", "decided_at", "note"])
+    hold = holds[0]
+    hold.order = order
+    hold.decision = decision
+    hold.decided_by_id = actor_id
+    hold.decided_at = timezone.now()
+    hold.note = note[:300]
+    hold.save(update_fields=["decision", "decided_by", "decided_at", "note"])
     return hold
 
 
-def risk_holds_withdraw(*, order_id: int, actor_id: int | None) -> int:
-    """Close the open hold of an order cancelled while on review (by its buyer)."""
-    return RiskHold.objects.filter(order_id=order_id, decision=Decision.PENDING).update(
+def risk_holds_withdraw(*, order: Order, actor_id: int | None) -> int:
+    """Close the open hold of an order cancelled while on review (by its
+    buyer), under the order's lock held by the caller."""
+    lock_held(Rank.ORDER, order.id)
+    return RiskHold.objects.filter(order_id=order.id, decision=Decision.PENDING).update(
         decision=Decision.WITHDRAWN, decided_by_id=actor_id, decided_at=timezone.now()
     )

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from commands.services import LineRequest, order_place
+from commands.place import order_place
+from commands.quote import LineRequest
 from orders.services import Address
 from tests.conftest import World
 from warehouses.models import Reservation

@@ -11,7 +11,9 @@ from django.core.cache import cache
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from commands.services import LineRequest, checkout_quote, order_place, orders_expire_unpaid
+from commands.cancel import orders_expire_unpaid
+from commands.place import order_place
+from commands.quote import LineRequest, checkout_quote
 from core.cache import reference_caches_clear
 from notifications.services import subscription_create
 from orders.models import Order

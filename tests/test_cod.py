@@ -19,17 +19,18 @@ from django.test import Client
 from django.utils import timezone, translation
 
 from accounts.models import Courier
-from commands.services import LineRequest, order_place
+from commands.pack import order_pack
+from commands.pay import payment_card_charge
+from commands.place import order_place
+from commands.quote import LineRequest
 from orders.models import Order
 from orders.services import Address
 from payments.cod.models import CashCollection, CodReconciliation, CourierRemittance
 from payments.cod.services import cod_day_of, cod_reconcile, cod_remittance_record
 from payments.ledger import ledger_accounts_ensure
 from payments.models import LedgerEntry, LedgerTransaction, Payment
-from payments.services import payment_card_charge
 from payments.tasks import reconcile_cod
 from shipping.fulfilment.models import Parcel
-from shipping.fulfilment.packing import order_pack
 from shipping.tracking.models import TrackingEvent
 from tests.conftest import World, client_for, scans_post
 from tests.factories import CourierFactory, MerchantStaffFactory, UserFactory

@@ -12,6 +12,7 @@ from django.test import Client
 from django.utils import timezone, translation
 
 from catalogue.models import Product
+from commands.pack import order_pack
 from core.errors import Forbidden
 from notifications.models import OutboxEvent
 from shipping.customs.declarations import (
@@ -26,7 +27,6 @@ from shipping.customs.declarations import (
 from shipping.customs.holds import ParcelNotHeld, parcel_customs_release
 from shipping.customs.models import CustomsHoldReason
 from shipping.fulfilment.models import Parcel
-from shipping.fulfilment.packing import order_pack
 from shipping.linehaul.departures import departure_transition
 from shipping.tracking.models import TrackingEvent
 from shipping.tracking.timeline import NewEvent, parcel_events_apply

@@ -17,12 +17,14 @@ from pypdf import PdfReader
 from reportlab.pdfbase.ttfonts import TTFont
 
 from catalogue.models import Merchant, Product
-from commands.services import LineRequest, order_place
+from commands.pack import order_pack
+from commands.pay import payment_card_charge
+from commands.place import order_place
+from commands.quote import LineRequest
 from core.errors import NotFound
 from core.pdf import FONT_DIR
 from orders.models import Order, OrderStatus
 from orders.services import Address
-from payments.services import payment_card_charge
 from shipping.fulfilment.documents import (
     PickRow,
     packing_slip_pdf,
@@ -31,7 +33,6 @@ from shipping.fulfilment.documents import (
     pick_list_rows,
 )
 from shipping.fulfilment.models import Parcel
-from shipping.fulfilment.packing import order_pack
 from shipping.linehaul.models import Lane
 from tests.conftest import World
 from tests.factories import MerchantFactory, ProductFactory

@@ -8,13 +8,14 @@ from typing import Any
 from django.test import Client
 from pypdf import PdfReader
 
-from commands.services import LineRequest, order_place
+from commands.pack import order_pack
+from commands.pay import payment_card_charge
+from commands.place import order_place
+from commands.quote import LineRequest
 from orders.models import Order
 from orders.services import Address
-from payments.services import payment_card_charge
 from shipping.fulfilment.documents import parcel_labels_pdf
 from shipping.fulfilment.models import Parcel
-from shipping.fulfilment.packing import order_pack
 from tests.conftest import World, client_for
 from tests.factories import UserFactory
 

@@ -62,18 +62,18 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from commands.services import LineRequest, order_cancel, order_place
+from commands.cancel import order_cancel
+from commands.pay import payment_card_charge
+from commands.place import order_place
+from commands.quote import LineRequest
+from commands.refunds import payment_refund
+from commands.scans import cash_collect as payment_cod_collect
 from core.errors import Conflict, InvalidTransition, Unprocessable
 from orders.models import Order, OrderStatus
 from orders.services import Address, orders_transition
 from payments.ledger import LedgerPostingError, ledger_post
 from payments.models import LedgerAccount, LedgerEntry, LedgerTransaction, Payment, Refund
-from payments.services import (
-    payment_card_charge,
-    payment_cod_collect,
-    payment_refund,
-    rate_record,
-)
+from payments.rates import rate_record
 from payments.settlement import payables_release
 from payments.splits import refund_split
 from tests.conftest import World
@@ -396,7 +396,7 @@ def test_cash_collection_refuses_a_wrong_amount_and_card_orders(world: World) ->
     with pytest.raises(Conflict) as not_cod:
         payment_cod_collect(order_id=card.id, amount=D("1501.50"), currency="RUB", courier_id=1)
     assert not_cod.value.code == "not_cod_order"
-    order_cancel(order=order, actor_id=None)  # voids the cash-on-delivery payment
+    order_cancel(order_id=order.id, actor_id=None)  # voids the cash-on-delivery payment
     with pytest.raises(InvalidTransition):
         payment_cod_collect(order_id=order.id, amount=D("1501.50"), currency="RUB", courier_id=1)
     assert counts() == before
@@ -551,7 +551,7 @@ class PaymentHistories(RuleBasedStateMachine):
         order = self._order(i)
         assert order is not None
         try:
-            order_cancel(order=order, actor_id=None, reason="property test")
+            order_cancel(order_id=order.id, actor_id=None, reason="property test")
         except Conflict as error:
             assert error.code == "order_not_cancellable"
 

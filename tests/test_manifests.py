@@ -20,12 +20,13 @@ from django.test import Client
 from pypdf import PdfReader
 
 from catalogue.models import Product
-from commands.services import LineRequest, order_place
+from commands.pack import order_pack
+from commands.pay import payment_card_charge
+from commands.place import order_place
+from commands.quote import LineRequest
 from orders.models import Order
 from orders.services import Address
-from payments.services import payment_card_charge
 from shipping.fulfilment.models import Parcel, ParcelLine
-from shipping.fulfilment.packing import order_pack
 from shipping.linehaul.departures import departure_transition, departures_plan
 from shipping.linehaul.models import Departure, Lane
 from tests.conftest import World, client_for

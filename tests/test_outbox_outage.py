@@ -115,7 +115,8 @@ def celery_process(kind: str, redis_url: str, workdir: Path) -> subprocess.Popen
 
 
 def make_parcels(world: World) -> list[Parcel]:
-    from commands.services import LineRequest, order_place
+    from commands.place import order_place
+    from commands.quote import LineRequest
     from orders.services import Address
 
     order = order_place(

@@ -7,13 +7,15 @@ from typing import Any
 
 import pytest
 
-from commands.services import LineRequest, order_place
+from commands.pack import order_pack
+from commands.pay import payment_card_charge
+from commands.place import order_place
+from commands.quote import LineRequest
 from core.errors import Forbidden
 from orders.models import Order
 from orders.services import Address
-from payments.services import payment_card_charge
 from shipping.fulfilment.models import Parcel, TrackingSeries
-from shipping.fulfilment.packing import PackedParcel, order_pack
+from shipping.fulfilment.packing import PackedParcel
 from tests.conftest import World, client_for
 from tests.factories import MerchantStaffFactory, UserFactory
 from warehouses.models import Reservation, StockMovement

@@ -10,10 +10,14 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from django.test import TestCase
 from django.utils import translation
 from rest_framework.test import APIClient
 
-from commands.services import LineRequest, order_cancel, order_place
+from commands.cancel import order_cancel
+from commands.place import order_place
+from commands.quote import LineRequest
+from commands.tasks import sandbox_notifications_sweep
 from notifications.signing import headers_build
 from orders.models import Order
 from orders.services import Address
@@ -27,7 +31,6 @@ from payments.models import (
 )
 from payments.providers import decline_message
 from payments.providers.sandbox import SandboxProvider
-from payments.tasks import sandbox_notifications_sweep
 from tests.conftest import World, client_for
 
 WEBHOOK = "/api/v1/payments/webhooks/sandbox/"
@@ -120,7 +123,11 @@ def test_3ds_approved_on_the_confirmation_page_captures_by_signed_notification(
     assert confirmed.status_code == 200, confirmed.json()
     payment.refresh_from_db()
     assert payment.status == "captured"
-    assert list(payment.events.values_list("kind", flat=True)) == ["created", "captured"]
+    assert list(payment.events.values_list("kind", flat=True)) == [
+        "created",
+        "requires_action",
+        "captured",
+    ]
     assert Order.objects.get(id=order.id).status == "allocated"
     assert balanced(payment)
     dispatch = SandboxDispatch.objects.get()
@@ -262,8 +269,12 @@ def test_a_new_attempt_voids_the_one_in_progress(world: World) -> None:
         refunds.append(kwargs["reference"])
         return original(self, **kwargs)
 
-    with pytest.MonkeyPatch.context() as patch:
+    with (
+        pytest.MonkeyPatch.context() as patch,
+        TestCase.captureOnCommitCallbacks(execute=True),
+    ):
         patch.setattr(SandboxProvider, "refund", spy)
+        # The refund is asked of the provider after the notification commits.
         late = signed(captured_body(first.provider_reference), "msg_late")
     assert late.json() == {"outcome": "late_capture"}
     assert refunds == [first.provider_reference]
@@ -273,7 +284,7 @@ def test_a_new_attempt_voids_the_one_in_progress(world: World) -> None:
 def test_cancelling_the_order_voids_a_payment_in_progress(world: World) -> None:
     order = place(world)
     payment = Payment.objects.get(id=pay(world, order, "tok_3ds").json()["id"])
-    order_cancel(order=order, actor_id=None, reason="changed my mind")
+    order_cancel(order_id=order.id, actor_id=None, reason="changed my mind")
     payment.refresh_from_db()
     assert payment.status == "voided"
     assert LedgerTransaction.objects.count() == 0
@@ -298,7 +309,7 @@ def test_the_sandbox_posts_to_the_public_url_when_one_is_set(
             APIClient().post(path, data, content_type="application/json", **meta(headers))
         )
 
-    monkeypatch.setattr("payments.card.requests.post", post)
+    monkeypatch.setattr("commands.pay.requests.post", post)
     order = place(world)
     with django_capture_on_commit_callbacks(execute=True):
         pay(world, order, "tok_async_approve")

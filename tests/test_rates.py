@@ -11,7 +11,7 @@ import pytest
 
 from payments.cbr import FeedError, feed_parse
 from payments.models import ExchangeRate
-from payments.services import rates_refresh
+from payments.rates import rates_refresh
 
 SAMPLE = (Path(__file__).parent / "data" / "cbr_xml_daily.xml").read_bytes()
 

@@ -16,20 +16,16 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts.models import Buyer
+from commands.cancel import order_cancel, orders_expire_unpaid
+from commands.pay import payment_card_charge
+from commands.place import order_place
+from commands.quote import LineRequest, checkout_quote
 from commands.review import order_review_approve, order_review_reject
-from commands.services import (
-    LineRequest,
-    checkout_quote,
-    order_cancel,
-    order_place,
-    orders_expire_unpaid,
-)
 from core.errors import Conflict
 from notifications.models import OutboxEvent
 from orders.models import Order, OrderEvent
 from orders.services import Address
 from payments.models import Payment, Refund
-from payments.services import payment_card_charge
 from risk.models import RiskHold, RiskRule
 from risk.rules import Facts, Rule, risk_evaluate, trip_describe
 from tests.conftest import World, client_for
@@ -367,7 +363,7 @@ def test_buyer_sees_the_order_on_review_without_the_rule(world: World, rules: No
 
 def test_buyer_cancelling_a_held_order_withdraws_the_hold(world: World, rules: None) -> None:
     order = place(world, ("PHONE-0003", 3))
-    order_cancel(order=order, actor_id=world.buyer.user_id)
+    order_cancel(order_id=order.id, actor_id=world.buyer.user_id)
     assert RiskHold.objects.get(order=order).decision == "withdrawn"
     assert reserved() == {}
     with pytest.raises(Conflict):

@@ -145,7 +145,8 @@ def test_cash_collected_still_goes_through_the_serializer() -> None:
 
 
 def bulk_parcels(world: World, count: int, first: int) -> list[str]:
-    from commands.services import LineRequest, order_place
+    from commands.place import order_place
+    from commands.quote import LineRequest
     from orders.services import Address
 
     order = order_place(

@@ -23,13 +23,15 @@ from django.test import Client
 from django.utils import timezone
 
 from catalogue.models import Merchant
-from commands.services import LineRequest, order_place
+from commands.pay import payment_card_charge
+from commands.place import order_place
+from commands.quote import LineRequest
+from commands.refunds import payment_refund
 from core.errors import Conflict, InvalidTransition
 from orders.models import Order, OrderStatus
 from orders.services import Address, orders_transition
 from payments.ledger import ledger_post
 from payments.models import LedgerEntry, LedgerTransaction, Payment, SettlementStatement
-from payments.services import payment_card_charge, payment_refund
 from payments.settlement import (
     payables_release,
     statement_build,

@@ -10,14 +10,15 @@ import pytest
 from django.utils import timezone, translation
 
 from accounts.models import Courier
-from commands.services import LineRequest, order_place
+from commands.pack import order_pack
+from commands.pay import payment_card_charge
+from commands.place import order_place
+from commands.quote import LineRequest
 from core.errors import InvalidTransition
 from orders.models import Order
 from orders.services import Address
-from payments.services import payment_card_charge
 from shipping.fulfilment.models import Parcel
 from shipping.fulfilment.numbers import s10_build
-from shipping.fulfilment.packing import order_pack
 from shipping.linehaul.departures import PlanResult, departure_transition, departures_plan
 from shipping.linehaul.models import Departure, DepartureEvent
 from shipping.tracking.models import TrackingEvent

@@ -13,7 +13,8 @@ from drf_spectacular.generators import SchemaGenerator
 from drf_spectacular.validation import validate_schema
 
 from catalogue.models import Merchant, Product
-from commands.services import LineRequest, order_place
+from commands.place import order_place
+from commands.quote import LineRequest
 from orders.models import Order
 from orders.services import Address
 from shipping.fulfilment.models import Parcel
@@ -133,7 +134,7 @@ def test_tracking_page_renders_in_the_browsers_language(world: World, client: Cl
         address=Address(**world.address()),
         payment_method="cod",
     )
-    from shipping.fulfilment.packing import order_pack
+    from commands.pack import order_pack
 
     parcel = order_pack(order_id=order.id)[0]
     page = client.get(f"/track/{parcel.tracking_number}", HTTP_ACCEPT_LANGUAGE="en")

@@ -16,7 +16,9 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import translation
 
-from commands.services import LineRequest, order_place
+from commands.cancel import order_cancel
+from commands.place import order_place
+from commands.quote import LineRequest
 from core.cache import reference_caches_clear
 from notifications.models import OutboxEvent, WebhookDelivery
 from notifications.services import subscription_create
@@ -30,7 +32,6 @@ from warehouses.services import (
     StockImportRejected,
     stock_import_rows,
     stock_receive,
-    stock_release,
 )
 
 IMPORT_URL = "/admin/warehouses/stocklevel/import/"
@@ -372,7 +373,7 @@ def test_crossing_the_threshold_records_one_event_for_the_merchants_staff(
     stock_receive(warehouse_id=world.hrb.id, product_id=tea.id, quantity=-1, kind="adjustment")
     assert len(stock_low_events()) == 1  # still below: no second event
     # Back to the threshold, then below again: a new event.
-    stock_release(order=order)
+    order_cancel(order_id=order.id, actor_id=None)  # releases its stock
     stock_receive(warehouse_id=world.hrb.id, product_id=tea.id, quantity=2)
     assert level(world, "HRB", "TEA-0001").available == 40
     rows = stock_csv_read(data=b"warehouse,sku,on_hand\nHRB,TEA-0001,5\n")

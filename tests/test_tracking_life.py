@@ -6,11 +6,12 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from commands.services import LineRequest, order_place
+from commands.pack import order_pack
+from commands.pay import payment_card_charge
+from commands.place import order_place
+from commands.quote import LineRequest
 from orders.services import Address
-from payments.services import payment_card_charge
 from shipping.fulfilment.models import Parcel
-from shipping.fulfilment.packing import order_pack
 from shipping.linehaul.departures import lanes_plan
 from shipping.tracking.expiry import parcels_expire
 from shipping.tracking.models import TrackingEvent

@@ -13,7 +13,8 @@ from django.db import connection
 from django.db.models import Sum
 from django.test import Client as DjangoClient
 
-from commands.services import LineRequest, order_place
+from commands.place import order_place
+from commands.quote import LineRequest
 from core.errors import InvalidTransition
 from orders.services import Address
 from shipping.linehaul.departures import departure_transition

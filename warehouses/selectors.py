@@ -59,6 +59,15 @@ def available_by_product(*, product_ids: Iterable[int]) -> dict[int, dict[int, i
     return out
 
 
+def reservations_active(*, order_id: int) -> list[Reservation]:
+    """An order's active reservations with what packing needs of them."""
+    return list(
+        Reservation.objects.filter(order_id=order_id, status=Reservation.Status.ACTIVE)
+        .select_related("stock", "line__product")
+        .order_by("id")
+    )
+
+
 def reservations_for_order(*, order_id: int) -> QuerySet[Reservation]:
     return Reservation.objects.filter(order_id=order_id).select_related("stock", "line")
 

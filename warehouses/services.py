@@ -15,19 +15,27 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from django.db import connection, transaction
-from django.db.models import Sum
+from django.db import connection
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.encoding import force_str
 from django.utils.translation import gettext_lazy as _
 
 from catalogue.models import Product
 from core.errors import ApplicationError, Conflict, ValidationFailed
+from core.locking import (
+    Rank,
+    for_update_sql,
+    lock_check,
+    lock_held,
+    lock_in_order,
+    lock_rows,
+    locked_transaction,
+)
 from core.rawsql import columns, objects_insert, placeholders
 from notifications.models import OutboxEvent
 from notifications.services import EventSpec, events_record
-from orders.models import Order, OrderLine, OrderStatus
-from orders.services import order_transition
+from orders.models import Order, OrderLine
 from warehouses.models import Reservation, StockLevel, StockMovement, Warehouse
 
 STOCK_LOW = "stock.low"
@@ -58,7 +66,7 @@ def _locked_levels(keys: Sequence[tuple[int, int]]) -> dict[tuple[int, int], Sto
     product_ids = sorted({p for _w, p in keys})
     cols = columns(StockLevel)
     table = connection.ops.quote_name(StockLevel._meta.db_table)
-    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
+    lock = for_update_sql()
     with connection.cursor() as cursor:
         cursor.execute(
             # Only table and column names from the models go into the text.
@@ -68,6 +76,7 @@ def _locked_levels(keys: Sequence[tuple[int, int]]) -> dict[tuple[int, int], Sto
             [*warehouse_ids, *product_ids],
         )
         rows = [cols.load(row) for row in cursor.fetchall()]
+    lock_check(Rank.STOCK, [row.id for row in rows])
     wanted = set(keys)
     return {
         (r.warehouse_id, r.product_id): r for r in rows if (r.warehouse_id, r.product_id) in wanted
@@ -144,11 +153,11 @@ def stock_receive(
     """Goods arrive (or an adjustment corrects a count: quantity may be negative)."""
     if quantity == 0:
         raise ValidationFailed(fields={"quantity": [_("Must not be zero.")]})
-    with transaction.atomic():
+    with locked_transaction():
         level, _created = StockLevel.objects.get_or_create(
             warehouse_id=warehouse_id, product_id=product_id
         )
-        level = StockLevel.objects.select_for_update().get(id=level.id)
+        level = lock_rows(StockLevel.objects.filter(id=level.id), rank=Rank.STOCK)[0]
         if level.on_hand + quantity < level.reserved:
             raise Conflict(
                 _("The adjustment would leave less on hand than is reserved."),
@@ -168,12 +177,22 @@ StockKey = tuple[int, int]  # (warehouse id, product id)
 
 
 def stock_levels_lock(
-    *, wanted: Mapping[StockKey, int]
+    *, wanted: Mapping[StockKey, int], again: bool = False
 ) -> tuple[dict[StockKey, StockLevel], list[StockKey]]:
     """Lock the stock levels of the wanted (warehouse, product) keys, in id
     order, in the caller's transaction, and list the keys short of the units
     wanted. Checkout locks first and writes after, so a shortfall needs no
-    rollback."""
+    rollback. `again`: a second try in the same transaction (re-quoted after
+    a shortfall)."""
+    if again:
+        # The first try's rows stay locked: rows that sort before them cannot
+        # be waited for now without risking a deadlock (core.locking), so a
+        # plan that needs them counts as short.
+        ids = StockLevel.objects.filter(
+            Q(*[Q(warehouse_id=w, product_id=p) for w, p in wanted], _connector=Q.OR)
+        ).values_list("id", flat=True)
+        if not lock_in_order(Rank.STOCK, ids):
+            return {}, sorted(wanted)
     levels = _locked_levels(sorted(wanted))
     short = [
         key for key, units in wanted.items() if key not in levels or levels[key].available < units
@@ -197,7 +216,7 @@ def stock_reserve(
         wanted[(alloc.warehouse_id, alloc.line.product_id)] += alloc.line.quantity
     # No savepoint: this runs on every checkout, and nothing is written before
     # the shortfall check, so OutOfStock leaves nothing to undo.
-    with transaction.atomic(savepoint=False):
+    with locked_transaction(savepoint=False):
         if levels is None:
             levels = _locked_levels(sorted(wanted))
         short = sorted(
@@ -255,8 +274,13 @@ def _reserved_add(units: Mapping[int, int]) -> None:
 def _settle_reservations(
     *, order: Order, to: str, kind: str, actor_id: int | None, reason: str, warehouse_id: int | None
 ) -> int:
-    """Release or pick an order's active reservations. Returns units moved."""
-    with transaction.atomic():
+    """Release or pick an order's active reservations. Returns units moved.
+
+    The caller holds the order's lock: nobody else can release or pick the
+    same reservations meanwhile, so each unit is released once (lock what you
+    release)."""
+    with locked_transaction():
+        lock_held(Rank.ORDER, order.id)
         active = Reservation.objects.filter(order=order, status=Reservation.Status.ACTIVE)
         if warehouse_id is not None:
             active = active.filter(stock__warehouse_id=warehouse_id)
@@ -266,8 +290,8 @@ def _settle_reservations(
         per_stock: dict[int, int] = defaultdict(int)
         for res in reservations:
             per_stock[res.stock_id] += res.quantity
-        levels = list(
-            StockLevel.objects.select_for_update().filter(id__in=per_stock).order_by("id")
+        levels = lock_rows(
+            StockLevel.objects.filter(id__in=per_stock), rank=Rank.STOCK, ids=list(per_stock)
         )
         picking = kind == StockMovement.Kind.PICK
         # A pick takes as much off on_hand as off reserved and a release only
@@ -319,23 +343,6 @@ def stock_pick(
         reason="",
         warehouse_id=warehouse_id,
     )
-
-
-def order_allocate(*, order_id: int, actor_id: int | None = None) -> Order:
-    """A paid (or cash-on-delivery) order whose lines are all reserved goes
-    to fulfilment."""
-    with transaction.atomic():
-        reserved = dict(
-            Reservation.objects.filter(order_id=order_id, status=Reservation.Status.ACTIVE)
-            .values_list("line_id")
-            .annotate(n=Sum("quantity"))
-        )
-        lines = dict(OrderLine.objects.filter(order_id=order_id).values_list("id", "quantity"))
-        if reserved != lines:
-            raise OutOfStock(_("The order's stock is no longer reserved."))
-        return order_transition(
-            order_id=order_id, to=OrderStatus.ALLOCATED, actor_id=actor_id, reason="stock reserved"
-        )
 
 
 @dataclass(frozen=True)
@@ -482,7 +489,7 @@ def stock_import_rows(
             )
 
     keys = sorted({t.key for t in targets})
-    with transaction.atomic():
+    with locked_transaction():
         levels = _locked_levels(keys)
         created = [key for key in keys if key not in levels]
         if created and not any(errors.values()):

@@ -22,9 +22,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from django.db import transaction
-
 from catalogue.models import Product
+from core.locking import Rank, lock_rows, locked_transaction
 from warehouses.models import StockLevel, StockMovement
 from warehouses.services import OutOfStock, stock_low_events_record
 
@@ -38,10 +37,9 @@ class Shortfall:
 
 
 def _locked(*, warehouse_id: int, product_ids: list[int]) -> dict[int, StockLevel]:
-    rows = (
-        StockLevel.objects.select_for_update()
-        .filter(warehouse_id=warehouse_id, product_id__in=product_ids)
-        .order_by("id")
+    rows = lock_rows(
+        StockLevel.objects.filter(warehouse_id=warehouse_id, product_id__in=product_ids),
+        rank=Rank.STOCK,
     )
     return {row.product_id: row for row in rows}
 
@@ -57,7 +55,7 @@ def stock_transfer_out(
     product or none (OutOfStock)."""
     if not quantities or any(q <= 0 for q in quantities.values()):
         raise ValueError("quantities must be positive")
-    with transaction.atomic():
+    with locked_transaction():
         levels = _locked(warehouse_id=warehouse_id, product_ids=sorted(quantities))
         short_ids = [
             pid
@@ -104,7 +102,7 @@ def stock_transfer_in(
     product_ids = sorted({pid for pid, q in quantities.items() if q > 0} | set(shortfalls))
     if not product_ids:
         return []
-    with transaction.atomic():
+    with locked_transaction():
         StockLevel.objects.bulk_create(
             [StockLevel(warehouse_id=warehouse_id, product_id=pid) for pid in product_ids],
             ignore_conflicts=True,

@@ -26,6 +26,7 @@ from accounts.models import Courier
 from core.errors import Conflict, NotFound, ValidationFailed
 from core.money import money_round
 from orders.models import Order, PaymentMethod
+from orders.services import order_lock
 from payments.cod.models import CashCollection, CodDifference, CodReconciliation, CourierRemittance
 from payments.ledger import (
     CASH_AT_OPERATOR,
@@ -34,7 +35,7 @@ from payments.ledger import (
     ledger_post_cash_transfer,
 )
 from payments.models import LedgerTransaction, Payment
-from payments.services import REFUNDABLE, cash_amount_validate, payment_cod_collect
+from payments.services import REFUNDABLE, cash_amount_validate, payment_cod_collect, payments_lock
 from shipping.fulfilment.models import Parcel
 from shipping.tracking.events import CASH_COLLECTED
 from shipping.tracking.models import TrackingEvent
@@ -49,7 +50,8 @@ COUNTED = (CashCollection.Outcome.CAPTURED, CashCollection.Outcome.UNMATCHED)
 
 def cash_collections_record(*, events: Sequence[TrackingEvent]) -> list[CashCollection]:
     """Record the cash of accepted cash_collected scans, in the scans'
-    transaction, order by order (locks: order, then payment)."""
+    transaction, order by order in id order (locks: each order, then its
+    payments)."""
     events = [e for e in events if e.event == CASH_COLLECTED]
     if not events:
         return []
@@ -66,18 +68,15 @@ def _cash_collection_record(*, event: TrackingEvent, order_id: int) -> CashColle
     assert event.courier_id is not None and event.scan_id is not None
     amount = Decimal(event.data["amount"])
     currency = event.data["currency"]
-    order = Order.objects.select_for_update(of=("self",)).get(id=order_id)
-    payment = (
-        Payment.objects.select_for_update(of=("self",))
-        .filter(order=order, method=Payment.Method.COD)
-        .order_by("-id")
-        .first()
-    )
+    order = order_lock(order_id=order_id)
+    payments = payments_lock(order=order, method=Payment.Method.COD)
+    payment = payments[-1] if payments else None
     matches = payment is not None and (amount, currency) == (payment.amount, payment.currency)
     if payment is not None and matches and payment.status == Payment.Status.AWAITING_CASH:
         payment_cod_collect(
-            order_id=order.id, amount=amount, currency=currency, courier_id=event.courier_id
+            order=order, amount=amount, currency=currency, courier_id=event.courier_id
         )
+        payment.refresh_from_db()
         outcome = CashCollection.Outcome.CAPTURED
     elif payment is not None and matches and payment.status in REFUNDABLE:
         # The same collection reported again under another scan id.

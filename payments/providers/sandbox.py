@@ -20,13 +20,15 @@ the notification `payment.charged_back`, whose data adds `amount`, `currency`,
 
 Like a real acquirer, the sandbox tells Amur about results it reaches later by
 a signed notification (Standard Webhooks, `SANDBOX_WEBHOOK_SECRET`). Each one
-is a `SandboxDispatch` row written in the caller's transaction and delivered
-after commit by a task; see payments/tasks.py.
+is a `SandboxDispatch` row; the code that called the sandbox delivers it
+after commit (commands.pay), and a beat sweep delivers any left behind.
+
+SANDBOX_LATENCY_SECONDS makes every call wait that long before answering, as a
+slow acquirer would (for tests and benchmarks of what a slow provider holds up).
 """
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import time
@@ -35,10 +37,8 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
-from notifications.services import safe_enqueue
 from notifications.signing import headers_build, signature_verify
 from payments.models import SandboxDispatch
 from payments.providers import Notification, NotificationRejected, ProviderPayment
@@ -72,12 +72,10 @@ def sandbox_notify(
     decline_code: str = "",
     extra: Mapping[str, str] | None = None,
 ) -> SandboxDispatch:
-    """Owe Amur a notification of the payment's final state; sent after the
-    caller's transaction commits. The same fact twice is one notification."""
-    from payments.tasks import sandbox_notification_deliver
-
+    """Owe Amur a notification of the payment's final state (sent by the
+    caller after commit). The same fact twice is one notification."""
     event = f"payment.{status}"
-    dispatch, created = SandboxDispatch.objects.get_or_create(
+    dispatch, _created = SandboxDispatch.objects.get_or_create(
         msg_id=f"msg_{_digest(f'{reference}:{event}')}",
         defaults={
             "reference": reference,
@@ -93,12 +91,6 @@ def sandbox_notify(
             },
         },
     )
-    if created:
-        transaction.on_commit(
-            functools.partial(
-                safe_enqueue, functools.partial(sandbox_notification_deliver.delay, dispatch.id)
-            )
-        )
     return dispatch
 
 
@@ -131,6 +123,12 @@ def dispatch_signed(dispatch: SandboxDispatch) -> tuple[bytes, dict[str, str]]:
     return body, headers
 
 
+def _latency() -> None:
+    seconds = settings.AMUR["SANDBOX_LATENCY_SECONDS"]
+    if seconds:
+        time.sleep(seconds)
+
+
 class SandboxProvider:
     name = "sandbox"
 
@@ -147,6 +145,7 @@ class SandboxProvider:
         description: str = "",
         return_url: str = "",
     ) -> ProviderPayment:
+        _latency()
         # The same idempotence key always gives the same reference, as real providers do.
         reference = "sbx_" + _digest(idempotence_key)
         if token in APPROVE:
@@ -173,10 +172,12 @@ class SandboxProvider:
     def capture(
         self, *, reference: str, amount: Decimal, currency: str, idempotence_key: str
     ) -> ProviderPayment:
+        _latency()
         # The sandbox captures on approval (one stage), so there is nothing left to capture.
         return ProviderPayment(reference=reference, status="captured")
 
     def cancel(self, *, reference: str, idempotence_key: str) -> ProviderPayment:
+        _latency()
         return ProviderPayment(reference=reference, status="voided")
 
     def refund(
@@ -184,6 +185,7 @@ class SandboxProvider:
     ) -> str:
         """Refund part or all of a charge; returns the refund's reference. The
         same idempotence key always gives the same refund, as real providers do."""
+        _latency()
         return "sbx_rf_" + _digest(f"{reference}:{idempotence_key}")
 
     def notification_parse(self, *, body: bytes, headers: Mapping[str, str]) -> Notification:

@@ -5,15 +5,15 @@ transit again), `parcel_customs_return` a `returned` event with the reason
 
 from __future__ import annotations
 
-from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from core.errors import Conflict, Forbidden, NotFound
+from core.locking import locked_transaction
 from core.tenancy import user_is_operator_staff
 from shipping.fulfilment.models import Parcel, ParcelStatus
 from shipping.tracking.models import TrackingEvent
-from shipping.tracking.timeline import NewEvent, parcel_events_apply
+from shipping.tracking.timeline import NewEvent, parcel_events_apply, parcels_lock
 
 
 class ParcelNotHeld(Conflict):
@@ -39,10 +39,12 @@ def parcel_customs_return(*, parcel_id: int, actor_id: int) -> Parcel:
 
 def _hold_resolve(*, parcel_id: int, actor_id: int, event: str, data: dict[str, str]) -> Parcel:
     _check_operator_staff(actor_id)
-    with transaction.atomic():
-        parcel = Parcel.objects.select_for_update().filter(id=parcel_id).first()
-        if parcel is None:
+    with locked_transaction():
+        # The parcel's order first, then the parcel (core.locking).
+        locked = parcels_lock(parcel_ids=[parcel_id])
+        if not locked:
             raise NotFound()
+        parcel = locked[0]
         if parcel.status != ParcelStatus.CUSTOMS_HELD:
             raise ParcelNotHeld(extra={"status": parcel.status})
         hold = (
@@ -62,8 +64,7 @@ def _hold_resolve(*, parcel_id: int, actor_id: int, event: str, data: dict[str, 
                 )
             ]
         )
-    parcel.refresh_from_db()
-    return parcel
+    return Parcel.objects.get(id=parcel_id)
 
 
 def _check_operator_staff(actor_id: int) -> None:

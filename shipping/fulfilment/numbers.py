@@ -9,8 +9,8 @@ from __future__ import annotations
 import re
 
 from django.conf import settings
-from django.db import transaction
 
+from core.locking import Rank, lock_rows, locked_transaction
 from shipping.fulfilment.models import TrackingSeries
 
 WEIGHTS = (8, 6, 4, 2, 3, 5, 9, 7)
@@ -37,11 +37,11 @@ def s10_is_valid(number: str) -> bool:
 def tracking_numbers_issue(*, count: int) -> list[str]:
     """Take `count` consecutive S10 serials from the series, under a row lock."""
     conf = settings.AMUR
-    with transaction.atomic():
+    with locked_transaction():
         series, _created = TrackingSeries.objects.get_or_create(
             prefix=conf["S10_PREFIX"], country=conf["S10_COUNTRY"]
         )
-        series = TrackingSeries.objects.select_for_update().get(id=series.id)
+        series = lock_rows(TrackingSeries.objects.filter(id=series.id), rank=Rank.SERIES)[0]
         first = series.next_serial
         series.next_serial = first + count
         series.save(update_fields=["next_serial"])

@@ -11,22 +11,20 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from core.errors import Conflict, Forbidden, ValidationFailed
+from core.locking import Rank, lock_new
 from core.tenancy import user_is_operator_staff
 from orders.models import Order, OrderStatus
-from orders.services import orders_transition
 from shipping.fulfilment.models import Parcel, ParcelLine
 from shipping.fulfilment.numbers import tracking_numbers_issue
 from shipping.linehaul.models import Lane
 from shipping.linehaul.pricing import Unit, parcels_split
 from shipping.tracking.timeline import NewEvent, parcel_events_apply
 from warehouses.models import Reservation
-from warehouses.services import stock_pick
 
 
 @dataclass(frozen=True)
@@ -77,94 +75,110 @@ def _lanes_by_warehouse(order: Order) -> dict[int, Lane]:
     return {warehouse_id: lanes[code] for warehouse_id, code in codes.items()}
 
 
-def order_pack(
+@dataclass(frozen=True)
+class PackingPlan:
+    """Parcels checked against an order's reservations, ready to be made."""
+
+    parcels: list[PackedParcel]
+    expected_weights: list[int]
+    # Indexes of the parcels whose measured weight staff accepted.
+    overridden: frozenset[int]
+    override_reason: str
+
+
+def packing_prepare(
     *,
-    order_id: int,
+    order: Order,
+    reservations: Sequence[Reservation],
     parcels: Sequence[PackedParcel] | None = None,
     actor_id: int | None = None,
     override_reason: str = "",
-) -> list[Parcel]:
-    """Pack an allocated order into parcels, pick its stock, label each parcel.
-
-    Explicit parcels carry measured weights: each must be within
-    PACK_WEIGHT_TOLERANCE of its contents' catalogue weight, or the packing is
-    refused (409 weight_out_of_tolerance) unless operator staff (`actor_id`)
-    give an `override_reason`, which the out-of-tolerance parcels keep.
-    Auto-packing weighs parcels by the catalogue and needs no override."""
+) -> PackingPlan:
+    """Check a packing of an allocated order's reserved units, writing
+    nothing: as the quote planned (auto-packing, weighed by the catalogue),
+    or as the packer measured. Measured parcels must each be within
+    PACK_WEIGHT_TOLERANCE of their contents' catalogue weight, or the packing
+    is refused (409 weight_out_of_tolerance) unless operator staff
+    (`actor_id`) give an `override_reason`, which those parcels keep."""
     override_reason = override_reason.strip()
     if override_reason and not parcels:
         raise ValidationFailed(
             fields={"override_reason": [_("Only for parcels packed with measured weights.")]}
         )
-    with transaction.atomic():
-        order = (
-            Order.objects.select_for_update(of=("self",))
-            .select_related("buyer__user")
-            .get(id=order_id)
-        )
-        if order.status != OrderStatus.ALLOCATED:
-            raise Conflict(_("Only an allocated order can be packed."), code="order_not_packable")
-        reservations = list(
-            Reservation.objects.filter(order=order, status=Reservation.Status.ACTIVE)
-            .select_related("stock", "line__product")
-            .order_by("id")
-        )
-        packing = list(parcels) if parcels else _auto_packing(order, reservations)
-        _check_packing(reservations, packing)
-        expected = _expected_weights(reservations, packing)
-        overridden = (
-            _check_weights(packing, expected, override_reason=override_reason, actor_id=actor_id)
-            if parcels
-            else set()
-        )
-        lanes = _lanes_by_warehouse(order)
-        windows = {entry["warehouse_id"]: entry for entry in order.plan}
-        prices = {res.line_id: res.line.unit_price_cny for res in reservations}
-        numbers = tracking_numbers_issue(count=len(packing))
-        created = Parcel.objects.bulk_create(
-            [
-                Parcel(
-                    order=order,
-                    warehouse_id=spec.warehouse_id,
-                    lane=lanes[spec.warehouse_id],
-                    tracking_number=number,
-                    status="",  # announced by its first event, label_created
-                    weight_g=spec.weight_g,
-                    expected_weight_g=expected[index],
-                    weight_override_reason=override_reason[:300] if index in overridden else "",
-                    weight_override_by_id=actor_id if index in overridden else None,
-                    length_mm=spec.length_mm,
-                    width_mm=spec.width_mm,
-                    height_mm=spec.height_mm,
-                    value_cny=sum((prices[k] * q for k, q in spec.lines.items()), Decimal(0)),
-                    promised_min_days=windows[spec.warehouse_id]["min_days"],
-                    promised_max_days=windows[spec.warehouse_id]["max_days"],
-                )
-                for index, (spec, number) in enumerate(zip(packing, numbers, strict=True))
-            ]
-        )
-        # bulk_create returns ids on PostgreSQL and SQLite; read back to be sure.
-        by_number = {
-            p.tracking_number: p for p in Parcel.objects.filter(tracking_number__in=numbers)
-        }
-        created = [by_number[p.tracking_number] for p in created]
-        ParcelLine.objects.bulk_create(
-            [
-                ParcelLine(parcel=parcel, line_id=line_id, quantity=quantity)
-                for parcel, spec in zip(created, packing, strict=True)
-                for line_id, quantity in spec.lines.items()
-            ]
-        )
-        stock_pick(order=order, actor_id=actor_id)
-        orders_transition(order_ids=[order.id], to=OrderStatus.PACKED, actor_id=actor_id)
-        now = timezone.now()
-        parcel_events_apply(
-            events=[
-                NewEvent(parcel_id=p.id, event="label_created", occurred_at=now, source="system")
-                for p in created
-            ]
-        )
-    return list(Parcel.objects.filter(id__in=[p.id for p in created]).order_by("id"))
+    if order.status != OrderStatus.ALLOCATED:
+        raise Conflict(_("Only an allocated order can be packed."), code="order_not_packable")
+    packing = list(parcels) if parcels else _auto_packing(order, reservations)
+    _check_packing(reservations, packing)
+    expected = _expected_weights(reservations, packing)
+    overridden = (
+        _check_weights(packing, expected, override_reason=override_reason, actor_id=actor_id)
+        if parcels
+        else set()
+    )
+    return PackingPlan(
+        parcels=packing,
+        expected_weights=expected,
+        overridden=frozenset(overridden),
+        override_reason=override_reason,
+    )
+
+
+def parcels_create(
+    *, order: Order, plan: PackingPlan, reservations: Sequence[Reservation], actor_id: int | None
+) -> list[Parcel]:
+    """Make the planned parcels of an order the caller has locked: each with
+    its contents and its S10 tracking number (labelled by `parcels_label`)."""
+    lanes = _lanes_by_warehouse(order)
+    windows = {entry["warehouse_id"]: entry for entry in order.plan}
+    prices = {res.line_id: res.line.unit_price_cny for res in reservations}
+    numbers = tracking_numbers_issue(count=len(plan.parcels))
+    created = Parcel.objects.bulk_create(
+        [
+            Parcel(
+                order=order,
+                warehouse_id=spec.warehouse_id,
+                lane=lanes[spec.warehouse_id],
+                tracking_number=number,
+                status="",  # announced by its first event, label_created
+                weight_g=spec.weight_g,
+                expected_weight_g=plan.expected_weights[index],
+                weight_override_reason=(
+                    plan.override_reason[:300] if index in plan.overridden else ""
+                ),
+                weight_override_by_id=actor_id if index in plan.overridden else None,
+                length_mm=spec.length_mm,
+                width_mm=spec.width_mm,
+                height_mm=spec.height_mm,
+                value_cny=sum((prices[k] * q for k, q in spec.lines.items()), Decimal(0)),
+                promised_min_days=windows[spec.warehouse_id]["min_days"],
+                promised_max_days=windows[spec.warehouse_id]["max_days"],
+            )
+            for index, (spec, number) in enumerate(zip(plan.parcels, numbers, strict=True))
+        ]
+    )
+    # bulk_create returns ids on PostgreSQL and SQLite; read back to be sure.
+    by_number = {p.tracking_number: p for p in Parcel.objects.filter(tracking_number__in=numbers)}
+    created = [by_number[p.tracking_number] for p in created]
+    lock_new(Rank.PARCEL, [p.id for p in created])
+    ParcelLine.objects.bulk_create(
+        [
+            ParcelLine(parcel=parcel, line_id=line_id, quantity=quantity)
+            for parcel, spec in zip(created, plan.parcels, strict=True)
+            for line_id, quantity in spec.lines.items()
+        ]
+    )
+    return created
+
+
+def parcels_label(*, parcels: Sequence[Parcel]) -> None:
+    """Each new parcel's first event, `label_created`, which announces it."""
+    now = timezone.now()
+    parcel_events_apply(
+        events=[
+            NewEvent(parcel_id=p.id, event="label_created", occurred_at=now, source="system")
+            for p in parcels
+        ]
+    )
 
 
 def _check_packing(reservations: Sequence[Reservation], packing: Sequence[PackedParcel]) -> None:

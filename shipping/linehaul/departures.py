@@ -4,18 +4,19 @@ keeps each parcel's status)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from django.db import transaction
 from django.db.models import Count, F, Sum
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from core.errors import Conflict
+from core.errors import Conflict, NotFound
+from core.locking import Rank, lock_row, lock_rows, locked_transaction
 from core.statemachine import TransitionTable
+from core.transitions import Context, Move, StateMachine
 from shipping.fulfilment.models import Parcel, ParcelStatus, UnassignedReason
 from shipping.linehaul.models import (
     Departure,
@@ -26,7 +27,7 @@ from shipping.linehaul.models import (
     TransferStatus,
 )
 from shipping.linehaul.planning import PlanDeparture, PlanParcel, plan_onto_departures
-from shipping.tracking.timeline import NewEvent, parcel_events_apply
+from shipping.tracking.timeline import NewEvent, parcel_events_apply, parcels_lock
 
 DS = DepartureStatus
 
@@ -62,12 +63,12 @@ def departures_plan(*, lane_id: int, now: datetime | None = None) -> PlanResult:
     never moved."""
     now = now or timezone.now()
     result = PlanResult()
-    with transaction.atomic():
-        departures = list(
-            Departure.objects.select_for_update()
-            .filter(lane_id=lane_id, status__in=OPEN_DEPARTURE, cutoff_at__gt=now)
-            .order_by("scheduled_at", "id")
+    with locked_transaction():
+        departures = lock_rows(
+            Departure.objects.filter(lane_id=lane_id, status__in=OPEN_DEPARTURE, cutoff_at__gt=now),
+            rank=Rank.DEPARTURE,
         )
+        departures.sort(key=lambda d: (d.scheduled_at, d.id))
         loads: dict[int, Mapping[str, Any]] = {
             row["departure_id"]: row
             for row in Parcel.objects.filter(departure__in=departures)
@@ -87,11 +88,16 @@ def departures_plan(*, lane_id: int, now: datetime | None = None) -> PlanResult:
             )
             for d in departures
         ]
-        parcels = list(
-            Parcel.objects.select_for_update(skip_locked=True)
-            .filter(lane_id=lane_id, departure__isnull=True, status=ParcelStatus.INFO_RECEIVED)
-            .order_by("promised_max_days", "created_at", "id")
+        # Parcels being refreshed (a scan, a cancellation) are left for the
+        # next run: skipping them, planning waits for nobody.
+        parcels = lock_rows(
+            Parcel.objects.filter(
+                lane_id=lane_id, departure__isnull=True, status=ParcelStatus.INFO_RECEIVED
+            ),
+            rank=Rank.PARCEL,
+            skip_locked=True,
         )
+        parcels.sort(key=lambda p: (p.promised_max_days, p.created_at, p.id))
         outcome = plan_onto_departures(
             [
                 PlanParcel(
@@ -115,6 +121,35 @@ def departures_plan(*, lane_id: int, now: datetime | None = None) -> PlanResult:
     return result
 
 
+def _departure_events(moves: Sequence[Move[Departure]], context: Context) -> list[DepartureEvent]:
+    return [
+        DepartureEvent(
+            departure=move.row,
+            from_status=move.previous,
+            to_status=move.to,
+            actor_id=context.actor_id,
+            reason=context.reason,
+            created_at=context.at,
+        )
+        for move in moves
+    ]
+
+
+def _departure_stamp(departure: Departure, to: str, context: Context) -> list[str]:
+    departure.updated_at = context.at
+    return ["updated_at"]
+
+
+DEPARTURE_MACHINE = StateMachine(
+    model=Departure,
+    table=DEPARTURE_TRANSITIONS,
+    rank=Rank.DEPARTURE,
+    rows=lambda ids: Departure.objects.select_related("lane").filter(id__in=ids),
+    stamp=_departure_stamp,
+    audit=_departure_events,
+)
+
+
 def departure_transition(
     *,
     departure_id: int,
@@ -123,14 +158,16 @@ def departure_transition(
     reason: str = "",
     occurred_at: datetime | None = None,
 ) -> Departure:
-    """Move a departure and add its event to every parcel on it, in bulk."""
-    now = occurred_at or timezone.now()
-    with transaction.atomic():
-        departure = (
-            Departure.objects.select_for_update(of=("self",))
-            .select_related("lane")
-            .get(id=departure_id)
+    """Move a departure (DEPARTURE_MACHINE) and add its event to every parcel
+    on it, in bulk. Locks: the departure, then its parcels' orders, then the
+    parcels."""
+    context = Context(actor_id=actor_id, reason=reason, at=occurred_at or timezone.now())
+    with locked_transaction():
+        departure = lock_row(
+            Departure.objects.select_related("lane").filter(id=departure_id), rank=Rank.DEPARTURE
         )
+        if departure is None:
+            raise NotFound()
         DEPARTURE_TRANSITIONS.check(departure.status, to)
         if (
             to == DS.CANCELLED
@@ -143,22 +180,13 @@ def departure_transition(
                 _("Transfers on this departure are already dispatched."),
                 code="departure_carries_transfers",
             )
-        previous = departure.status
-        departure.status = to
-        departure.save(update_fields=["status", "updated_at"])
-        DepartureEvent.objects.create(
-            departure=departure,
-            from_status=previous,
-            to_status=to,
-            actor_id=actor_id,
-            reason=reason,
-            created_at=now,
-        )
+        DEPARTURE_MACHINE.apply(rows=[departure], to=to, context=context)
         parcel_ids = list(
             Parcel.objects.filter(departure=departure).order_by("id").values_list("id", flat=True)
         )
         if to == DS.CANCELLED:
-            Parcel.objects.filter(id__in=parcel_ids).update(departure=None)
+            parcels_lock(parcel_ids=parcel_ids)
+            Parcel.objects.filter(id__any_of=parcel_ids).update(departure=None)
             kind = "departure_cancelled"
         else:
             kind = DEPARTURE_EVENT.get(DS(to), "")
@@ -169,7 +197,7 @@ def departure_transition(
                     NewEvent(
                         parcel_id=pid,
                         event=kind,
-                        occurred_at=now,
+                        occurred_at=context.at,
                         source="departure",
                         location=hub,
                         data={"departure": departure.number},

@@ -43,7 +43,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext
@@ -51,7 +50,9 @@ from django.utils.translation import gettext_lazy as _
 
 from catalogue.models import Product
 from core.errors import Conflict, NotFound, ValidationFailed
+from core.locking import Rank, lock_held, lock_row, locked_transaction
 from core.statemachine import TransitionTable
+from core.transitions import Context, Move, StateMachine
 from shipping.linehaul.models import (
     Departure,
     DepartureStatus,
@@ -91,7 +92,7 @@ def _reason(transfer: Transfer) -> str:
 
 
 def _locked(transfer_id: int) -> Transfer:
-    transfer = Transfer.objects.select_for_update().filter(id=transfer_id).first()
+    transfer = lock_row(Transfer.objects.filter(id=transfer_id), rank=Rank.TRANSFER)
     if transfer is None:
         raise NotFound()
     return transfer
@@ -108,6 +109,39 @@ def _check_open(departure: Departure) -> None:
         )
 
 
+def _transfer_stamp(transfer: Transfer, to: str, context: Context) -> list[str]:
+    if to == TS.DISPATCHED:
+        transfer.dispatched_at, transfer.dispatched_by_id = context.at, context.actor_id
+        return ["dispatched_at", "dispatched_by"]
+    if to == TS.RECEIVED:
+        transfer.received_at, transfer.received_by_id = context.at, context.actor_id
+        return ["received_at", "received_by"]
+    return []
+
+
+def _transfer_events(moves: Sequence[Move[Transfer]], context: Context) -> list[TransferEvent]:
+    return [
+        TransferEvent(
+            transfer=move.row,
+            from_status=move.previous,
+            to_status=move.to,
+            actor_id=context.actor_id,
+            reason=context.reason[:300],
+            created_at=context.at,
+        )
+        for move in moves
+    ]
+
+
+TRANSFER_MACHINE = StateMachine(
+    model=Transfer,
+    table=TRANSFER_TRANSITIONS,
+    rank=Rank.TRANSFER,
+    stamp=_transfer_stamp,
+    audit=_transfer_events,
+)
+
+
 def transfer_transition(
     *,
     transfer: Transfer,
@@ -115,30 +149,17 @@ def transfer_transition(
     actor_id: int | None = None,
     reason: str = "",
     at: datetime | None = None,
-) -> TransferEvent:
-    """The one place a transfer's status changes: checks the table, stamps
-    the transfer and writes its audit row. The caller holds the transfer's row
-    lock inside its transaction and does the stock work of the move."""
-    TRANSFER_TRANSITIONS.check(transfer.status, to)
-    now = at or timezone.now()
-    previous = transfer.status
-    transfer.status = to
-    fields = ["status"]
-    if to == TS.DISPATCHED:
-        transfer.dispatched_at, transfer.dispatched_by_id = now, actor_id
-        fields += ["dispatched_at", "dispatched_by"]
-    elif to == TS.RECEIVED:
-        transfer.received_at, transfer.received_by_id = now, actor_id
-        fields += ["received_at", "received_by"]
-    transfer.save(update_fields=fields)
-    return TransferEvent.objects.create(
-        transfer=transfer,
-        from_status=previous,
-        to_status=to,
-        actor_id=actor_id,
-        reason=reason[:300],
-        created_at=now,
+) -> Transfer:
+    """The one place a transfer's status changes (TRANSFER_MACHINE): checks
+    the table, stamps the transfer and writes its audit row. The caller holds
+    the transfer's row lock and does the stock work of the move."""
+    lock_held(Rank.TRANSFER, transfer.id)
+    TRANSFER_MACHINE.apply(
+        rows=[transfer],
+        to=to,
+        context=Context(actor_id=actor_id, reason=reason, at=at or timezone.now()),
     )
+    return transfer
 
 
 def transfer_create(
@@ -175,7 +196,7 @@ def transfer_create(
     if problems or departure is None:
         raise ValidationFailed(fields=problems)
     _check_open(departure)
-    with transaction.atomic():
+    with locked_transaction():
         transfer = Transfer.objects.create(
             origin_id=origin_id,
             destination_id=destination_id,
@@ -196,10 +217,14 @@ def transfer_create(
 
 def transfer_dispatch(*, transfer_id: int, actor_id: int | None = None) -> Transfer:
     """The goods leave the origin: all lines or none (OutOfStock, 409)."""
-    with transaction.atomic():
+    with locked_transaction():
         transfer = _locked(transfer_id)
         TRANSFER_TRANSITIONS.check(transfer.status, TS.DISPATCHED)
-        _check_open(Departure.objects.select_for_update().get(id=transfer.departure_id))
+        departure = lock_row(
+            Departure.objects.filter(id=transfer.departure_id), rank=Rank.DEPARTURE
+        )
+        assert departure is not None  # protected by the foreign key
+        _check_open(departure)
         quantities = dict(
             TransferLine.objects.filter(transfer=transfer).values_list(
                 "product_id", "quantity_sent"
@@ -220,7 +245,7 @@ def transfer_receive(
 ) -> Transfer:
     """The goods arrive: one entry per line, the counted quantity; a short
     line needs a reason and is recorded as a shortfall."""
-    with transaction.atomic():
+    with locked_transaction():
         transfer = _locked(transfer_id)
         TRANSFER_TRANSITIONS.check(transfer.status, TS.RECEIVED)
         stored = {
@@ -281,7 +306,7 @@ def transfer_receive(
 
 def transfer_cancel(*, transfer_id: int, actor_id: int | None = None, reason: str = "") -> Transfer:
     """Drop a draft; nothing has moved yet."""
-    with transaction.atomic():
+    with locked_transaction():
         transfer = _locked(transfer_id)
         transfer_transition(transfer=transfer, to=TS.CANCELLED, actor_id=actor_id, reason=reason)
     return transfer

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from django.db.models import TextChoices
 
+from core.statemachine import TransitionTable
 from shipping.customs.models import CustomsHoldReason
 from shipping.fulfilment.models import ParcelStatus
 from shipping.tracking.models import DeliveryFailureReason
@@ -80,6 +81,24 @@ SHIPPED_STATUSES = frozenset(
 )
 # Statuses the buyer is told about by e-mail.
 EMAIL_STATUSES = frozenset({PS.IN_TRANSIT, PS.CUSTOMS_HELD, PS.OUT_FOR_DELIVERY, PS.DELIVERED})
+
+
+FINAL_STATUSES = frozenset({PS.DELIVERED, PS.RETURNED, PS.EXPIRED})
+# The moves the fold may make: anything while the parcel travels; from
+# delivered only to returned; never out of returned or expired. A new parcel
+# has no status until its label_created event.
+PARCEL_TRANSITIONS = TransitionTable.build(
+    "parcel",
+    {
+        "": set(PS.values),
+        **{
+            status: set(PS.values) - {status}
+            for status in PS.values
+            if status not in FINAL_STATUSES
+        },
+        PS.DELIVERED: {PS.RETURNED},
+    },
+)
 
 
 def status_fold(statuses_in_time_order: Iterable[str]) -> str:

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from core.locking import locked_transaction
 from shipping.fulfilment.models import Parcel, ParcelStatus
 from shipping.tracking.timeline import NewEvent, parcel_events_apply
 
@@ -34,7 +34,7 @@ def parcels_expire(*, now: datetime | None = None) -> int:
         if created_at + timedelta(days=max_days) + EXPIRE_AFTER < now
         and (last_event_at is None or last_event_at < now - EXPIRE_AFTER)
     ]
-    with transaction.atomic():
+    with locked_transaction():
         parcel_events_apply(
             events=[
                 NewEvent(parcel_id=parcel_id, event="expired", occurred_at=now, source="system")

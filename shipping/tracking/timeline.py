@@ -29,6 +29,8 @@ from django.db.models import Count, F
 from django.utils import timezone, translation
 from django.utils.translation import gettext
 
+from core.locking import Rank, lock_rows, locked_transaction
+from core.transitions import Context, Move, StateMachine
 from notifications.services import EventSpec, events_record, safe_enqueue
 from orders.models import Order, OrderStatus
 from orders.services import ORDER_TRANSITIONS, orders_transition
@@ -36,6 +38,7 @@ from shipping.fulfilment.models import Parcel, ParcelStatus
 from shipping.tracking.events import (
     EMAIL_STATUSES,
     EVENT_KINDS,
+    PARCEL_TRANSITIONS,
     SHIPPED_STATUSES,
     reason_label,
     status_fold,
@@ -101,8 +104,7 @@ def pending_events_apply(*, batch: int = PENDING_BATCH) -> int:
         )
         if not parcel_ids:
             return refreshed
-        with transaction.atomic():
-            _parcels_refresh(new_event_ids=set(), parcel_ids=parcel_ids)
+        _parcels_refresh(new_event_ids=set(), parcel_ids=parcel_ids)
         refreshed += len(parcel_ids)
 
 
@@ -223,14 +225,33 @@ class _Recipient:
 
 
 def _parcels_refresh(*, new_event_ids: set[int], parcel_ids: Sequence[int]) -> None:
-    # Thousands of parcels per courier batch or departure: the rows are
-    # locked and read lean, their orders' details read once per order.
-    parcels = list(
-        Parcel.objects.select_for_update()
-        .filter(id__any_of=parcel_ids)
-        .only("id", "status", "event_seq", "tracking_number", "order_id")
-        .order_by("id")
+    with locked_transaction():
+        _parcels_refresh_locked(new_event_ids=new_event_ids, parcel_ids=parcel_ids)
+
+
+def parcels_lock(*, parcel_ids: Sequence[int]) -> list[Parcel]:
+    """Lock parcels in the lock order: their orders first, then the parcels
+    (core.locking), in the caller's locked_transaction."""
+    order_ids = sorted(
+        set(Parcel.objects.filter(id__any_of=parcel_ids).values_list("order_id", flat=True))
     )
+    lock_rows(Order.objects.filter(id__any_of=order_ids).only("id"), rank=Rank.ORDER, ids=order_ids)
+    return lock_rows(
+        Parcel.objects.filter(id__any_of=parcel_ids).only(
+            "id", "status", "event_seq", "tracking_number", "order_id"
+        ),
+        rank=Rank.PARCEL,
+        parent=order_ids,
+    )
+
+
+def _parcels_refresh_locked(*, new_event_ids: set[int], parcel_ids: Sequence[int]) -> None:
+    # Thousands of parcels per courier batch or departure: the rows are
+    # locked and read lean, their orders' details read once per order. The
+    # orders first (a parcel is one of its order's own rows, core.locking):
+    # a command on an order (cash collected, a customs hold resolved) and a
+    # refresh of its parcels then queue on the same row.
+    parcels = parcels_lock(parcel_ids=parcel_ids)
     # Under the parcels' locks: recorded scans not yet applied are new here
     # too, whichever road brought this refresh.
     pending = PendingEvent.objects.filter(parcel_id__any_of=parcel_ids)
@@ -245,9 +266,6 @@ def _parcels_refresh(*, new_event_ids: set[int], parcel_ids: Sequence[int]) -> N
         .values_list("id", "parcel_id", "status", "occurred_at")
     ):
         timelines[parcel_id].append((event_id, status, occurred_at))
-    now = timezone.now()
-    changed: list[Parcel] = []
-    specs: list[EventSpec] = []
     all_changes = {
         parcel.id: _status_changes(parcel.status, timelines[parcel.id], new_event_ids)
         for parcel in parcels
@@ -263,34 +281,64 @@ def _parcels_refresh(*, new_event_ids: set[int], parcel_ids: Sequence[int]) -> N
         for pid, changes in all_changes.items()
         if any(status == ParcelStatus.CUSTOMS_HELD for status, _at in changes)
     ]
-    hold_reasons = _hold_reasons(held) if held else {}
-    for parcel in parcels:
-        changes = all_changes[parcel.id]
-        for status, occurred_at in changes:
-            previous = parcel.status
-            parcel.status = status
-            parcel.event_seq += 1
-            reason = hold_reasons.get(parcel.id, "") if status == ParcelStatus.CUSTOMS_HELD else ""
-            specs.append(
-                _parcel_event_spec(
-                    parcel, recipients[parcel.order_id], previous, occurred_at, reason
-                )
-            )
-        if changes:
-            changed.append(parcel)
-    if not changed:
-        return
+    moves = PARCEL_MACHINE.apply_steps(
+        steps=[(parcel, all_changes[parcel.id]) for parcel in parcels if all_changes[parcel.id]],
+        context=Context(
+            data={"recipients": recipients, "hold_reasons": _hold_reasons(held) if held else {}}
+        ),
+    )
+    if moves:
+        _orders_follow(parcels={move.row.id: move.row for move in moves}.values())
+
+
+def _parcels_write(moves: Sequence[Move[Parcel]], fields: Sequence[str], context: Context) -> None:
     # One UPDATE per (new status, number of changes): a handful per batch,
     # where a bulk_update would build a CASE arm per parcel.
+    steps: dict[int, int] = defaultdict(int)
+    rows: dict[int, Parcel] = {}
+    for move in moves:
+        steps[move.row.id] += 1
+        rows[move.row.id] = move.row
     groups: dict[tuple[str, int], list[int]] = defaultdict(list)
-    for parcel in changed:
-        groups[(parcel.status, len(all_changes[parcel.id]))].append(parcel.id)
-    for (status, steps), ids in sorted(groups.items()):
+    for parcel_id, parcel in rows.items():
+        groups[(parcel.status, steps[parcel_id])].append(parcel_id)
+    for (status, count), ids in sorted(groups.items()):
         Parcel.objects.filter(id__any_of=ids).update(
-            status=status, event_seq=F("event_seq") + steps, updated_at=now
+            status=status, event_seq=F("event_seq") + count, updated_at=context.at
         )
-    events_record(events=specs)
-    _orders_follow(parcels=changed)
+
+
+def _parcels_outbox(moves: Sequence[Move[Parcel]], context: Context) -> list[EventSpec]:
+    recipients = context.data["recipients"]
+    hold_reasons = context.data["hold_reasons"]
+    return [
+        _parcel_event_spec(
+            parcel=move.row,
+            status=move.to,
+            sequence=move.sequence or 0,
+            recipient=recipients[move.row.order_id],
+            previous=move.previous,
+            occurred_at=move.at or context.at,
+            reason=hold_reasons.get(move.row.id, "")
+            if move.to == ParcelStatus.CUSTOMS_HELD
+            else "",
+        )
+        for move in moves
+    ]
+
+
+# A parcel's status is folded from its timeline (`_status_changes`); each
+# change is a step of this machine. Its audit rows are the timeline's own
+# events, written before the fold.
+PARCEL_MACHINE = StateMachine(
+    model=Parcel,
+    table=PARCEL_TRANSITIONS,
+    rank=Rank.PARCEL,
+    sequence_field="event_seq",
+    write=_parcels_write,
+    events=_parcels_outbox,
+    record_events=events_record,
+)
 
 
 def _hold_reasons(parcel_ids: Sequence[int]) -> dict[int, str]:
@@ -327,18 +375,25 @@ def _email_texts(language: str, status: str, reason: str) -> tuple[str, str, str
 
 
 def _parcel_event_spec(
-    parcel: Parcel, recipient: _Recipient, previous: str, occurred_at: datetime, reason: str = ""
+    *,
+    parcel: Parcel,
+    status: str,
+    sequence: int,
+    recipient: _Recipient,
+    previous: str,
+    occurred_at: datetime,
+    reason: str = "",
 ) -> EventSpec:
     email_subject = email_body = ""
-    if parcel.status in EMAIL_STATUSES:
-        subject, body, because = _email_texts(recipient.language, parcel.status, reason)
+    if status in EMAIL_STATUSES:
+        subject, body, because = _email_texts(recipient.language, status, reason)
         email_subject = subject % {"number": parcel.tracking_number}
         email_body = body % {"number": parcel.tracking_number, "order": recipient.order_number}
         email_body += because
     payload = {
         "tracking_number": parcel.tracking_number,
         "order": recipient.order_number,
-        "status": parcel.status,
+        "status": status,
         "previous_status": previous,
     }
     if reason:
@@ -346,7 +401,7 @@ def _parcel_event_spec(
     return EventSpec(
         type="parcel.status_changed",
         subject=f"parcel:{parcel.tracking_number}",
-        sequence=parcel.event_seq,
+        sequence=sequence,
         payload=payload,
         occurred_at=occurred_at,
         audience_id=recipient.user_id,

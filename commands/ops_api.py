@@ -1,3 +1,6 @@
+"""Operator staff's commands on orders: review a held order, pack one, refund
+a payment."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -9,15 +12,52 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.api import error_responses
-from core.errors import ApplicationError
+from commands.pack import order_pack
+from commands.refunds import payment_refund_request, refund_settle
+from commands.review import order_review_approve, order_review_reject
+from commands.serializers import (
+    ReviewInputSerializer,
+    ReviewSerializer,
+)
+from core.api import IDEMPOTENCY_HEADER, caller_id, error_responses
+from core.errors import ApplicationError, NotFound
+from core.idempotency import AfterCommit, idempotent
 from core.permissions import IsOperatorStaff
 from orders.models import OrderLine
 from orders.selectors import order_get
+from payments.models import Payment
+from payments.serializers import (
+    RefundInputSerializer,
+    RefundSerializer,
+)
+from risk.selectors import risk_hold_latest
 from shipping.fulfilment.models import Parcel
-from shipping.fulfilment.packing import PackedParcel, order_pack
+from shipping.fulfilment.packing import PackedParcel
 from shipping.fulfilment.serializers import PackInputSerializer, ParcelSerializer
 from warehouses.models import Warehouse
+
+
+class OpsOrderReviewView(APIView):
+    """Operator staff: approve or reject an order held by the risk rules.
+    Repeating the decision already taken returns it unchanged."""
+
+    permission_classes = [IsOperatorStaff]
+
+    @extend_schema(
+        request=ReviewInputSerializer,
+        parameters=[IDEMPOTENCY_HEADER],
+        responses={200: ReviewSerializer, **error_responses(400, 401, 403, 404, 409, 422)},
+        tags=["ops"],
+    )
+    @idempotent()
+    def post(self, request: Request, number: str) -> Response:
+        order = order_get(number=number)
+        serializer = ReviewInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        valid = serializer.validated_data
+        review = order_review_approve if valid["decision"] == "approve" else order_review_reject
+        review(order_id=order.id, actor_id=caller_id(request), note=valid["note"])
+        return Response(ReviewSerializer(risk_hold_latest(order_id=order.id)).data)
 
 
 def _packing(order_id: int, raw: list[dict[str, Any]]) -> list[PackedParcel]:
@@ -73,3 +113,36 @@ class OpsOrderPackView(APIView):
             "order", "lane", "warehouse"
         )
         return Response(ParcelSerializer(fresh, many=True).data, status=status.HTTP_201_CREATED)
+
+
+class OpsPaymentRefundView(APIView):
+    """Operator staff: refund part or all of a captured payment."""
+
+    permission_classes = [IsOperatorStaff]
+
+    @extend_schema(
+        request=RefundInputSerializer,
+        parameters=[IDEMPOTENCY_HEADER],
+        responses={201: RefundSerializer, **error_responses(400, 403, 404, 409, 422)},
+        tags=["ops"],
+    )
+    @idempotent()
+    def post(self, request: Request, payment_id: int) -> AfterCommit:
+        if not Payment.objects.filter(id=payment_id).exists():
+            raise NotFound()
+        serializer = RefundInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        valid = serializer.validated_data
+        refund = payment_refund_request(
+            payment_id=payment_id,
+            amount=valid["amount"],
+            reason=valid["reason"],
+            actor_id=caller_id(request),
+            bank_reference=valid.get("reference", ""),
+        )
+        return AfterCommit(
+            lambda: Response(
+                RefundSerializer(refund_settle(refund=refund)).data,
+                status=status.HTTP_201_CREATED,
+            )
+        )

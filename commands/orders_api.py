@@ -1,0 +1,193 @@
+"""The buyer's orders: the landed-cost quote, placing, reading, cancelling
+and paying them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Prefetch, QuerySet
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import generics, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.selectors import buyer_of
+from commands.cancel import order_cancel_for_buyer
+from commands.pay import payment_card_settle, payment_card_start
+from commands.place import order_place
+from commands.quote import LineRequest, checkout_quote
+from commands.serializers import (
+    OrderEventSerializer,
+    OrderInputSerializer,
+    OrderSerializer,
+    QuoteSerializer,
+    order_data,
+    quote_data,
+)
+from core.api import (
+    IDEMPOTENCY_HEADER,
+    IDEMPOTENCY_HEADER_REQUIRED,
+    caller_id,
+    error_responses,
+)
+from core.errors import NotFound, PaymentDeclined, error_body
+from core.idempotency import AfterCommit, idempotent
+from orders.models import Order
+from orders.selectors import order_events, order_get_for_buyer, orders_for_buyer
+from orders.services import Address
+from payments.models import Payment
+from payments.providers import decline_message
+from payments.serializers import (
+    PayInputSerializer,
+    PaymentSerializer,
+)
+from payments.services import OPEN
+from shipping.fulfilment.models import Parcel
+
+
+def _order_queryset(user_id: int) -> QuerySet[Order]:
+    return orders_for_buyer(user_id=user_id).prefetch_related(
+        Prefetch("parcels", queryset=Parcel.objects.order_by("id"))
+    )
+
+
+def _order_input(data: Any) -> tuple[list[LineRequest], Address, str]:
+    serializer = OrderInputSerializer(data=data)
+    serializer.is_valid(raise_exception=True)
+    valid = serializer.validated_data
+    lines = [LineRequest(sku=line["sku"], quantity=line["quantity"]) for line in valid["lines"]]
+    return lines, Address(**valid["shipping_address"]), valid["payment_method"]
+
+
+class QuoteView(APIView):
+    @extend_schema(
+        request=OrderInputSerializer,
+        responses={200: QuoteSerializer, **error_responses(400, 401, 409)},
+        tags=["checkout"],
+    )
+    def post(self, request: Request) -> Response:
+        lines, address, _method = _order_input(request.data)
+        quote = checkout_quote(lines=lines, region=address.region)
+        return Response(quote_data(quote))
+
+
+class OrderListCreateView(generics.ListAPIView):
+    """The caller's orders, newest first; POST places one."""
+
+    serializer_class = OrderSerializer
+    filter_backends: list[type] = []
+
+    def get_queryset(self) -> QuerySet[Order]:
+        return _order_queryset(caller_id(self.request))
+
+    @extend_schema(tags=["orders"])
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(
+        request=OrderInputSerializer,
+        parameters=[IDEMPOTENCY_HEADER_REQUIRED],
+        responses={201: OrderSerializer, **error_responses(400, 401, 404, 409, 422)},
+        tags=["orders"],
+    )
+    @idempotent(required=True)
+    def post(self, request: Request) -> Response:
+        lines, address, method = _order_input(request.data)
+        user_id = caller_id(request)
+        order = order_place(
+            user_id=user_id,
+            lines=lines,
+            address=address,
+            payment_method=method,
+            buyer=buyer_of(user=request.user),
+        )
+        # A new order has no parcels yet: no need to ask the database (an empty
+        # list, as an empty QuerySet would still go through the query compiler).
+        order._prefetched_objects_cache["parcels"] = []  # type: ignore[attr-defined]
+        return Response(order_data(order), status=status.HTTP_201_CREATED)
+
+
+class OrderDetailView(APIView):
+    @extend_schema(responses={200: OrderSerializer, **error_responses(401, 404)}, tags=["orders"])
+    def get(self, request: Request, number: str) -> Response:
+        order = _order_queryset(caller_id(request)).filter(number=number).first()
+        if order is None:
+            raise NotFound()
+        return Response(order_data(order))
+
+
+class OrderEventsView(APIView):
+    @extend_schema(
+        responses={200: OrderEventSerializer(many=True), **error_responses(401, 404)},
+        tags=["orders"],
+    )
+    def get(self, request: Request, number: str) -> Response:
+        order = order_get_for_buyer(user_id=caller_id(request), number=number)
+        return Response(OrderEventSerializer(order_events(order=order), many=True).data)
+
+
+class OrderCancelView(APIView):
+    @extend_schema(
+        request=None,
+        parameters=[IDEMPOTENCY_HEADER],
+        responses={200: OrderSerializer, **error_responses(401, 404, 409, 422)},
+        tags=["orders"],
+    )
+    @idempotent()
+    def post(self, request: Request, number: str) -> Response:
+        user_id = caller_id(request)
+        order = order_cancel_for_buyer(user_id=user_id, number=number)
+        return Response(order_data(_order_queryset(user_id).get(id=order.id)))
+
+
+class OrderPayView(APIView):
+    @extend_schema(
+        request=PayInputSerializer,
+        parameters=[IDEMPOTENCY_HEADER],
+        responses={
+            201: OpenApiResponse(PaymentSerializer, description="Captured."),
+            202: OpenApiResponse(
+                PaymentSerializer,
+                description=(
+                    "In progress: pending (the provider has not answered yet, or"
+                    " settles later), or requires_action (send the buyer to"
+                    " confirmation_url). The provider's notification settles it."
+                ),
+            ),
+            **error_responses(400, 401, 402, 404, 409, 422),
+        },
+        tags=["orders"],
+    )
+    @idempotent()
+    def post(self, request: Request, number: str) -> AfterCommit:
+        user_id = caller_id(request)
+        order = order_get_for_buyer(user_id=user_id, number=number)
+        serializer = PayInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        payment = payment_card_start(
+            order_id=order.id,
+            token=serializer.validated_data["token"],
+            actor_id=user_id,
+            card_country=serializer.validated_data["card_country"],
+        )
+        # The charge is made once the attempt is committed, with no row
+        # locked: the answer is the provider's.
+        return AfterCommit(lambda: _payment_response(payment_card_settle(payment=payment)))
+
+
+def _payment_response(payment: Payment) -> Response:
+    if payment.status == Payment.Status.FAILED:
+        # Returned, not raised: the failed attempt stays on record.
+        error = PaymentDeclined(
+            decline_message(payment.decline_code),
+            fields={"token": [payment.decline_code]},
+            extra={"decline_code": payment.decline_code},
+        )
+        body = error_body(error.code, error.message, error.fields, **error.extra)
+        return Response(body, status=error.status_code)
+    in_progress = payment.status in OPEN
+    return Response(
+        PaymentSerializer(payment).data,
+        status=status.HTTP_202_ACCEPTED if in_progress else status.HTTP_201_CREATED,
+    )
