@@ -41,11 +41,16 @@ class CourierScansView(APIView):
         rejected = sorted(rejected + outcome.rejected, key=lambda r: r["index"])
         if not outcome.accepted and not outcome.duplicates:
             codes = {r["code"] for r in rejected}
-            not_found = codes == {"parcel_not_found"}
+            # One reason for all: its own answer (a missing parcel, a closed
+            # one); mixed reasons: the batch was not valid.
+            code, status_code = {
+                frozenset({"parcel_not_found"}): ("parcel_not_found", 404),
+                frozenset({"parcel_closed"}): ("parcel_closed", 409),
+            }.get(frozenset(codes), ("invalid", 400))
             raise ApplicationError(
                 _("No scan was accepted."),
-                code="parcel_not_found" if not_found else "invalid",
-                status_code=404 if not_found else 400,
+                code=code,
+                status_code=status_code,
                 fields={f"scans[{r['index']}]": [r["message"]] for r in rejected},
             )
         return Response(

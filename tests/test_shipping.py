@@ -421,47 +421,6 @@ def test_courier_of_the_region_without_the_lane_may_scan(world: World) -> None:
     assert response.json()["accepted"] == 1
 
 
-def test_stray_scans_after_delivered_are_kept_but_the_status_stays_delivered(
-    world: World, courier: Any, api: Any
-) -> None:
-    parcel = packed_parcel(world)
-    tn = parcel.tracking_number
-    now = timezone.now()
-    client = client_for(courier.user)
-    response = scans_post(
-        client,
-        {"scans": [scan(tn, "delivered", now - timedelta(hours=2), "d-1")]},
-    )
-    assert response.status_code == 200, response.json()
-    parcel.refresh_from_db()
-    assert parcel.status == "delivered"
-    assert parcel.order.status == "delivered"
-
-    response = scans_post(
-        client,
-        {
-            "scans": [
-                scan(tn, "departed", now - timedelta(hours=1), "d-2"),
-                scan(tn, "out_for_delivery", now - timedelta(minutes=30), "d-3"),
-            ]
-        },
-    )
-
-    assert response.status_code == 200, response.json()
-    assert response.json() == {"accepted": 2, "duplicates": 0, "rejected": []}
-    parcel.refresh_from_db()
-    assert parcel.status == "delivered"
-    assert parcel.order.status == "delivered"
-    body = api.get(f"/api/v1/tracking/{tn}/").json()
-    assert body["status"] == "delivered"
-    assert [e["event"] for e in body["events"]] == [
-        "label_created",
-        "delivered",
-        "departed",
-        "out_for_delivery",
-    ]
-
-
 def test_non_courier_user_gets_403(world: World) -> None:
     tn = packed_parcel(world).tracking_number
     before = TrackingEvent.objects.count()

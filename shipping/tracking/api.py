@@ -12,7 +12,7 @@ from rest_framework.views import APIView
 from core.api import error_responses
 from shipping.fulfilment.models import Parcel, ParcelStatus
 from shipping.tracking.events import REASONED_EVENTS, reason_label
-from shipping.tracking.selectors import parcel_for_tracking, parcel_timeline
+from shipping.tracking.selectors import parcel_buyer_timeline, parcel_for_tracking
 from shipping.tracking.serializers import (
     TrackingSerializer,
 )
@@ -40,7 +40,7 @@ def tracking_data(parcel: Parcel) -> dict[str, Any]:
                 "reason": e.data.get("reason", "") if e.event in REASONED_EVENTS else "",
                 "reason_display": reason_label(e.event, e.data.get("reason", "")),
             }
-            for e in parcel_timeline(parcel=parcel)
+            for e in parcel_buyer_timeline(parcel=parcel)
         ],
     }
 

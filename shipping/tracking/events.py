@@ -3,7 +3,7 @@ the buyer's status, and its UPU EMSEVT code where one exists."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from django.db.models import TextChoices
@@ -83,10 +83,42 @@ SHIPPED_STATUSES = frozenset(
 EMAIL_STATUSES = frozenset({PS.IN_TRANSIT, PS.CUSTOMS_HELD, PS.OUT_FOR_DELIVERY, PS.DELIVERED})
 
 
+# Statuses after which the timeline is closed to the buyer: after delivered
+# only an explicit return counts; returned and expired take nothing more.
 FINAL_STATUSES = frozenset({PS.DELIVERED, PS.RETURNED, PS.EXPIRED})
+
+
+def comes_too_late(status: str, event_status: str) -> bool:
+    """Whether an event of `event_status` comes after the final event of a
+    timeline that has folded to `status` so far: it changes nothing for the
+    buyer and is not shown to them. Events without a status never do."""
+    if not event_status or status not in FINAL_STATUSES:
+        return False
+    return not (status == PS.DELIVERED and event_status == PS.RETURNED)
+
+
+def timeline_walk(statuses_in_time_order: Iterable[str]) -> Iterator[tuple[str, bool]]:
+    """For each event of a timeline, the buyer's status just before it and
+    whether the event counts (False: it comes after the final event)."""
+    status: str = PS.INFO_RECEIVED
+    for event_status in statuses_in_time_order:
+        late = comes_too_late(status, event_status)
+        yield status, not late
+        if event_status and not late:
+            status = event_status
+
+
+def timeline_counted(statuses_in_time_order: Iterable[str]) -> list[bool]:
+    """Which events of a timeline count for the buyer's status and are shown
+    to them."""
+    return [counts for _status, counts in timeline_walk(statuses_in_time_order)]
+
+
 # The moves the fold may make: anything while the parcel travels; from
-# delivered only to returned; never out of returned or expired. A new parcel
-# has no status until its label_created event.
+# delivered only to returned; never out of returned. Expired is the system's
+# guess after a long silence: a delivery or return scanned before it and
+# uploaded late overrules it. A new parcel has no status until its
+# label_created event.
 PARCEL_TRANSITIONS = TransitionTable.build(
     "parcel",
     {
@@ -97,6 +129,7 @@ PARCEL_TRANSITIONS = TransitionTable.build(
             if status not in FINAL_STATUSES
         },
         PS.DELIVERED: {PS.RETURNED},
+        PS.EXPIRED: {PS.DELIVERED, PS.RETURNED},
     },
 )
 
@@ -107,11 +140,6 @@ def status_fold(statuses_in_time_order: Iterable[str]) -> str:
     Delivered leaves only by an explicit return; returned and expired are final."""
     status: str = PS.INFO_RECEIVED
     for event_status in statuses_in_time_order:
-        if not event_status:
-            continue
-        if status in (PS.RETURNED, PS.EXPIRED):
-            break
-        if status == PS.DELIVERED and event_status != PS.RETURNED:
-            continue
-        status = event_status
+        if event_status and not comes_too_late(status, event_status):
+            status = event_status
     return status

@@ -9,13 +9,11 @@ from django.db.models import Max
 from django.utils import timezone
 
 from core.locking import locked_transaction
-from shipping.fulfilment.models import Parcel, ParcelStatus
+from shipping.fulfilment.models import Parcel
+from shipping.tracking.events import FINAL_STATUSES
 from shipping.tracking.timeline import NewEvent, parcel_events_apply
 
 EXPIRE_AFTER = timedelta(days=30)
-
-
-FINAL_STATUSES = (ParcelStatus.DELIVERED, ParcelStatus.RETURNED, ParcelStatus.EXPIRED)
 
 
 def parcels_expire(*, now: datetime | None = None) -> int:

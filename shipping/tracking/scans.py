@@ -5,6 +5,7 @@ The cash of cash_collected scans is recorded by the caller
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -17,9 +18,9 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Courier
 from core.errors import flatten_detail
-from shipping.fulfilment.models import Parcel
+from shipping.fulfilment.models import Parcel, ParcelStatus
 from shipping.fulfilment.numbers import s10_is_valid
-from shipping.tracking.events import CASH_COLLECTED, EVENT_KINDS
+from shipping.tracking.events import CASH_COLLECTED, EVENT_KINDS, FINAL_STATUSES, timeline_walk
 from shipping.tracking.models import TrackingEvent
 from shipping.tracking.selectors import cod_parcel_numbers
 from shipping.tracking.serializers import scan_validate
@@ -72,13 +73,15 @@ def scans_record(*, courier: Courier, scans: Sequence[Scan]) -> ScanOutcome:
         .order_by()
         .values_list("scan_id", flat=True)
     )
-    events: list[NewEvent] = []
+    candidates: dict[str, Scan] = {}  # by scan_id: the first good scan of each
+    repeats: list[Scan] = []
     for scan in scans:
         kind = EVENT_KINDS.get(scan.event)
         if scan.scan_id in seen_ids:
             outcome.duplicates.append(scan.index)
-            continue
-        if kind is None or not kind.courier_may_send:
+        elif scan.scan_id in candidates:
+            repeats.append(scan)
+        elif kind is None or not kind.courier_may_send:
             outcome.reject(scan, "unknown_event", _("Unknown or not allowed event."))
         elif scan.tracking_number not in valid_numbers:
             outcome.reject(scan, "invalid_tracking_number", _("Not a valid S10 tracking number."))
@@ -88,25 +91,91 @@ def scans_record(*, courier: Courier, scans: Sequence[Scan]) -> ScanOutcome:
         elif scan.event == CASH_COLLECTED and scan.tracking_number not in cash_due:
             outcome.reject(scan, "no_cash_due", _("This order is not paid in cash on delivery."))
         else:
-            seen_ids.add(scan.scan_id)
-            outcome.accepted.append(scan.index)
-            events.append(
-                NewEvent(
-                    parcel_id=parcels[scan.tracking_number],
-                    event=scan.event,
-                    occurred_at=scan.occurred_at,
-                    source=TrackingEvent.Source.COURIER,
-                    location=scan.location,
-                    courier_id=courier.id,
-                    scan_id=scan.scan_id,
-                    data=scan.data,
-                )
+            candidates[scan.scan_id] = scan
+    closed = _scans_after_final(scans=list(candidates.values()), parcels=parcels)
+    events: list[NewEvent] = []
+    for scan in candidates.values():
+        if scan.index in closed:
+            outcome.reject(scan, "parcel_closed", _closed_message(closed[scan.index]))
+            continue
+        outcome.accepted.append(scan.index)
+        events.append(
+            NewEvent(
+                parcel_id=parcels[scan.tracking_number],
+                event=scan.event,
+                occurred_at=scan.occurred_at,
+                source=TrackingEvent.Source.COURIER,
+                location=scan.location,
+                courier_id=courier.id,
+                scan_id=scan.scan_id,
+                data=scan.data,
             )
+        )
+    # A scan_id sent twice in one batch is one scan: the repeat shares its fate.
+    for scan in repeats:
+        first = candidates[scan.scan_id]
+        if first.index in closed:
+            outcome.reject(scan, "parcel_closed", _closed_message(closed[first.index]))
+        else:
+            outcome.duplicates.append(scan.index)
+    outcome.duplicates.sort()
+    outcome.rejected.sort(key=lambda r: r["index"])
     ids = parcel_events_record(events=events)
     outcome.cash_event_ids = [
         i for i, e in zip(ids, events, strict=True) if e.event == CASH_COLLECTED
     ]
     return outcome
+
+
+# A stored event or a scan in a parcel's timeline: (its place: time, stored
+# before new, event id or scan index), its status, the scan's index.
+_Entry = tuple[tuple[datetime, int, int], str, int | None]
+
+
+def _scans_after_final(*, scans: Sequence[Scan], parcels: dict[str, int]) -> dict[int, str]:
+    """The status-changing scans that come after their parcel's final event,
+    by index, with the final status they come after.
+
+    Each parcel's final events (stored, applied or not) and the batch's
+    scans are walked together in timeline order, the order the parcel's
+    status is folded in: a stored event before a scan of the same time, the
+    batch's scans in the order they will be stored. So a scan is refused
+    after an earlier scan of the same batch that delivers the parcel, and a
+    late scan of real history, before the delivery, is kept. Two batches
+    stored at once can still both pass: the fold and the buyer's timeline
+    leave the late one out (`timeline_counted`)."""
+    changing = [s for s in scans if EVENT_KINDS[s.event].status]
+    if not changing:
+        return {}
+    timelines: dict[int, list[_Entry]] = defaultdict(list)
+    stored = (
+        TrackingEvent.objects.filter(
+            parcel_id__any_of={parcels[s.tracking_number] for s in changing},
+            status__in=sorted(FINAL_STATUSES),
+        )
+        .order_by()
+        .values_list("parcel_id", "occurred_at", "id", "status")
+    )
+    for parcel_id, occurred_at, event_id, status in stored:
+        timelines[parcel_id].append(((occurred_at, 0, event_id), status, None))
+    closed: dict[int, str] = {}
+    for scan in changing:
+        timelines[parcels[scan.tracking_number]].append(
+            ((scan.occurred_at, 1, scan.index), EVENT_KINDS[scan.event].status, scan.index)
+        )
+    for timeline in timelines.values():
+        timeline.sort(key=lambda entry: entry[0])
+        walk = timeline_walk(status for _key, status, _index in timeline)
+        for (status_before, counts), (_key, _status, index) in zip(walk, timeline, strict=True):
+            if index is not None and not counts:
+                closed[index] = status_before
+    return closed
+
+
+def _closed_message(status: str) -> str:
+    return gettext('The parcel reached its final status "%(status)s" before this scan.') % {
+        "status": ParcelStatus(status).label
+    }
 
 
 # Scans come from courier devices, whose clocks drift.
