@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 
 from commands.pack import order_pack
 from commands.review import order_review_approve, order_review_reject
+from commands.transfers import transfer_dispatch
 from core.api import pdf_response
 from core.errors import ApplicationError
 from core.tenancy import is_operator_staff
@@ -21,6 +22,8 @@ from orders.models import Order
 from risk.admin import RiskHoldAdmin
 from risk.models import RiskHold
 from shipping.fulfilment.documents import packing_slip_pdf
+from shipping.linehaul.admin import TransferAdmin, transfer_action
+from shipping.linehaul.models import Transfer
 
 
 @admin.register(RiskHold)
@@ -78,3 +81,11 @@ class FulfilmentOrderAdmin(OrderAdmin):
             messages.error(request, _("Select exactly one order."))
             return None
         return pdf_response(packing_slip_pdf(order_id=orders[0].id), f"{orders[0].number}.pdf")
+
+
+@admin.register(Transfer)
+class StockTransferAdmin(TransferAdmin):
+    actions = [
+        transfer_action(transfer_dispatch, "Dispatch (stock leaves the origin)", "dispatch"),
+        *TransferAdmin.actions,
+    ]

@@ -19,6 +19,7 @@ from commands.serializers import (
     ReviewInputSerializer,
     ReviewSerializer,
 )
+from commands.transfers import transfer_dispatch, transfer_receive
 from core.api import IDEMPOTENCY_HEADER, caller_id, error_responses
 from core.errors import ApplicationError, NotFound
 from core.idempotency import AfterCommit, idempotent
@@ -34,6 +35,9 @@ from risk.selectors import risk_hold_latest
 from shipping.fulfilment.models import Parcel
 from shipping.fulfilment.packing import PackedParcel
 from shipping.fulfilment.serializers import PackInputSerializer, ParcelSerializer
+from shipping.linehaul.api import transfer_response
+from shipping.linehaul.serializers import TransferReceiveInputSerializer, TransferSerializer
+from shipping.linehaul.transfers import ReceivedLine
 from warehouses.models import Warehouse
 
 
@@ -146,3 +150,44 @@ class OpsPaymentRefundView(APIView):
                 status=status.HTTP_201_CREATED,
             )
         )
+
+
+class OpsTransferDispatchView(APIView):
+    """The goods leave the origin: every line or none (409 out_of_stock)."""
+
+    permission_classes = [IsOperatorStaff]
+
+    @extend_schema(
+        request=None,
+        responses={200: TransferSerializer, **error_responses(401, 403, 404, 409)},
+        tags=["ops"],
+    )
+    def post(self, request: Request, transfer_id: int) -> Response:
+        transfer_dispatch(transfer_id=transfer_id, actor_id=request.user.pk)
+        return transfer_response(transfer_id)
+
+
+class OpsTransferReceiveView(APIView):
+    """The goods arrive: the count of every line; a short line needs a reason."""
+
+    permission_classes = [IsOperatorStaff]
+
+    @extend_schema(
+        request=TransferReceiveInputSerializer,
+        responses={200: TransferSerializer, **error_responses(400, 401, 403, 404, 409)},
+        tags=["ops"],
+    )
+    def post(self, request: Request, transfer_id: int) -> Response:
+        serializer = TransferReceiveInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        transfer_receive(
+            transfer_id=transfer_id,
+            lines=[
+                ReceivedLine(
+                    sku=li["sku"], quantity_received=li["quantity_received"], reason=li["reason"]
+                )
+                for li in serializer.validated_data["lines"]
+            ],
+            actor_id=request.user.pk,
+        )
+        return transfer_response(transfer_id)

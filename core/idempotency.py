@@ -112,7 +112,10 @@ def _key_insert(
     expires_at: datetime,
 ) -> IdempotencyKey | None:
     """Insert the key, committed at once (autocommit), or None if it exists:
-    one statement, where a create in its own transaction took three."""
+    one statement, where a create in its own transaction took three.
+    Hand-written: the ORM has no INSERT ... ON CONFLICT DO NOTHING RETURNING
+    (bulk_create with ignore_conflicts returns no id), so its twin needs a
+    second query on every keyed request."""
     status = IdempotencyKey.Status.IN_PROGRESS
     values = (user_id, key, fingerprint, method, path, status, now, now, expires_at)
     inserted = insert_rows(

@@ -1,7 +1,10 @@
-"""Hand-written SQL for the few hot paths where compiling an ORM query costs
-more than running it (checkout runs a dozen statements per order). The rows
-still become model instances, converted as the ORM would convert them (on
-SQLite a raw cursor returns decimals and datetimes as text)."""
+"""Hand-written SQL where the ORM cannot say it in one statement (INSERT ... ON
+CONFLICT DO NOTHING RETURNING), on the bulk paths (a courier batch, the
+outbox), and on the checkout statements whose ORM twins cost a real share of
+the request (bench/rawsql_cost.py measures each; docs/architecture.md keeps
+the figures). The rows still become model instances, converted as the ORM
+would convert them (on SQLite a raw cursor returns decimals and datetimes as
+text). tests/test_rawsql.py checks each use against its ORM twin."""
 
 from __future__ import annotations
 
@@ -151,24 +154,6 @@ _PLAIN_TYPES = frozenset(
 def _plain(field: Field[Any, Any]) -> bool:
     target = field.target_field if field.is_relation else field  # type: ignore[attr-defined]
     return target.get_internal_type() in _PLAIN_TYPES
-
-
-def objects_insert(objs: Sequence[Model], attnames: Sequence[str] | None = None) -> None:
-    """bulk_create for hot paths, without the ORM's per-call compilation: the
-    objects' `attnames` (all but the primary key by default) in one INSERT,
-    their ids set on them. Values are taken as the ORM takes them (pre_save:
-    auto_now fields are filled in)."""
-    if not objs:
-        return
-    model = type(objs[0])
-    if attnames is None:
-        attnames = [f.attname for f in model._meta.concrete_fields if not f.primary_key]
-    fields = _fields(model, tuple(attnames))
-    ids = insert_rows(model, attnames, [[f.pre_save(obj, True) for f in fields] for obj in objs])
-    for obj, (pk,) in zip(objs, ids, strict=True):
-        obj.pk = pk
-        obj._state.adding = False
-        obj._state.db = connection.alias
 
 
 @functools.cache

@@ -164,12 +164,12 @@ v1 = [
     path("ops/transfers/", linehaul_api.OpsTransferCreateView.as_view(), name="ops-transfers"),
     path(
         "ops/transfers/<int:transfer_id>/dispatch/",
-        linehaul_api.OpsTransferDispatchView.as_view(),
+        ops_api.OpsTransferDispatchView.as_view(),
         name="ops-transfer-dispatch",
     ),
     path(
         "ops/transfers/<int:transfer_id>/receive/",
-        linehaul_api.OpsTransferReceiveView.as_view(),
+        ops_api.OpsTransferReceiveView.as_view(),
         name="ops-transfer-receive",
     ),
     path(

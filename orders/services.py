@@ -21,7 +21,6 @@ from accounts.models import Buyer
 from catalogue.models import Product
 from core.errors import NotFound
 from core.locking import Rank, lock_new, lock_row
-from core.rawsql import objects_insert
 from core.statemachine import TransitionTable
 from core.transitions import Context, Move, StateMachine
 from notifications.services import EventSpec, events_record
@@ -104,8 +103,7 @@ def order_create(
 ) -> Order:
     """Insert an order priced by the caller, in status pending payment.
 
-    The rows go in with hand-written INSERTs (core.rawsql): this runs on every
-    checkout, where compiling the ORM's inserts cost more than running them."""
+    The caller holds the stock it reserves for it (commands.place)."""
     order = Order(
         number=_order_number(),
         buyer=buyer,
@@ -127,7 +125,7 @@ def order_create(
         plan=plan,
         event_seq=1,
     )
-    objects_insert([order])
+    Order.objects.bulk_create([order])
     # Nobody else sees the new order before commit: as good as locked.
     lock_new(Rank.ORDER, [order.id])
     lines_created = [
@@ -143,12 +141,12 @@ def order_create(
         )
         for line in lines
     ]
-    objects_insert(lines_created)
+    OrderLine.objects.bulk_create(lines_created)
     # Callers render and reserve the new order at once: spare them reading back
     # the lines just written (the insert returned their ids).
     order._prefetched_objects_cache = {"lines": lines_created}  # type: ignore[attr-defined]
     now = timezone.now()
-    objects_insert(
+    OrderEvent.objects.bulk_create(
         [
             OrderEvent(
                 order=order, sequence=1, to_status=order.status, actor_id=actor_id, created_at=now

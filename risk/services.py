@@ -6,13 +6,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from django.db import connection
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Buyer
 from core.errors import Conflict
-from core.locking import Rank, for_update_sql, lock_check, lock_held, lock_new, lock_rows
+from core.locking import Rank, lock_held, lock_new, lock_rows
 from orders.models import Order, OrderStatus
 from orders.services import order_transition
 from risk.models import Decision, RiskHold
@@ -79,16 +78,8 @@ def _buyer_lock(buyer_id: int) -> None:
     """One buyer's placements are counted one at a time: without the lock, two
     orders placed at once would each count only itself and the committed ones,
     and both pass an orders-per-hour limit. The buyer comes after the stock
-    rows in the lock order (core.locking), so it adds no lock cycle.
-
-    Hand-written: it runs on every checkout, where the ORM's select_for_update
-    cost more to compile than to run (tests/test_rawsql.py)."""
-    lock_check(Rank.BUYER, [buyer_id])
-    if not connection.features.has_select_for_update:
-        return  # SQLite: one writer at a time already
-    table = connection.ops.quote_name(Buyer._meta.db_table)
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT 1 FROM {table} WHERE id = %s{for_update_sql()}", [buyer_id])  # noqa: S608
+    rows in the lock order (core.locking), so it adds no lock cycle."""
+    lock_rows(Buyer.objects.filter(id=buyer_id).only("id"), rank=Rank.BUYER, ids=[buyer_id])
 
 
 def order_risk_check_card(

@@ -15,6 +15,7 @@ from django.test import Client as DjangoClient
 
 from commands.place import order_place
 from commands.quote import LineRequest
+from commands.transfers import transfer_dispatch, transfer_receive
 from core.errors import InvalidTransition
 from orders.services import Address
 from shipping.linehaul.departures import departure_transition
@@ -25,8 +26,6 @@ from shipping.linehaul.transfers import (
     stock_in_transit,
     transfer_cancel,
     transfer_create,
-    transfer_dispatch,
-    transfer_receive,
 )
 from tests.conftest import World, client_for
 from tests.factories import DepartureFactory, MerchantStaffFactory, UserFactory

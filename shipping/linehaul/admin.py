@@ -30,7 +30,7 @@ from shipping.linehaul.models import (
     TransferEvent,
     TransferLine,
 )
-from shipping.linehaul.transfers import transfer_cancel, transfer_dispatch
+from shipping.linehaul.transfers import transfer_cancel
 
 
 class LaneRegionInline(admin.TabularInline):
@@ -182,7 +182,7 @@ class TransferEventInline(ReadOnlyInline):
     readonly_fields = fields
 
 
-def _transfer_action(
+def transfer_action(
     service: Callable[..., Transfer], label: str, name: str
 ) -> Callable[[admin.ModelAdmin, HttpRequest, QuerySet[Transfer]], None]:
     @admin.action(description=label, permissions=["operator"])
@@ -201,10 +201,10 @@ def _transfer_action(
     return action
 
 
-@admin.register(Transfer)
 class TransferAdmin(ReadOnlyAdmin):
     """Created and received through the ops API; dispatched or cancelled here
-    too. Stock moves only through the services."""
+    too. Stock moves only through the services. Registered by commands
+    (commands/admin.py) with the dispatch action, which moves stock."""
 
     list_display = (
         "id",
@@ -220,10 +220,7 @@ class TransferAdmin(ReadOnlyAdmin):
     list_select_related = ("origin", "destination", "departure")
     search_fields = ("lines__product__sku",)
     inlines = [TransferLineInline, TransferEventInline]
-    actions = [
-        _transfer_action(transfer_dispatch, "Dispatch (stock leaves the origin)", "dispatch"),
-        _transfer_action(transfer_cancel, "Cancel draft", "cancel"),
-    ]
+    actions = [transfer_action(transfer_cancel, "Cancel draft", "cancel")]
 
     def has_operator_permission(self, request: HttpRequest) -> bool:
         """Operator staff only: merchants' staff never move stock between warehouses."""

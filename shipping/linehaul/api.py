@@ -20,16 +20,12 @@ from shipping.linehaul.serializers import (
     PlanResultSerializer,
     TransferCancelInputSerializer,
     TransferInputSerializer,
-    TransferReceiveInputSerializer,
     TransferSerializer,
 )
 from shipping.linehaul.transfers import (
-    ReceivedLine,
     TransferLineRequest,
     transfer_cancel,
     transfer_create,
-    transfer_dispatch,
-    transfer_receive,
 )
 from warehouses.models import Warehouse
 
@@ -98,7 +94,7 @@ class OpsDepartureStatusView(APIView):
         return Response(DepartureSerializer(departure).data)
 
 
-def _transfer_response(transfer_id: int, code: int = status.HTTP_200_OK) -> Response:
+def transfer_response(transfer_id: int, code: int = status.HTTP_200_OK) -> Response:
     transfer = (
         Transfer.objects.select_related("origin", "destination")
         .prefetch_related("lines__product")
@@ -143,48 +139,7 @@ class OpsTransferCreateView(APIView):
             ],
             actor_id=request.user.pk,
         )
-        return _transfer_response(transfer.id, status.HTTP_201_CREATED)
-
-
-class OpsTransferDispatchView(APIView):
-    """The goods leave the origin: every line or none (409 out_of_stock)."""
-
-    permission_classes = [IsOperatorStaff]
-
-    @extend_schema(
-        request=None,
-        responses={200: TransferSerializer, **error_responses(401, 403, 404, 409)},
-        tags=["ops"],
-    )
-    def post(self, request: Request, transfer_id: int) -> Response:
-        transfer_dispatch(transfer_id=transfer_id, actor_id=request.user.pk)
-        return _transfer_response(transfer_id)
-
-
-class OpsTransferReceiveView(APIView):
-    """The goods arrive: the count of every line; a short line needs a reason."""
-
-    permission_classes = [IsOperatorStaff]
-
-    @extend_schema(
-        request=TransferReceiveInputSerializer,
-        responses={200: TransferSerializer, **error_responses(400, 401, 403, 404, 409)},
-        tags=["ops"],
-    )
-    def post(self, request: Request, transfer_id: int) -> Response:
-        serializer = TransferReceiveInputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        transfer_receive(
-            transfer_id=transfer_id,
-            lines=[
-                ReceivedLine(
-                    sku=li["sku"], quantity_received=li["quantity_received"], reason=li["reason"]
-                )
-                for li in serializer.validated_data["lines"]
-            ],
-            actor_id=request.user.pk,
-        )
-        return _transfer_response(transfer_id)
+        return transfer_response(transfer.id, status.HTTP_201_CREATED)
 
 
 class OpsTransferCancelView(APIView):
@@ -205,4 +160,4 @@ class OpsTransferCancelView(APIView):
             actor_id=request.user.pk,
             reason=serializer.validated_data["reason"],
         )
-        return _transfer_response(transfer_id)
+        return transfer_response(transfer_id)

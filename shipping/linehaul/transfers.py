@@ -61,7 +61,6 @@ from shipping.linehaul.models import (
     TransferLine,
     TransferStatus,
 )
-from warehouses.transfers import Shortfall, stock_transfer_in, stock_transfer_out
 
 TS = TransferStatus
 TRANSFER_TRANSITIONS = TransitionTable.build(
@@ -215,93 +214,89 @@ def transfer_create(
     return transfer
 
 
-def transfer_dispatch(*, transfer_id: int, actor_id: int | None = None) -> Transfer:
-    """The goods leave the origin: all lines or none (OutOfStock, 409)."""
-    with locked_transaction():
-        transfer = _locked(transfer_id)
-        TRANSFER_TRANSITIONS.check(transfer.status, TS.DISPATCHED)
-        departure = lock_row(
-            Departure.objects.filter(id=transfer.departure_id), rank=Rank.DEPARTURE
-        )
-        assert departure is not None  # protected by the foreign key
-        _check_open(departure)
-        quantities = dict(
-            TransferLine.objects.filter(transfer=transfer).values_list(
-                "product_id", "quantity_sent"
-            )
-        )
-        stock_transfer_out(
-            warehouse_id=transfer.origin_id,
-            quantities=quantities,
-            actor_id=actor_id,
-            reason=_reason(transfer),
-        )
-        transfer_transition(transfer=transfer, to=TS.DISPATCHED, actor_id=actor_id)
-    return transfer
+def transfer_lock(*, transfer_id: int) -> Transfer:
+    """Lock a transfer: the first lock of every command on it (core.locking)."""
+    return _locked(transfer_id)
 
 
-def transfer_receive(
-    *, transfer_id: int, lines: Sequence[ReceivedLine], actor_id: int | None = None
-) -> Transfer:
-    """The goods arrive: one entry per line, the counted quantity; a short
-    line needs a reason and is recorded as a shortfall."""
-    with locked_transaction():
-        transfer = _locked(transfer_id)
-        TRANSFER_TRANSITIONS.check(transfer.status, TS.RECEIVED)
-        stored = {
-            line.product.sku: line
-            for line in TransferLine.objects.filter(transfer=transfer).select_related("product")
-        }
-        problems: dict[str, list[Any]] = {}
-        counted: dict[str, ReceivedLine] = {}
-        for index, entry in enumerate(lines):
-            where = f"lines[{index}]"
-            line = stored.get(entry.sku)
-            if line is None:
-                problems[f"{where}.sku"] = [_("Not on this transfer.")]
-            elif entry.sku in counted:
-                problems[f"{where}.sku"] = [_("Listed twice.")]
-            elif entry.quantity_received < 0:
-                problems[f"{where}.quantity_received"] = [_("Must not be negative.")]
-            elif entry.quantity_received > line.quantity_sent:
-                problems[f"{where}.quantity_received"] = [
-                    gettext("More than the %(sent)d sent.") % {"sent": line.quantity_sent}
-                ]
-            elif entry.quantity_received < line.quantity_sent and not entry.reason.strip():
-                problems[f"{where}.reason"] = [_("A short receipt needs a reason.")]
-            elif entry.quantity_received == line.quantity_sent and entry.reason.strip():
-                problems[f"{where}.reason"] = [_("Only a short receipt takes a reason.")]
-            counted.setdefault(entry.sku, entry)
-        missing = sorted(set(stored) - set(counted))
-        if missing:
-            problems["lines"] = [
-                gettext("Every line must be counted; missing: %(skus)s.")
-                % {"skus": ", ".join(missing)}
+def transfer_dispatch_check(*, transfer: Transfer) -> dict[int, int]:
+    """Whether a locked transfer may leave now (a draft, its departure still
+    open: locked next, in the lock order); the units to take out, by product."""
+    TRANSFER_TRANSITIONS.check(transfer.status, TS.DISPATCHED)
+    departure = lock_row(Departure.objects.filter(id=transfer.departure_id), rank=Rank.DEPARTURE)
+    assert departure is not None  # protected by the foreign key
+    _check_open(departure)
+    return dict(
+        TransferLine.objects.filter(transfer=transfer).values_list("product_id", "quantity_sent")
+    )
+
+
+@dataclass(frozen=True)
+class TransferCount:
+    """What a receipt counted, by product: the units that go in, and for each
+    short line the units missing and why."""
+
+    quantities: dict[int, int]
+    shortfalls: dict[int, tuple[int, str]]
+
+
+def transfer_receive_count(*, transfer: Transfer, lines: Sequence[ReceivedLine]) -> TransferCount:
+    """Check the count of every line of a locked, dispatched transfer and
+    record it on the lines; a short line needs a reason (400 otherwise)."""
+    TRANSFER_TRANSITIONS.check(transfer.status, TS.RECEIVED)
+    stored = {
+        line.product.sku: line
+        for line in TransferLine.objects.filter(transfer=transfer).select_related("product")
+    }
+    problems: dict[str, list[Any]] = {}
+    counted: dict[str, ReceivedLine] = {}
+    for index, entry in enumerate(lines):
+        where = f"lines[{index}]"
+        line = stored.get(entry.sku)
+        if line is None:
+            problems[f"{where}.sku"] = [_("Not on this transfer.")]
+        elif entry.sku in counted:
+            problems[f"{where}.sku"] = [_("Listed twice.")]
+        elif entry.quantity_received < 0:
+            problems[f"{where}.quantity_received"] = [_("Must not be negative.")]
+        elif entry.quantity_received > line.quantity_sent:
+            problems[f"{where}.quantity_received"] = [
+                gettext("More than the %(sent)d sent.") % {"sent": line.quantity_sent}
             ]
-        if problems:
-            raise ValidationFailed(fields=problems)
-        shortfalls: dict[int, Shortfall] = {}
-        for sku, line in stored.items():
-            entry = counted[sku]
-            line.quantity_received = entry.quantity_received
-            if entry.quantity_received < line.quantity_sent:
-                line.shortfall_reason = entry.reason.strip()[:300]
-                shortfalls[line.product_id] = Shortfall(
-                    quantity=line.quantity_sent - entry.quantity_received,
-                    reason=line.shortfall_reason,
-                )
-        TransferLine.objects.bulk_update(
-            list(stored.values()), ["quantity_received", "shortfall_reason"]
-        )
-        stock_transfer_in(
-            warehouse_id=transfer.destination_id,
-            quantities={line.product_id: line.quantity_received or 0 for line in stored.values()},
-            shortfalls=shortfalls,
-            actor_id=actor_id,
-            reason=_reason(transfer),
-        )
-        transfer_transition(transfer=transfer, to=TS.RECEIVED, actor_id=actor_id)
-    return transfer
+        elif entry.quantity_received < line.quantity_sent and not entry.reason.strip():
+            problems[f"{where}.reason"] = [_("A short receipt needs a reason.")]
+        elif entry.quantity_received == line.quantity_sent and entry.reason.strip():
+            problems[f"{where}.reason"] = [_("Only a short receipt takes a reason.")]
+        counted.setdefault(entry.sku, entry)
+    missing = sorted(set(stored) - set(counted))
+    if missing:
+        problems["lines"] = [
+            gettext("Every line must be counted; missing: %(skus)s.") % {"skus": ", ".join(missing)}
+        ]
+    if problems:
+        raise ValidationFailed(fields=problems)
+    shortfalls: dict[int, tuple[int, str]] = {}
+    for sku, line in stored.items():
+        entry = counted[sku]
+        line.quantity_received = entry.quantity_received
+        if entry.quantity_received < line.quantity_sent:
+            line.shortfall_reason = entry.reason.strip()[:300]
+            shortfalls[line.product_id] = (
+                line.quantity_sent - entry.quantity_received,
+                line.shortfall_reason,
+            )
+    TransferLine.objects.bulk_update(
+        list(stored.values()), ["quantity_received", "shortfall_reason"]
+    )
+    return TransferCount(
+        quantities={line.product_id: line.quantity_received or 0 for line in stored.values()},
+        shortfalls=shortfalls,
+    )
+
+
+def transfer_reason(transfer: Transfer) -> str:
+    """What the stock movements of a transfer say (warehouses cannot point to it)."""
+    return _reason(transfer)
 
 
 def transfer_cancel(*, transfer_id: int, actor_id: int | None = None, reason: str = "") -> Transfer:

@@ -1,0 +1,161 @@
+"""Every hand-written statement left (core.rawsql and its users) gives what
+its ORM twin gives: the same rows, loaded as the ORM loads them. The reasons
+each is kept, with bench/rawsql_cost.py's figures, are in
+docs/architecture.md ("Hand-written SQL")."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.db.models import F
+from django.utils import timezone
+from rest_framework.authtoken.models import Token
+
+from accounts.selectors import token_get
+from catalogue.models import Product
+from core.locking import Rank, lock_in_order, locked_transaction
+from core.models import IdempotencyKey
+from core.rawsql import columns, insert_rows
+from orders.models import Order
+from risk.models import RiskRule
+from risk.selectors import risk_rules_active_and_orders_since
+from shipping.tracking.models import PendingEvent, TrackingEvent
+from shipping.tracking.timeline import NewEvent, _events_insert
+from tests.conftest import World
+from tests.factories import token_for
+from tests.test_shipping import packed_parcels
+from warehouses.models import StockLevel
+from warehouses.selectors import products_with_availability
+from warehouses.services import _locked_levels, _reserved_add
+
+
+def test_a_row_loads_as_the_orm_loads_it(world: World) -> None:
+    product = world.products[1]
+    cols = columns(Product)
+    with connection.cursor() as cursor:
+        sql = f"SELECT {cols.select('p')} FROM catalogue_product p WHERE p.id = %s"  # noqa: S608
+        cursor.execute(sql, [product.id])
+        loaded = cols.load(cursor.fetchone())
+    orm = Product.objects.get(id=product.id)
+    assert {f.attname: getattr(loaded, f.attname) for f in cols.fields} == {
+        f.attname: getattr(orm, f.attname) for f in cols.fields
+    }
+    assert isinstance(loaded.price_cny, Decimal) and loaded.created_at.tzinfo is not None
+    assert loaded._state.adding is False
+
+
+def test_insert_rows_skips_a_conflict_and_returns_nothing_for_it(world: World) -> None:
+    now = timezone.now()
+    row = (world.buyer.user_id, "k-1", "fp", "POST", "/x", "in_progress", now, now, now)
+    names: tuple[str, ...] = ("user_id", "key", "fingerprint", "method", "path", "status")
+    names += ("locked_at", "created_at", "expires_at")
+    first = insert_rows(IdempotencyKey, names, [row], skip_conflicts_on=("user_id", "key"))
+    again = insert_rows(IdempotencyKey, names, [row], skip_conflicts_on=("user_id", "key"))
+    assert [len(first), again] == [1, []]
+    assert IdempotencyKey.objects.get().id == first[0][0]
+
+
+def test_the_token_comes_with_its_user_and_buyer_in_one_query(
+    world: World, django_assert_num_queries: Any
+) -> None:
+    key = token_for(world.buyer.user)
+    with django_assert_num_queries(1):
+        token = token_get(key=key)
+        assert token is not None
+        assert (token.user.email, token.user.buyer.id) == (world.buyer.user.email, world.buyer.id)
+    orm = Token.objects.select_related("user__buyer").get(key=key)
+    assert (token.pk, token.user_id, token.user.buyer.phone) == (
+        orm.pk,
+        orm.user_id,
+        orm.user.buyer.phone,
+    )
+    assert token_get(key="no such key") is None
+
+
+@pytest.mark.parametrize("with_warehouses", [True, False])
+def test_products_with_availability_match_the_orm(world: World, with_warehouses: bool) -> None:
+    skus = ["TEA-0001", "PHONE-0003", "NOPE-9999"]
+    warehouse_ids = [world.hrb.id, world.sfh.id] if with_warehouses else []
+    products, available = products_with_availability(skus=skus, warehouse_ids=warehouse_ids)
+    assert products == {p.sku: p for p in Product.objects.filter(sku__in=skus)}
+    assert available == {
+        (w, p): a
+        for w, p, a in StockLevel.objects.filter(
+            product__sku__in=skus, warehouse_id__in=warehouse_ids
+        ).values_list("warehouse_id", "product_id", F("on_hand") - F("reserved"))
+    }
+
+
+def test_stock_levels_are_locked_in_id_order_and_recorded(world: World) -> None:
+    keys = [(world.hrb.id, p.id) for p in world.products] + [(world.sfh.id, world.products[0].id)]
+    with locked_transaction():
+        levels = _locked_levels(sorted(keys))
+        expected = StockLevel.objects.filter(
+            warehouse_id__in=[world.hrb.id, world.sfh.id], product__in=world.products
+        )
+        assert {key: level.id for key, level in levels.items()} == {
+            (level.warehouse_id, level.product_id): level.id for level in expected
+        }
+        assert not lock_in_order(Rank.STOCK, [min(level.id for level in expected) - 1])
+
+
+def test_reserved_units_are_added_to_each_level_in_one_statement(
+    world: World, django_assert_num_queries: Any
+) -> None:
+    levels = list(StockLevel.objects.filter(warehouse=world.hrb).order_by("id"))
+    with django_assert_num_queries(1):
+        _reserved_add({levels[0].id: 2, levels[2].id: 5})
+    assert [
+        (level.id, level.reserved) for level in StockLevel.objects.filter(warehouse=world.hrb)
+    ] == [(levels[0].id, 2), (levels[1].id, 0), (levels[2].id, 5)]
+
+
+def test_risk_rules_and_the_last_hours_orders_match_the_orm(world: World) -> None:
+    RiskRule.objects.filter(kind="orders_per_hour").update(is_active=True)
+    placed = packed_parcels(world)[0].order
+    since = timezone.now() - timedelta(hours=1)
+    rules, count = risk_rules_active_and_orders_since(
+        kinds=["orders_per_hour"], buyer_id=placed.buyer_id, since=since
+    )
+    assert [r.code for r in rules] == list(
+        RiskRule.objects.filter(is_active=True, kind="orders_per_hour")
+        .order_by("id")
+        .values_list("code", flat=True)
+    )
+    assert count == Order.objects.filter(buyer_id=placed.buyer_id, created_at__gt=since).count()
+    assert risk_rules_active_and_orders_since(
+        kinds=["cod_cap"], buyer_id=placed.buyer_id, since=since
+    ) == ([], 0)
+
+
+@pytest.mark.postgres
+def test_a_courier_batch_goes_in_as_bulk_create_would_write_it(world: World) -> None:
+    [parcel] = packed_parcels(world)
+    at = timezone.now()
+    events = [
+        NewEvent(parcel_id=parcel.id, event="departed", occurred_at=at, source="courier"),
+        NewEvent(
+            parcel_id=parcel.id,
+            event="customs_held",
+            occurred_at=at + timedelta(minutes=1),
+            source="courier",
+            data={"reason": "documents"},
+        ),
+    ]
+    ids = _events_insert(events, pending=True)
+    rows = list(
+        TrackingEvent.objects.filter(id__in=ids)
+        .order_by("id")
+        .values_list("event", "status", "emsevt", "occurred_at", "data")
+    )
+    assert rows == [
+        ("departed", "in_transit", "EMC", at, {}),
+        ("customs_held", "customs_held", "EME", at + timedelta(minutes=1), {"reason": "documents"}),
+    ]
+    assert sorted(PendingEvent.objects.values_list("event_id", "parcel_id")) == [
+        (event_id, parcel.id) for event_id in ids
+    ]
