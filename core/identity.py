@@ -55,7 +55,9 @@ def identity_check(identity: RecipientIdentity, *, today: date) -> None:
         errors["birth_date"] = [str(_("The date of birth must be in the past."))]
     if identity.passport_issued_on > today:
         errors["passport_issued_on"] = [str(_("The date of issue cannot be in the future."))]
-    elif identity.passport_issued_on < _add_years(identity.birth_date, PASSPORT_AGE):
+    elif "birth_date" not in errors and identity.passport_issued_on < _add_years(
+        identity.birth_date, PASSPORT_AGE
+    ):
         errors["passport_issued_on"] = [
             str(_("A passport is issued from the age of 14: check the dates."))
         ]

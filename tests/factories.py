@@ -33,7 +33,7 @@ class UserFactory(factory.django.DjangoModelFactory[User]):
 # A Russian passport and a published valid individual INN (check digits 5, 9).
 IDENTITY = RecipientIdentity(
     passport_series="4509",
-    passport_number="123456",
+    passport_number="731902",
     passport_issued_on=date(2015, 2, 10),
     birth_date=date(1990, 5, 17),
     inn="500100732259",

@@ -28,7 +28,7 @@ class Http:
 
 IDENTITY_BODY = {
     "passport_series": "4509",
-    "passport_number": "123456",
+    "passport_number": "731902",
     "passport_issued_on": "2015-02-10",
     "birth_date": "1990-05-17",
     "inn": "500100732259",
@@ -144,6 +144,7 @@ def run_order_to_delivery(
         "order": final,
         "order_events": events,
         "secret": secret,
+        "buyer_token": http.token,
     }
 
 

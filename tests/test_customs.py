@@ -179,7 +179,7 @@ def test_declaration_endpoint_serves_it_as_json_to_operator_staff(world: World) 
             "address": KATYA_ADDRESS,
             "identity": {
                 "passport_series": "4509",
-                "passport_number": "123456",
+                "passport_number": "731902",
                 "passport_issued_on": "2015-02-10",
                 "birth_date": "1990-05-17",
                 "inn": "500100732259",

@@ -228,7 +228,7 @@ def test_json_cargo_manifest_adds_up_the_parcels_by_destination(world: World) ->
         "gross_weight_kg": "1.920",
         "identity": {
             "passport_series": "4509",
-            "passport_number": "123456",
+            "passport_number": "731902",
             "passport_issued_on": "2015-02-10",
             "birth_date": "1990-05-17",
             "inn": "500100732259",
@@ -265,7 +265,7 @@ def expected_registry_rows(departure: Departure) -> list[dict[str, str]]:
                     "recipient_phone": order.recipient_phone,
                     "recipient_address": addresses[order.recipient_name],
                     "region": order.region,
-                    "recipient_passport": "4509 123456",
+                    "recipient_passport": "4509 731902",
                     "recipient_passport_issued_on": "2015-02-10",
                     "recipient_birth_date": "1990-05-17",
                     "recipient_inn": "500100732259",
