@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import replace
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -18,10 +18,11 @@ import pytest
 from django.utils import timezone
 
 from commands.services import LineRequest, checkout_quote, order_place
-from orders.models import Order
-from orders.services import Address
+from orders.models import Order, OrderStatus
+from orders.services import Address, orders_transition
 from payments.models import LedgerEntry
 from payments.services import payment_card_charge
+from payments.settlement import payables_release, statement_rows, week_bounds, week_start_of
 from shipping.customs.declarations import customs_declaration
 from shipping.customs.duty import (
     DutyParcel,
@@ -274,7 +275,7 @@ def test_an_order_uses_the_rule_of_the_day_it_is_placed(
     assert (packed.duty_eur, packed.duty_rub) == (duty_eur, duty_eur * 92)
 
 
-def test_quote_order_cn23_registry_and_ledger_agree(world: World, camera: str) -> None:
+def test_quote_order_cn23_registry_ledger_and_statements_agree(world: World, camera: str) -> None:
     client = client_for(world.buyer.user)
     body = world.order_body((camera, 1), ("TEA-0001", 1))
     quote = client.post("/api/v1/checkout/quote/", body, format="json").json()
@@ -302,6 +303,26 @@ def test_quote_order_cn23_registry_and_ledger_agree(world: World, camera: str) -
     assert entry.duty_eur == D("50.61")
     rows = list(csv.DictReader(io.StringIO(manifest_registry_csv(manifest=manifest))))
     assert [row["parcel_duty_eur"] for row in rows] == ["50.61", "50.61"]  # one per item
+
+    # Delivered and past the returns window: the merchants' statements hold
+    # their goods less the fee, never the duty, which stays payable to customs.
+    for status in (OrderStatus.IN_TRANSIT, OrderStatus.DELIVERED):
+        orders_transition(order_ids=[order.id], to=status)
+    now = timezone.now()
+    Order.objects.filter(id=order.id).update(delivered_at=now - timedelta(days=20))
+    assert payables_release(now=now) == [order.id]
+    start, end = week_bounds(week_start_of(now))
+    statement = [
+        row
+        for line in order.lines.all()
+        for row in statement_rows(merchant_id=line.merchant_id, start=start, end=end)
+    ]
+    assert sum(row.goods_rub for row in statement) == order.goods_rub
+    assert all(row.net_rub == row.goods_rub - row.fee_rub for row in statement)
+    assert order.total_rub == order.goods_rub + order.shipping_rub + D("4656.12")
+    assert list(
+        LedgerEntry.objects.filter(account__code="duty_payable").values_list("debit", "credit")
+    ) == [(D("0.00"), D("4656.12"))]
 
 
 def test_checkout_refuses_excluded_goods_from_abroad_but_not_from_russia(world: World) -> None:
