@@ -8,13 +8,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import BuyerIdentity
-from core.errors import Conflict
+from core.errors import Conflict, NotFound
 from core.identity import RecipientIdentity, identity_check
+from core.locking import Rank, lock_row, locked_transaction
 from orders.models import Order, OrderRecipientIdentity, OrderStatus
 
 S = OrderStatus
@@ -65,8 +65,10 @@ def order_identity_save(
     until the order is packed. `crosses_border` is the caller's reading of
     the order's lanes (shipping knows them)."""
     identity_check(identity, today=timezone.now().date())
-    with transaction.atomic():
-        order = Order.objects.select_for_update(of=("self",)).get(id=order_id)
+    with locked_transaction():
+        order = lock_row(Order.objects.filter(id=order_id), rank=Rank.ORDER)
+        if order is None:
+            raise NotFound()
         if order.status not in IDENTITY_EDITABLE:
             raise OrderAlreadyPacked(extra={"current_status": order.status})
         if not crosses_border:

@@ -10,9 +10,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
 from django.db.models import Q
 
+from core.locking import Rank, lock_rows, locked_transaction
 from orders.models import Order, OrderRecipientIdentity, OrderStatus
 
 ANONYMISED_NAME = "—"
@@ -35,9 +35,17 @@ def recipients_anonymise(*, now: datetime) -> int:
         )
         if not ids:
             return done
-        with transaction.atomic():
-            OrderRecipientIdentity.objects.filter(order_id__in=ids).delete()
-            done += Order.objects.filter(id__in=ids, anonymised_at__isnull=True).update(
+        with locked_transaction():
+            # The orders first, then their identity documents (core.locking).
+            locked = [
+                order.id
+                for order in lock_rows(
+                    Order.objects.filter(id__in=ids, anonymised_at__isnull=True),
+                    rank=Rank.ORDER,
+                )
+            ]
+            OrderRecipientIdentity.objects.filter(order_id__in=locked).delete()
+            done += Order.objects.filter(id__in=locked).update(
                 recipient_name=ANONYMISED_NAME,
                 recipient_phone="",
                 street="",

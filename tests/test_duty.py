@@ -17,11 +17,13 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from commands.services import LineRequest, checkout_quote, order_place
+from commands.pack import order_pack
+from commands.pay import payment_card_charge
+from commands.place import order_place
+from commands.quote import LineRequest, checkout_quote
 from orders.models import Order, OrderStatus
 from orders.services import Address, orders_transition
 from payments.models import LedgerEntry
-from payments.services import payment_card_charge
 from payments.settlement import payables_release, statement_rows, week_bounds, week_start_of
 from shipping.customs.declarations import customs_declaration
 from shipping.customs.duty import (
@@ -36,7 +38,6 @@ from shipping.customs.duty import (
 )
 from shipping.customs.selectors import duty_rule_in_force
 from shipping.fulfilment.models import Parcel
-from shipping.fulfilment.packing import order_pack
 from shipping.linehaul.departures import departure_transition, departures_plan
 from shipping.linehaul.manifests import departure_manifest, manifest_registry_csv
 from tests.conftest import World, client_for

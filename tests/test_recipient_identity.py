@@ -17,16 +17,17 @@ from django.db import connection
 from django.test import Client
 
 from accounts.models import BuyerIdentity
-from commands.services import LineRequest, order_place
+from commands.pack import order_pack
+from commands.pay import payment_card_charge
+from commands.place import order_place
+from commands.quote import LineRequest
 from core.identity import mask_inn, mask_passport, mask_phone
 from core.validators import inn_validator
 from notifications.models import OutboxEvent, WebhookAttempt
 from orders.models import Order, OrderRecipientIdentity, OrderStatus
 from orders.services import Address
-from payments.services import payment_card_charge
 from shipping.fulfilment.documents import packing_slip_pdf
 from shipping.fulfilment.models import Parcel
-from shipping.fulfilment.packing import order_pack
 from tests.conftest import World, client_for
 from tests.factories import IDENTITY, BuyerFactory, MerchantStaffFactory
 from tests.flow import IDENTITY_BODY, make_staff_and_courier, run_order_to_delivery
