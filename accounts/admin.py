@@ -2,21 +2,32 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from accounts.models import Buyer, Courier, MerchantStaff
-from core.admin_base import MerchantScopedAdmin, OperatorOnlyAdmin
+from accounts.models import Buyer, Courier, MerchantStaff, PersonalDataConsent
+from core.admin_base import MerchantScopedAdmin, OperatorOnlyAdmin, OperatorOnlyReadOnlyAdmin
 
 
 @admin.register(MerchantStaff)
 class MerchantStaffAdmin(MerchantScopedAdmin):
-    list_display = ("user", "merchant")
-    list_filter = ("merchant",)
+    list_display = ("user", "merchant", "country")
+    list_filter = ("merchant", "country")
     autocomplete_fields = ["user"]
 
 
 @admin.register(Buyer)
-class BuyerAdmin(admin.ModelAdmin):
+class BuyerAdmin(OperatorOnlyAdmin):
+    """Buyers' contacts are personal data: operator staff only (merchants see
+    what an order needs on the order)."""
+
     list_display = ("user", "phone", "language", "created_at")
     search_fields = ("user__email", "phone")
+    list_select_related = ("user",)
+
+
+@admin.register(PersonalDataConsent)
+class PersonalDataConsentAdmin(OperatorOnlyReadOnlyAdmin):
+    list_display = ("user", "policy_version", "given_at", "withdrawn_at")
+    list_filter = ("policy_version",)
+    search_fields = ("user__email",)
     list_select_related = ("user",)
 
 

@@ -11,15 +11,18 @@ from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
+from accounts.selectors import buyer_get, buyer_identity_get
 from accounts.serializers import (
+    MaskedIdentitySerializer,
+    RecipientIdentitySerializer,
     RegisteredSerializer,
     RegisterSerializer,
     TokenRequestSerializer,
     TokenSerializer,
 )
-from accounts.services import buyer_register
-from core.api import error_responses
-from core.errors import ApplicationError
+from accounts.services import buyer_identity_delete, buyer_identity_save, buyer_register
+from core.api import caller_id, error_responses
+from core.errors import ApplicationError, NotFound
 
 
 class AuthThrottled(APIView):
@@ -60,3 +63,36 @@ class TokenView(AuthThrottled):
             )
         token, _created = Token.objects.get_or_create(user=user)
         return Response({"token": token.key})
+
+
+class AccountRecipientIdentityView(APIView):
+    """The buyer's identity document for customs, saved once: orders whose
+    parcels cross the border are declared with it. Read back masked only."""
+
+    @extend_schema(
+        responses={200: MaskedIdentitySerializer, **error_responses(401, 404)}, tags=["account"]
+    )
+    def get(self, request: Request) -> Response:
+        saved = buyer_identity_get(user_id=caller_id(request))
+        if saved is None:
+            raise NotFound()
+        return Response(saved.identity().masked())
+
+    @extend_schema(
+        request=RecipientIdentitySerializer,
+        responses={200: MaskedIdentitySerializer, **error_responses(400, 401, 404)},
+        tags=["account"],
+    )
+    def put(self, request: Request) -> Response:
+        serializer = RecipientIdentitySerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        saved = buyer_identity_save(
+            buyer=buyer_get(user_id=caller_id(request)), identity=serializer.identity()
+        )
+        return Response(saved.identity().masked())
+
+    @extend_schema(responses={204: None, **error_responses(401, 404)}, tags=["account"])
+    def delete(self, request: Request) -> Response:
+        if not buyer_identity_delete(buyer=buyer_get(user_id=caller_id(request))):
+            raise NotFound()
+        return Response(status=status.HTTP_204_NO_CONTENT)

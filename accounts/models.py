@@ -8,7 +8,8 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from catalogue.models import Merchant
-from core.validators import phone_validator
+from core.models import IdentityDocument
+from core.validators import country_validator, phone_validator
 
 
 class Language(models.TextChoices):
@@ -40,6 +41,15 @@ class MerchantStaff(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="merchant_staff"
     )
     merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="staff")
+    # Where the person works: access from outside Russia to Russian buyers'
+    # data is a cross-border transfer (152-FZ art. 12), so only staff in
+    # Russia see recipients' phones unmasked.
+    country = models.CharField(
+        max_length=2,
+        default="CN",
+        validators=[country_validator],
+        help_text=_("ISO country code of where this person works"),
+    )
 
     class Meta:
         verbose_name = _("merchant staff member")
@@ -67,3 +77,34 @@ class Courier(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class BuyerIdentity(IdentityDocument):
+    """The identity document a buyer saved once in the profile; copied onto
+    each order whose parcels cross the border."""
+
+    buyer = models.OneToOneField(Buyer, on_delete=models.CASCADE, related_name="identity")
+
+    class Meta:
+        verbose_name = _("buyer's identity document")
+        verbose_name_plural = _("buyers' identity documents")
+
+
+class PersonalDataConsent(models.Model):
+    """A buyer's consent to the processing of personal data (152-FZ art. 9),
+    recorded at registration: which policy, when; withdrawn_at once taken back."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="personal_data_consents"
+    )
+    policy_version = models.CharField(max_length=40)
+    given_at = models.DateTimeField()
+    withdrawn_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("personal data consent")
+        verbose_name_plural = _("personal data consents")
+        ordering = ["-given_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.user_id}: {self.policy_version} @ {self.given_at:%Y-%m-%d}"

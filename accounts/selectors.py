@@ -10,7 +10,7 @@ from django.core.exceptions import ObjectDoesNotExist
 from django.db import connection
 from rest_framework.authtoken.models import Token
 
-from accounts.models import Buyer
+from accounts.models import Buyer, BuyerIdentity
 from core.errors import NotFound
 from core.rawsql import columns
 
@@ -21,6 +21,11 @@ def buyer_get(*, user_id: int) -> Buyer:
         return Buyer.objects.select_related("user").get(user_id=user_id)
     except Buyer.DoesNotExist:
         raise NotFound() from None
+
+
+def buyer_identity_get(*, user_id: int) -> BuyerIdentity | None:
+    """The identity document the user saved as a buyer, if any."""
+    return BuyerIdentity.objects.filter(buyer__user_id=user_id).first()
 
 
 @functools.cache

@@ -4,7 +4,13 @@ from django.contrib.auth.password_validation import validate_password
 from rest_framework import serializers
 
 from accounts.models import Language
-from core.validators import phone_validator
+from core.identity import RecipientIdentity
+from core.validators import (
+    inn_validator,
+    passport_number_validator,
+    passport_series_validator,
+    phone_validator,
+)
 
 
 class RegisterSerializer(serializers.Serializer):
@@ -16,6 +22,8 @@ class RegisterSerializer(serializers.Serializer):
     phone = serializers.CharField(
         max_length=12, required=False, allow_blank=True, validators=[phone_validator]
     )
+    # Consent to the personal data policy (152-FZ art. 9): must be true.
+    personal_data_consent = serializers.BooleanField()
 
     def validate_password(self, value: str) -> str:
         validate_password(value)
@@ -34,3 +42,25 @@ class TokenRequestSerializer(serializers.Serializer):
 
 class TokenSerializer(serializers.Serializer):
     token = serializers.CharField()
+
+
+class RecipientIdentitySerializer(serializers.Serializer):
+    """A Russian passport and an individual's INN, as written in them."""
+
+    passport_series = serializers.CharField(validators=[passport_series_validator])
+    passport_number = serializers.CharField(validators=[passport_number_validator])
+    passport_issued_on = serializers.DateField()
+    birth_date = serializers.DateField()
+    inn = serializers.CharField(validators=[inn_validator])
+
+    def identity(self) -> RecipientIdentity:
+        return RecipientIdentity(**self.validated_data)
+
+
+class MaskedIdentitySerializer(serializers.Serializer):
+    """What is shown back: enough to recognise the document, not to use it."""
+
+    passport = serializers.CharField()
+    passport_issued_on = serializers.CharField()
+    birth_date = serializers.CharField()
+    inn = serializers.CharField()

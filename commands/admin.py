@@ -16,7 +16,7 @@ from commands.review import order_review_approve, order_review_reject
 from commands.transfers import transfer_dispatch
 from core.api import pdf_response
 from core.errors import ApplicationError
-from core.tenancy import is_operator_staff
+from core.tenancy import is_operator_staff, sees_personal_data
 from orders.admin import OrderAdmin
 from orders.models import Order
 from risk.admin import RiskHoldAdmin
@@ -80,7 +80,10 @@ class FulfilmentOrderAdmin(OrderAdmin):
         if len(orders) != 1:
             messages.error(request, _("Select exactly one order."))
             return None
-        return pdf_response(packing_slip_pdf(order_id=orders[0].id), f"{orders[0].number}.pdf")
+        pdf = packing_slip_pdf(
+            order_id=orders[0].id, mask_phone=not sees_personal_data(request.user)
+        )
+        return pdf_response(pdf, f"{orders[0].number}.pdf")
 
 
 @admin.register(Transfer)

@@ -12,17 +12,19 @@ from django.db import transaction
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
-from accounts.models import Buyer, Courier, MerchantStaff
+from accounts.models import Buyer, BuyerIdentity, Courier, MerchantStaff
+from accounts.services import buyer_identity_save
 from catalogue.models import Merchant, Product
 from commands import demo_data as data
 from commands.pack import order_pack
 from commands.pay import payment_card_charge
 from commands.place import order_place
 from commands.quote import LineRequest
+from core.identity import RecipientIdentity
 from orders.models import Order
 from orders.services import Address
 from payments.rates import rate_record
-from shipping.customs.models import DutyRule
+from shipping.customs.services import duty_rules_seed
 from shipping.fulfilment.models import Parcel
 from shipping.linehaul.departures import departure_transition, departures_plan
 from shipping.linehaul.models import Departure, Lane, LaneRegion
@@ -196,6 +198,18 @@ def _people() -> list[Buyer]:
         user = _user(email, password=data.DEMO_PASSWORD)
         buyer, _created = Buyer.objects.get_or_create(user=user, defaults={"phone": phone})
         Token.objects.get_or_create(user=user)
+        if not BuyerIdentity.objects.filter(buyer=buyer).exists():
+            series, number, issued_on, born_on, inn = data.IDENTITIES[email]
+            buyer_identity_save(
+                buyer=buyer,
+                identity=RecipientIdentity(
+                    passport_series=series,
+                    passport_number=number,
+                    passport_issued_on=date.fromisoformat(issued_on),
+                    birth_date=date.fromisoformat(born_on),
+                    inn=inn,
+                ),
+            )
         buyers.append(buyer)
     lanes = {lane.code: lane for lane in Lane.objects.all()}
     for email, name, company, lane_codes, regions in data.COURIERS:
@@ -209,16 +223,8 @@ def _people() -> list[Buyer]:
 
 
 def _duty_rule() -> None:
-    """The rule in force since 2020 ships as a migration; re-seed it if it was removed."""
-    DutyRule.objects.get_or_create(
-        valid_from=date(2020, 1, 1),
-        defaults={
-            "value_threshold_eur": Decimal("200.00"),
-            "weight_threshold_kg": Decimal("31.000"),
-            "rate_on_excess_value": Decimal("0.1500"),
-            "min_eur_per_excess_kg": Decimal("2.00"),
-        },
-    )
+    """The duty rules ship as migrations; re-seed them if they were removed."""
+    duty_rules_seed()
 
 
 def _rates() -> None:

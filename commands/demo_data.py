@@ -321,6 +321,14 @@ BUYERS = [
     ),
 ]
 
+# The demo buyers' identity documents for customs, by e-mail: fictional
+# passports, INNs with valid check digits (the region's first two digits).
+IDENTITIES = {
+    "ivan.petrov@example.ru": ("6508", "123456", "2012-03-14", "1985-09-02", "660123456729"),
+    "olga.smirnova@example.ru": ("0512", "654321", "2016-07-21", "1992-01-30", "250123456753"),
+    "anna.kuznetsova@example.ru": ("4515", "246810", "2019-11-05", "1999-04-18", "770123456703"),
+}
+
 COURIERS = [
     (
         "courier.svx@example.ru",

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from core.locking import locked_transaction
 from orders.models import OrderStatus
 from orders.services import order_lock, orders_transition
+from shipping.customs.identity import recipient_identity_check
 from shipping.fulfilment.models import Parcel
 from shipping.fulfilment.packing import (
     PackedParcel,
@@ -41,6 +42,8 @@ def order_pack(
             actor_id=actor_id,
             override_reason=override_reason,
         )
+        # Customs data: refused (409) before anything is written.
+        recipient_identity_check(order=order)
         stock_pick(order=order, actor_id=actor_id)
         created = parcels_create(
             order=order, plan=plan, reservations=reservations, actor_id=actor_id

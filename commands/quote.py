@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -19,7 +20,7 @@ from orders.services import (
     PricedLine,
 )
 from payments.rates import Rates, rates_current
-from shipping.customs.duty import duty_eur
+from shipping.customs.duty import DutyParcel, parcels_duty
 from shipping.customs.selectors import duty_rule_in_force
 from shipping.linehaul.pricing import Unit, parcels_split, shipping_fee_cny
 from shipping.linehaul.selectors import lane_options_for_region
@@ -51,6 +52,9 @@ class QuoteParcel:
     shipping_rub: Decimal
     min_days: int
     max_days: int
+    crosses_border: bool = True
+    vat_eur: Decimal = Decimal(0)  # the import VAT within duty_eur
+    duty_rule: date | None = None  # valid_from of the rule it was priced by
 
 
 @dataclass(frozen=True)
@@ -89,6 +93,7 @@ class Quote:
                     "warehouse_id": p.warehouse_id,
                     "warehouse": p.warehouse,
                     "lane": p.lane,
+                    "crosses_border": p.crosses_border,
                     "min_days": p.min_days,
                     "max_days": p.max_days,
                     "parcels": [],
@@ -101,6 +106,8 @@ class Quote:
                     "value_cny": str(p.value_cny),
                     "duty_eur": str(p.duty_eur),
                     "duty_rub": str(p.duty_rub),
+                    "vat_eur": str(p.vat_eur),
+                    "duty_rule": p.duty_rule.isoformat() if p.duty_rule else None,
                     "shipping_rub": str(p.shipping_rub),
                 }
             )
@@ -148,9 +155,9 @@ def checkout_quote(*, lines: Sequence[LineRequest], region: str) -> Quote:
         ) or sorted(pl.product.sku for pl in priced)
         raise OutOfStock(fields={"lines": short}, extra={"skus": short})
     rates = rates_current()
-    rule = duty_rule_in_force(on=timezone.now().date())
+    terms = duty_rule_in_force(on=timezone.now().date())
     by_product = {pl.product.id: pl for pl in priced}
-    parcels: list[QuoteParcel] = []
+    planned_parcels = []
     for warehouse_id, product_ids in sorted(plan.items()):
         option = options[warehouse_id]
         units = [
@@ -164,34 +171,47 @@ def checkout_quote(*, lines: Sequence[LineRequest], region: str) -> Quote:
         ]
         for planned in parcels_split(units, max_weight_g=option.lane.max_parcel_weight_g):
             value_eur = money_round(planned.value_cny * rates.cny_rub / rates.eur_rub, "EUR")
-            duty = Decimal(0)
-            if option.lane.crosses_border:
-                duty = money_round(
-                    duty_eur(
-                        rule=rule,
-                        value_eur=value_eur,
-                        weight_kg=Decimal(planned.weight_g) / 1000,
-                    ),
-                    "EUR",
-                )
-            fee = shipping_fee_cny(lane=option.lane, weight_g=planned.weight_g)
-            parcels.append(
-                QuoteParcel(
-                    warehouse_id=warehouse_id,
-                    warehouse=option.lane.origin.code,
-                    lane=option.lane.code,
-                    items=planned.items,
-                    weight_g=planned.weight_g,
-                    value_cny=planned.value_cny,
-                    value_eur=value_eur,
-                    duty_eur=duty,
-                    duty_rub=money_round(duty * rates.eur_rub, "RUB"),
-                    shipping_cny=fee,
-                    shipping_rub=money_round(fee * rates.cny_rub, "RUB"),
-                    min_days=option.min_days,
-                    max_days=option.max_days,
-                )
+            planned_parcels.append((warehouse_id, option, planned, value_eur))
+    duties = parcels_duty(
+        terms=terms,
+        parcels=[
+            DutyParcel(
+                value_eur=value_eur,
+                weight_g=planned.weight_g,
+                crosses_border=option.lane.crosses_border,
+                hs_codes={
+                    by_product[pid].product.sku: by_product[pid].product.hs_code
+                    for pid in planned.items
+                },
             )
+            for _w, option, planned, value_eur in planned_parcels
+        ],
+    )
+    parcels: list[QuoteParcel] = []
+    for (warehouse_id, option, planned, value_eur), duty in zip(
+        planned_parcels, duties, strict=True
+    ):
+        fee = shipping_fee_cny(lane=option.lane, weight_g=planned.weight_g)
+        parcels.append(
+            QuoteParcel(
+                warehouse_id=warehouse_id,
+                warehouse=option.lane.origin.code,
+                lane=option.lane.code,
+                items=planned.items,
+                weight_g=planned.weight_g,
+                value_cny=planned.value_cny,
+                value_eur=value_eur,
+                duty_eur=duty.total_eur,
+                duty_rub=money_round(duty.total_eur * rates.eur_rub, "RUB"),
+                shipping_cny=fee,
+                shipping_rub=money_round(fee * rates.cny_rub, "RUB"),
+                min_days=option.min_days,
+                max_days=option.max_days,
+                crosses_border=option.lane.crosses_border,
+                vat_eur=duty.vat_eur,
+                duty_rule=terms.valid_from,
+            )
+        )
     goods_cny = sum((pl.total_cny for pl in priced), Decimal(0))
     return Quote(
         lines=priced,

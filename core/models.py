@@ -4,6 +4,9 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from core.fields import EncryptedDateField, EncryptedTextField
+from core.identity import RecipientIdentity
+
 
 class IdempotencyKey(models.Model):
     """A client's Idempotency-Key and the response it produced, for replay."""
@@ -34,3 +37,41 @@ class IdempotencyKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id}:{self.key}"
+
+
+class IdentityDocument(models.Model):
+    """A recipient's identity document, every value encrypted at rest
+    (core.fields). Concrete in accounts (the buyer's saved one) and orders
+    (the one a parcel is declared with)."""
+
+    passport_series = EncryptedTextField()
+    passport_number = EncryptedTextField()
+    passport_issued_on = EncryptedDateField()
+    birth_date = EncryptedDateField()
+    inn = EncryptedTextField()
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        abstract = True
+
+    def __str__(self) -> str:
+        return repr(self.identity())
+
+    def identity(self) -> RecipientIdentity:
+        return RecipientIdentity(
+            passport_series=self.passport_series,
+            passport_number=self.passport_number,
+            passport_issued_on=self.passport_issued_on,
+            birth_date=self.birth_date,
+            inn=self.inn,
+        )
+
+    @staticmethod
+    def values_of(identity: RecipientIdentity) -> dict[str, object]:
+        return {
+            "passport_series": identity.passport_series,
+            "passport_number": identity.passport_number,
+            "passport_issued_on": identity.passport_issued_on,
+            "birth_date": identity.birth_date,
+            "inn": identity.inn,
+        }

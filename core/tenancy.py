@@ -51,3 +51,15 @@ def is_operator_staff(user: Any) -> bool:
         and user.is_staff
         and merchant_id_for_user(user) is None
     )
+
+
+def sees_personal_data(user: Any) -> bool:
+    """Whether a staff user may see recipients' phones unmasked: operator
+    staff, and merchant staff who work in Russia. Showing them to staff
+    abroad would be a cross-border transfer (152-FZ art. 12), and packing
+    abroad needs no phone; identity documents are masked for everyone."""
+    if is_operator_staff(user):
+        return True
+    if merchant_id_for_user(user) is None:
+        return False
+    return getattr(user.merchant_staff, "country", "") == "RU"

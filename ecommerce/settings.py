@@ -16,11 +16,15 @@ from typing import TypedDict
 
 import dj_database_url
 from celery.schedules import crontab
+from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DEV_SECRET_KEY = "amur-development-key-not-for-production"  # noqa: S105 - refused in production
+# The Fernet key of "amur-dev-field-key-not-for-prod!": encrypts identity
+# documents in development and tests; refused in production.
+DEV_FIELD_ENCRYPTION_KEY = "YW11ci1kZXYtZmllbGQta2V5LW5vdC1mb3ItcHJvZCE="
 
 
 def env_bool(name: str, default: bool) -> bool:
@@ -39,6 +43,11 @@ SECRET_KEY = os.environ.get("SECRET_KEY", DEV_SECRET_KEY)
 DEBUG = env_bool("DEBUG", not PRODUCTION)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "" if PRODUCTION else "127.0.0.1,localhost,testserver")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
+# Fernet keys for the encrypted model fields (core.fields), newest first: the
+# first encrypts, every one decrypts (rotation: see `encrypted_fields_rotate`).
+FIELD_ENCRYPTION_KEYS = env_list(
+    "FIELD_ENCRYPTION_KEYS", "" if PRODUCTION else DEV_FIELD_ENCRYPTION_KEY
+)
 
 if PRODUCTION:
     if SECRET_KEY == DEV_SECRET_KEY or len(SECRET_KEY) < 50:
@@ -49,6 +58,18 @@ if PRODUCTION:
         raise ImproperlyConfigured("AMUR_PRODUCTION=1 cannot run with DEBUG on.")
     if not ALLOWED_HOSTS:
         raise ImproperlyConfigured("AMUR_PRODUCTION=1 needs ALLOWED_HOSTS.")
+    if not FIELD_ENCRYPTION_KEYS or DEV_FIELD_ENCRYPTION_KEY in FIELD_ENCRYPTION_KEYS:
+        raise ImproperlyConfigured(
+            "AMUR_PRODUCTION=1 needs FIELD_ENCRYPTION_KEYS set to your own Fernet keys"
+            " (not the development key)."
+        )
+    for _key in FIELD_ENCRYPTION_KEYS:
+        try:
+            Fernet(_key)
+        except ValueError:
+            raise ImproperlyConfigured(
+                "FIELD_ENCRYPTION_KEYS holds a value that is not a Fernet key."
+            ) from None
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
     SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "31536000"))
@@ -250,6 +271,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "payments.statements_weekly",
         "schedule": crontab(minute=0, hour=2, day_of_week=1),
     },
+    # 03:45 UTC: recipients of orders closed past RECIPIENT_DATA_RETENTION_DAYS.
+    "recipients-anonymise": {
+        "task": "orders.recipients_anonymise",
+        "schedule": crontab(minute=45, hour=3),
+    },
 }
 
 EMAIL_BACKEND = os.environ.get(
@@ -297,6 +323,9 @@ class AmurSettings(TypedDict):
     COD_DAY_TIMEZONE: str
     COD_REFUSAL_THRESHOLD: int
     COD_REFUSED_LIMIT_RUB: Decimal
+    STOREFRONT_PRODUCT_URL: str
+    RECIPIENT_DATA_RETENTION_DAYS: int
+    PERSONAL_DATA_POLICY_VERSION: str
 
 
 # Domain settings.
@@ -345,4 +374,14 @@ AMUR: AmurSettings = {
     # on delivery only for orders up to COD_REFUSED_LIMIT_RUB.
     "COD_REFUSAL_THRESHOLD": int(os.environ.get("COD_REFUSAL_THRESHOLD", "2")),
     "COD_REFUSED_LIMIT_RUB": Decimal(os.environ.get("COD_REFUSED_LIMIT_RUB", "5000")),
+    # The storefront's page of a product ({sku} is replaced): customs want a
+    # link to each good of an express parcel (FTS order No. 1861).
+    "STOREFRONT_PRODUCT_URL": os.environ.get(
+        "STOREFRONT_PRODUCT_URL", "https://shop.example/products/{sku}"
+    ),
+    # Recipients' names, phones, streets and identity documents of orders
+    # delivered or cancelled longer ago than this are anonymised (152-FZ).
+    "RECIPIENT_DATA_RETENTION_DAYS": int(os.environ.get("RECIPIENT_DATA_RETENTION_DAYS", "1095")),
+    # The personal data policy a buyer consents to at registration.
+    "PERSONAL_DATA_POLICY_VERSION": os.environ.get("PERSONAL_DATA_POLICY_VERSION", "2026-07-01"),
 }

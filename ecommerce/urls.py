@@ -10,6 +10,7 @@ from commands import courier_api, ops_api, orders_api, provider_api
 from notifications import api as notifications_api
 from payments import settlement_api
 from payments.cod import api as cod_api
+from shipping.customs import api as customs_api
 from shipping.fulfilment import api as documents_api
 from shipping.linehaul import api as linehaul_api
 from shipping.linehaul import manifests_api
@@ -30,6 +31,11 @@ def healthz(request: HttpRequest) -> JsonResponse:
 v1 = [
     path("auth/register/", accounts_api.RegisterView.as_view(), name="auth-register"),
     path("auth/token/", accounts_api.TokenView.as_view(), name="auth-token"),
+    path(
+        "account/recipient-identity/",
+        accounts_api.AccountRecipientIdentityView.as_view(),
+        name="account-recipient-identity",
+    ),
     path("products/", commands_api.ProductListView.as_view(), name="product-list"),
     path("checkout/quote/", orders_api.QuoteView.as_view(), name="checkout-quote"),
     path("orders/", orders_api.OrderListCreateView.as_view(), name="order-list"),
@@ -37,6 +43,11 @@ v1 = [
     path("orders/<str:number>/events/", orders_api.OrderEventsView.as_view(), name="order-events"),
     path("orders/<str:number>/pay/", orders_api.OrderPayView.as_view(), name="order-pay"),
     path("orders/<str:number>/cancel/", orders_api.OrderCancelView.as_view(), name="order-cancel"),
+    path(
+        "orders/<str:number>/recipient-identity/",
+        customs_api.OrderRecipientIdentityView.as_view(),
+        name="order-recipient-identity",
+    ),
     path(
         "payments/webhooks/sandbox/",
         provider_api.SandboxWebhookView.as_view(),

@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Buyer
 from catalogue.models import Merchant, Product
+from core.models import IdentityDocument
 from core.money import MONEY_DIGITS, MONEY_PLACES, RATE_DIGITS, RATE_PLACES
 from core.regions import REGION_CHOICES
 from core.validators import phone_validator, postcode_validator
@@ -69,6 +70,8 @@ class Order(models.Model):
     paid_at = models.DateTimeField(null=True, blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
     cancelled_at = models.DateTimeField(null=True, blank=True)
+    # When the retention run erased the recipient's personal data (152-FZ).
+    anonymised_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         verbose_name = _("order")
@@ -105,6 +108,9 @@ class OrderLine(models.Model):
     quantity = models.PositiveIntegerField()
     unit_price_cny = _money()
     line_total_cny = _money()
+    # The storefront's page of the good as sold: customs want a link to each
+    # good of an express parcel (FTS order No. 1861).
+    product_url = models.URLField(max_length=500, blank=True, default="", db_default="")
 
     class Meta:
         verbose_name = _("order line")
@@ -153,3 +159,15 @@ class OrderEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.order_id} #{self.sequence} {self.from_status}->{self.to_status}"
+
+
+class OrderRecipientIdentity(IdentityDocument):
+    """The identity document the order's parcels are declared with: copied
+    from the buyer's profile at placement or given for this order before
+    packing. Deleted by the retention run (orders.retention)."""
+
+    order = models.OneToOneField(Order, on_delete=models.CASCADE, related_name="recipient_identity")
+
+    class Meta:
+        verbose_name = _("recipient's identity document")
+        verbose_name_plural = _("recipients' identity documents")

@@ -11,7 +11,9 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Any
+from urllib.parse import quote
 
+from django.conf import settings
 from django.db.models import DateTimeField, F, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone, translation
@@ -24,6 +26,7 @@ from core.locking import Rank, lock_new, lock_row
 from core.statemachine import TransitionTable
 from core.transitions import Context, Move, StateMachine
 from notifications.services import EventSpec, events_record
+from orders.identity import order_identity_copy_from_profile
 from orders.models import Order, OrderEvent, OrderLine, OrderStatus
 
 S = OrderStatus
@@ -138,6 +141,9 @@ def order_create(
             quantity=line.quantity,
             unit_price_cny=line.product.price_cny,
             line_total_cny=line.total_cny,
+            product_url=settings.AMUR["STOREFRONT_PRODUCT_URL"].format(
+                sku=quote(line.product.sku, safe="")
+            ),
         )
         for line in lines
     ]
@@ -154,6 +160,7 @@ def order_create(
         ]
     )
     events_record(events=[_event_spec(order, "", order.status, "", now)])
+    order_identity_copy_from_profile(order=order)
     return order
 
 

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -15,7 +14,7 @@ from rest_framework.test import APIClient
 from accounts.models import Buyer
 from catalogue.models import Product
 from risk.models import RiskRule
-from shipping.customs.models import DutyRule
+from shipping.customs.services import duty_rules_seed
 from shipping.linehaul.models import Departure, Lane
 from tests.factories import (
     BuyerFactory,
@@ -182,16 +181,8 @@ def world(db: Any) -> World:
         stock_receive(warehouse_id=hrb.id, product_id=product.id, quantity=50)
     stock_receive(warehouse_id=sfh.id, product_id=products[0].id, quantity=20)
     rates_today()
-    # Shipped by a data migration; transactional tests truncate it away.
-    DutyRule.objects.get_or_create(
-        valid_from=date(2020, 1, 1),
-        defaults={
-            "value_threshold_eur": Decimal("200"),
-            "weight_threshold_kg": Decimal("31"),
-            "rate_on_excess_value": Decimal("0.15"),
-            "min_eur_per_excess_kg": Decimal("2"),
-        },
-    )
+    # Shipped by data migrations; transactional tests truncate them away.
+    duty_rules_seed()
     flight = DepartureFactory.create(lane=air)
     # The risk rules (shipped active by a data migration) are tested in
     # test_risk.py, whose `rules` fixture turns them back on; elsewhere a big

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 
 import factory
@@ -9,8 +9,9 @@ from django.contrib.auth.models import User
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
-from accounts.models import Buyer, Courier, MerchantStaff
+from accounts.models import Buyer, BuyerIdentity, Courier, MerchantStaff
 from catalogue.models import Merchant, Product
+from core.identity import RecipientIdentity
 from payments.models import ExchangeRate
 from shipping.linehaul.models import Departure, Lane, LaneRegion
 from warehouses.models import Warehouse
@@ -29,13 +30,39 @@ class UserFactory(factory.django.DjangoModelFactory[User]):
     password = factory.django.Password(PASSWORD)
 
 
+# A Russian passport and a published valid individual INN (check digits 5, 9).
+IDENTITY = RecipientIdentity(
+    passport_series="4509",
+    passport_number="731902",
+    passport_issued_on=date(2015, 2, 10),
+    birth_date=date(1990, 5, 17),
+    inn="500100732259",
+)
+
+
+class BuyerIdentityFactory(factory.django.DjangoModelFactory[BuyerIdentity]):
+    """The buyer's saved identity document (BuyerFactory makes one unless
+    given identity=None), so that cross-border orders can be packed."""
+
+    class Meta:
+        model = BuyerIdentity
+
+    passport_series = IDENTITY.passport_series
+    passport_number = IDENTITY.passport_number
+    passport_issued_on = IDENTITY.passport_issued_on
+    birth_date = IDENTITY.birth_date
+    inn = IDENTITY.inn
+
+
 class BuyerFactory(factory.django.DjangoModelFactory[Buyer]):
     class Meta:
         model = Buyer
+        skip_postgeneration_save = True
 
     user = factory.SubFactory(UserFactory)
     language = "ru"
     phone = "+79221234567"
+    identity = factory.RelatedFactory(BuyerIdentityFactory, factory_related_name="buyer")
 
 
 class MerchantFactory(factory.django.DjangoModelFactory[Merchant]):

@@ -26,12 +26,23 @@ class Http:
         return self.send(method, path, body, headers)
 
 
+IDENTITY_BODY = {
+    "passport_series": "4509",
+    "passport_number": "731902",
+    "passport_issued_on": "2015-02-10",
+    "birth_date": "1990-05-17",
+    "inn": "500100732259",
+}
+
+
 def run_order_to_delivery(
     http: Http, staff: Http, courier_http: Http, hook_url: str
 ) -> dict[str, Any]:
     """Drive the path; returns what the assertions need."""
     status, body = http(
-        "POST", "/api/v1/auth/register/", {"email": "buyer@example.ru", "password": PASSWORD}
+        "POST",
+        "/api/v1/auth/register/",
+        {"email": "buyer@example.ru", "password": PASSWORD, "personal_data_consent": True},
     )
     assert status == 201, body
     status, body = http(
@@ -39,6 +50,11 @@ def run_order_to_delivery(
     )
     assert status == 200, body
     http.token = body["token"]
+
+    # Saved once: every order that crosses the border is declared with it.
+    status, body = http("PUT", "/api/v1/account/recipient-identity/", IDENTITY_BODY)
+    assert status == 200, body
+    assert body["inn"] == "50**********"
 
     status, body = http("POST", "/api/v1/webhooks/", {"url": hook_url})
     assert status == 201, body
@@ -128,6 +144,7 @@ def run_order_to_delivery(
         "order": final,
         "order_events": events,
         "secret": secret,
+        "buyer_token": http.token,
     }
 
 

@@ -31,30 +31,30 @@ def quote_duty_eur(world: World, *lines: tuple[str, int], region: str = "RU-SVE"
 
 
 def test_a_newer_duty_rule_takes_effect_on_its_date_without_code(world: World) -> None:
-    # 2 phones: EUR 310.63 in one parcel.
-    assert quote_duty_eur(world, ("PHONE-0003", 2)) == [Decimal("16.59")]
+    # 2 phones: EUR 310.63 in one parcel; the 2026 rule: 5 % of the whole value.
+    assert quote_duty_eur(world, ("PHONE-0003", 2)) == [Decimal("15.53")]
     today = timezone.now().date()
     DutyRule.objects.create(
         valid_from=today + timedelta(days=1),
         value_threshold_eur=Decimal("200"),
         weight_threshold_kg=Decimal("31"),
-        rate_on_excess_value=Decimal("0.30"),
-        min_eur_per_excess_kg=Decimal("4"),
+        rate=Decimal("0.30"),
+        min_eur_per_kg=Decimal("4"),
     )
-    assert quote_duty_eur(world, ("PHONE-0003", 2)) == [Decimal("16.59")]  # not yet
+    assert quote_duty_eur(world, ("PHONE-0003", 2)) == [Decimal("15.53")]  # not yet
     DutyRule.objects.create(
         valid_from=today,
         value_threshold_eur=Decimal("100"),
         weight_threshold_kg=Decimal("20"),
-        rate_on_excess_value=Decimal("0.15"),
-        min_eur_per_excess_kg=Decimal("2"),
+        rate=Decimal("0.15"),
+        min_eur_per_kg=Decimal("2"),
     )
     reference_caches_clear()  # as the 30-second cache would expire
     # From today: 15 % of (310.63 - 100) = 31.59.
     assert quote_duty_eur(world, ("PHONE-0003", 2)) == [Decimal("31.59")]
 
 
-def test_a_two_warehouse_order_pays_duty_per_parcel(world: World) -> None:
+def test_a_two_warehouse_order_pays_duty_on_the_purchase(world: World) -> None:
     # Harbin has sold out of tea, which only Suifenhe still holds; Suifenhe
     # has no phones: the order splits into one parcel per warehouse.
     stock_receive(warehouse_id=world.hrb.id, product_id=world.products[0].id, quantity=-50)
@@ -64,10 +64,13 @@ def test_a_two_warehouse_order_pays_duty_per_parcel(world: World) -> None:
     by_warehouse = {p.warehouse: p for p in quote.parcels}
     assert sorted(by_warehouse) == ["HRB", "SFH"]
     assert by_warehouse["SFH"].items == {world.products[0].id: 1}
-    # Each parcel against its own allowance: tea under it, two phones over it.
-    assert by_warehouse["SFH"].duty_eur == Decimal("0.00")
-    assert by_warehouse["HRB"].duty_eur == Decimal("16.59")
-    assert quote.duty_rub == Decimal("1526.28")
+    # The 2026 rule measures the purchase: tea (EUR 11.72) and two phones
+    # (EUR 310.63) together are over EUR 200, and pay 5 % of EUR 322.35 =
+    # 16.12, shared by value: 0.59 (58.61 cents rounded up by the largest
+    # remainder) and 15.53.
+    assert by_warehouse["SFH"].duty_eur == Decimal("0.59")
+    assert by_warehouse["HRB"].duty_eur == Decimal("15.53")
+    assert quote.duty_rub == Decimal("54.28") + Decimal("1428.76")
 
 
 def test_a_heavy_order_is_split_at_the_lanes_parcel_limit(world: World) -> None:

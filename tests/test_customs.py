@@ -31,7 +31,7 @@ from shipping.linehaul.departures import departure_transition
 from shipping.tracking.models import TrackingEvent
 from shipping.tracking.timeline import NewEvent, parcel_events_apply
 from tests.conftest import World, client_for, scans_post
-from tests.factories import MerchantStaffFactory, UserFactory
+from tests.factories import IDENTITY, MerchantStaffFactory, UserFactory
 from tests.test_manifests import (
     KATYA,
     KATYA_ADDRESS,
@@ -88,6 +88,7 @@ def test_declaration_has_the_cn23_data_of_the_parcel(world: World) -> None:
             region="RU-SVE",
             region_name="Свердловская область",
             country="RU",
+            identity=IDENTITY,
         ),
         items=(
             DeclarationItem(
@@ -100,6 +101,7 @@ def test_declaration_has_the_cn23_data_of_the_parcel(world: World) -> None:
                 currency="CNY",
                 hs_code="851713",
                 origin_country="CN",
+                product_url="https://shop.example/products/PHONE-0003",
             ),
             DeclarationItem(
                 sku="TEA-0001",
@@ -111,6 +113,7 @@ def test_declaration_has_the_cn23_data_of_the_parcel(world: World) -> None:
                 currency="CNY",
                 hs_code="090240",
                 origin_country="CN",
+                product_url="https://shop.example/products/TEA-0001",
             ),
         ),
         currency="CNY",
@@ -118,6 +121,9 @@ def test_declaration_has_the_cn23_data_of_the_parcel(world: World) -> None:
         total_value=Decimal("1495.00"),
         total_net_weight_kg=Decimal("1.020"),
         gross_weight_kg=Decimal("1.020"),
+        # EUR 178.75: under the EUR 200 allowance.
+        duty_eur=Decimal("0.00"),
+        duty_rub=Decimal("0.00"),
     )
     assert declaration.total_value == parcel.value_cny
     assert declaration.sender.name == f"{phone.merchant.name} 商家; {tea.merchant.name} 商家"
@@ -171,6 +177,13 @@ def test_declaration_endpoint_serves_it_as_json_to_operator_staff(world: World) 
             "region_name": "Свердловская область",
             "country": "RU",
             "address": KATYA_ADDRESS,
+            "identity": {
+                "passport_series": "4509",
+                "passport_number": "731902",
+                "passport_issued_on": "2015-02-10",
+                "birth_date": "1990-05-17",
+                "inn": "500100732259",
+            },
         },
         "items": [
             {
@@ -183,6 +196,7 @@ def test_declaration_endpoint_serves_it_as_json_to_operator_staff(world: World) 
                 "currency": "CNY",
                 "hs_code": "851713",
                 "origin_country": "CN",
+                "product_url": "https://shop.example/products/PHONE-0003",
             },
             {
                 "sku": "TEA-0001",
@@ -194,6 +208,7 @@ def test_declaration_endpoint_serves_it_as_json_to_operator_staff(world: World) 
                 "currency": "CNY",
                 "hs_code": "090240",
                 "origin_country": "CN",
+                "product_url": "https://shop.example/products/TEA-0001",
             },
         ],
         "currency": "CNY",
@@ -201,6 +216,8 @@ def test_declaration_endpoint_serves_it_as_json_to_operator_staff(world: World) 
         "total_value": "1495.00",
         "total_net_weight_kg": "1.020",
         "gross_weight_kg": "1.020",
+        "duty_eur": "0.00",
+        "duty_rub": "0.00",
     }
     merchant = MerchantStaffFactory.create(merchant=world.products[0].merchant).user
     assert client_for(world.buyer.user).get(target).status_code == 403

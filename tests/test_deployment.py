@@ -19,8 +19,9 @@ from typing import Any
 
 import pytest
 import yaml
+from cryptography.fernet import Fernet
 
-from ecommerce.settings import DEV_SECRET_KEY
+from ecommerce.settings import DEV_FIELD_ENCRYPTION_KEY, DEV_SECRET_KEY
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE_FILE = ROOT / "docker-compose.yml"
@@ -40,6 +41,7 @@ ENV_CLEARED = (
     "SECURE_HSTS_SECONDS",
     "STATIC_ROOT",
     "EMAIL_BACKEND",
+    "FIELD_ENCRYPTION_KEYS",
 )
 
 
@@ -221,8 +223,14 @@ def test_gunicorn_reads_port_and_concurrency(monkeypatch: pytest.MonkeyPatch) ->
 # Production mode
 
 
-def production_env(var_dir: Path, secret_key: str | None) -> dict[str, str]:
+def production_env(
+    var_dir: Path, secret_key: str | None, field_keys: str | None = "generate"
+) -> dict[str, str]:
     env = {name: value for name, value in os.environ.items() if name not in ENV_CLEARED}
+    if field_keys == "generate":
+        field_keys = Fernet.generate_key().decode()
+    if field_keys is not None:
+        env["FIELD_ENCRYPTION_KEYS"] = field_keys
     env.update(
         AMUR_PRODUCTION="1",
         ALLOWED_HOSTS="amur.example",
@@ -262,3 +270,38 @@ def test_production_refuses_a_weak_secret_key(tmp_path: Path, secret_key: str | 
     result = check_deploy(production_env(tmp_path, secret_key))
     assert result.returncode != 0, result.stdout
     assert "SECRET_KEY" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "field_keys",
+    [
+        None,
+        DEV_FIELD_ENCRYPTION_KEY,
+        f"{Fernet.generate_key().decode()},{DEV_FIELD_ENCRYPTION_KEY}",
+    ],
+    ids=["unset", "development-key", "development-key-kept-for-rotation"],
+)
+def test_production_refuses_the_development_encryption_key(
+    tmp_path: Path, field_keys: str | None
+) -> None:
+    result = check_deploy(production_env(tmp_path, secrets.token_hex(32), field_keys))
+    assert result.returncode != 0, result.stdout
+    assert "FIELD_ENCRYPTION_KEYS set to your own Fernet keys" in result.stderr
+
+
+def test_production_refuses_a_value_that_is_not_a_fernet_key(tmp_path: Path) -> None:
+    result = check_deploy(production_env(tmp_path, secrets.token_hex(32), "not-a-key"))
+    assert result.returncode != 0, result.stdout
+    assert "not a Fernet key" in result.stderr
+
+
+def test_the_compose_demo_encryption_key_is_not_the_development_one(
+    compose: dict[str, Any],
+) -> None:
+    env = service(compose, "web")["environment"]
+    match = re.fullmatch(
+        r"\$\{FIELD_ENCRYPTION_KEYS:-(?P<default>[^}]+)\}", env["FIELD_ENCRYPTION_KEYS"]
+    )
+    assert match, env["FIELD_ENCRYPTION_KEYS"]
+    assert match["default"] != DEV_FIELD_ENCRYPTION_KEY
+    Fernet(match["default"])  # a valid key, or production mode would not start

@@ -68,6 +68,7 @@ from commands.place import order_place
 from commands.quote import LineRequest
 from commands.refunds import payment_refund
 from commands.scans import cash_collect as payment_cod_collect
+from core.cache import reference_caches_clear
 from core.errors import Conflict, InvalidTransition, Unprocessable
 from orders.models import Order, OrderStatus
 from orders.services import Address, orders_transition
@@ -76,6 +77,7 @@ from payments.models import LedgerAccount, LedgerEntry, LedgerTransaction, Payme
 from payments.rates import rate_record
 from payments.settlement import payables_release
 from payments.splits import refund_split
+from shipping.customs.models import DutyRule
 from tests.conftest import World
 from warehouses.services import OutOfStock
 
@@ -278,8 +280,17 @@ def test_the_chart_of_accounts_comes_from_the_data_migration(db: Any) -> None:
 @pytest.fixture
 def three_merchant_order(world: World) -> Order:
     """1 tea (98 CNY), 1 pair of boots (329 CNY), 2 phones (2 x 1299 CNY),
-    each product from its own merchant, at 11.0437 RUB per CNY."""
+    each product from its own merchant, at 11.0437 RUB per CNY, with the
+    2020 duty rule (15 % over EUR 200) the figures below were worked with."""
     set_rates("11.0437")
+    DutyRule.objects.create(
+        valid_from=timezone.now().date(),
+        value_threshold_eur=D("200"),
+        weight_threshold_kg=D("31"),
+        rate=D("0.15"),
+        min_eur_per_kg=D("2"),
+    )
+    reference_caches_clear()
     order = place(world, ("TEA-0001", 1), ("BOOT-0002", 1), ("PHONE-0003", 2))
     assert (order.goods_cny, order.goods_rub, order.shipping_rub, order.duty_rub) == (
         D("3025.00"),

@@ -208,6 +208,7 @@ def test_json_cargo_manifest_adds_up_the_parcels_by_destination(world: World) ->
                 "currency": "CNY",
                 "hs_code": "620193",
                 "origin_country": "VN",
+                "product_url": "https://shop.example/products/BOOT-0002",
             },
             {
                 "sku": "PHONE-0003",
@@ -219,11 +220,20 @@ def test_json_cargo_manifest_adds_up_the_parcels_by_destination(world: World) ->
                 "currency": "CNY",
                 "hs_code": "851713",
                 "origin_country": "CN",
+                "product_url": "https://shop.example/products/PHONE-0003",
             },
         ],
         "total_value_cny": "1628.00",
         "net_weight_kg": "1.920",
         "gross_weight_kg": "1.920",
+        "identity": {
+            "passport_series": "4509",
+            "passport_number": "731902",
+            "passport_issued_on": "2015-02-10",
+            "birth_date": "1990-05-17",
+            "inn": "500100732259",
+        },
+        "duty_eur": "0.00",  # EUR 194.65: under the allowance
     }
 
 
@@ -255,6 +265,10 @@ def expected_registry_rows(departure: Departure) -> list[dict[str, str]]:
                     "recipient_phone": order.recipient_phone,
                     "recipient_address": addresses[order.recipient_name],
                     "region": order.region,
+                    "recipient_passport": "4509 731902",
+                    "recipient_passport_issued_on": "2015-02-10",
+                    "recipient_birth_date": "1990-05-17",
+                    "recipient_inn": "500100732259",
                     "item": str(number),
                     "sku": line.sku,
                     "description_ru": product.name_ru,
@@ -265,8 +279,10 @@ def expected_registry_rows(departure: Departure) -> list[dict[str, str]]:
                     "value": f"{line.unit_price_cny * pl.quantity:.2f}",
                     "currency": "CNY",
                     "origin_country": product.origin_country,
+                    "product_url": f"https://shop.example/products/{line.sku}",
                     "parcel_value_cny": f"{parcel.value_cny:.2f}",
                     "parcel_gross_weight_kg": kg(parcel.weight_g),
+                    "parcel_duty_eur": f"{parcel.duty_eur:.2f}",
                 }
             )
     return rows
@@ -326,7 +342,9 @@ def test_pdf_is_a4_landscape_with_every_parcel_in_both_scripts(world: World) -> 
     )
     data = response.content
     reader = PdfReader(io.BytesIO(data))
-    assert len(reader.pages) == 2  # the cargo manifest, then the registry
+    # The cargo manifest, then the registry: with each recipient's identity
+    # document three parcels fill a page, so the fourth turns it.
+    assert len(reader.pages) == 3
     for page in reader.pages:
         assert abs(float(page.mediabox.width) - A4_LANDSCAPE_PT[0]) < 0.5
         assert abs(float(page.mediabox.height) - A4_LANDSCAPE_PT[1]) < 0.5

@@ -78,14 +78,14 @@ def test_quote_matches_the_order_and_reserves_nothing(world: World) -> None:
     assert quote["parcels"][0]["delivery_window"] == {"min_days": 6, "max_days": 10}
 
 
-def test_order_over_the_duty_threshold_pays_duty_per_parcel(world: World) -> None:
+def test_order_over_the_duty_threshold_pays_duty(world: World) -> None:
     client = client_for(world.buyer.user)
-    # 2 phones = 2598 CNY = EUR 310.63 in one parcel: 15 % of EUR 110.63 = EUR 16.59.
+    # 2 phones = 2598 CNY = EUR 310.63, over EUR 200: 5 % of the whole = EUR 15.53.
     quote = client.post(
         "/api/v1/checkout/quote/", world.order_body(("PHONE-0003", 2)), format="json"
     ).json()
-    assert [p["duty_eur"] for p in quote["parcels"]] == [{"amount": "16.59", "currency": "EUR"}]
-    assert quote["totals"]["duty"] == "1526.28"  # 16.59 * 92
+    assert [p["duty_eur"] for p in quote["parcels"]] == [{"amount": "15.53", "currency": "EUR"}]
+    assert quote["totals"]["duty"] == "1428.76"  # 15.53 * 92
 
 
 def test_cash_on_delivery_order_is_confirmed_and_allocated_at_once(world: World) -> None:

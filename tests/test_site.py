@@ -37,6 +37,7 @@ def test_openapi_schema_is_valid_and_covers_the_api(db: Any, client: Client) -> 
     assert {
         "/api/v1/auth/register/",
         "/api/v1/auth/token/",
+        "/api/v1/account/recipient-identity/",
         "/api/v1/products/",
         "/api/v1/checkout/quote/",
         "/api/v1/orders/",
@@ -44,6 +45,7 @@ def test_openapi_schema_is_valid_and_covers_the_api(db: Any, client: Client) -> 
         "/api/v1/orders/{number}/pay/",
         "/api/v1/orders/{number}/cancel/",
         "/api/v1/orders/{number}/events/",
+        "/api/v1/orders/{number}/recipient-identity/",
         "/api/v1/tracking/{tracking_number}/",
         "/api/v1/courier/scans/",
         "/api/v1/webhooks/",

@@ -10,8 +10,6 @@ import pytest
 from core.errors import InvalidTransition
 from core.statemachine import TransitionTable
 from notifications.signing import signature_compute, signature_verify
-from shipping.customs.duty import duty_eur
-from shipping.customs.models import DutyRule
 from shipping.fulfilment.numbers import WEIGHTS, check_digit, s10_build, s10_is_valid
 from shipping.linehaul.models import Lane
 from shipping.linehaul.pricing import Unit, parcels_split, shipping_fee_cny
@@ -72,33 +70,6 @@ def test_s10_is_valid_accepts_a_good_number() -> None:
 )
 def test_s10_is_valid_rejects(number: str) -> None:
     assert s10_is_valid(number) is False
-
-
-# --- Import duty -------------------------------------------------------------
-
-
-def _duty_rule() -> DutyRule:
-    return DutyRule(
-        value_threshold_eur=Decimal("200"),
-        weight_threshold_kg=Decimal("31"),
-        rate_on_excess_value=Decimal("0.15"),
-        min_eur_per_excess_kg=Decimal("2"),
-    )
-
-
-@pytest.mark.parametrize(
-    ("value_eur", "weight_kg", "expected"),
-    [
-        ("150", "2", "0.00"),  # under both thresholds
-        ("300", "2", "15.00"),  # 15 % of EUR 100 over the value threshold
-        ("100", "35", "8.00"),  # EUR 2 for each of 4 kg over the weight threshold
-        ("300", "35", "15.00"),  # both apply: the higher, 15 > 8
-    ],
-)
-def test_duty_eur(value_eur: str, weight_kg: str, expected: str) -> None:
-    duty = duty_eur(rule=_duty_rule(), value_eur=Decimal(value_eur), weight_kg=Decimal(weight_kg))
-    assert isinstance(duty, Decimal)
-    assert duty.quantize(CENT) == Decimal(expected)
 
 
 # --- Parcel split and shipping fee -------------------------------------------

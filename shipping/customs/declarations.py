@@ -3,9 +3,11 @@ customs hold.
 
 `customs_declaration` reads the parcel, its order and its contents and returns
 the CN 23 data: the category (sale of goods), the sender (the merchants and the
-origin warehouse), the addressee (the order's recipient) and one item per
-parcel line with its description, quantity, net weight, value in CNY, HS code
-and country of origin. `declarations_for_parcels` builds many at once for the
+origin warehouse), the addressee (the order's recipient, with the identity
+document and INN customs want for an express parcel to an individual), one
+item per parcel line with its description, quantity, net weight, value in
+CNY, HS code, country of origin and the link to the good, and the customs
+payments the buyer prepaid for the parcel. `declarations_for_parcels` builds many at once for the
 departure manifests (`shipping.manifests`).
 
 A hold comes from a courier's `customs_held` scan. Operator staff resolve it:
@@ -24,7 +26,9 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from core.errors import NotFound, Unprocessable
+from core.identity import RecipientIdentity
 from core.regions import REGIONS
+from orders.models import OrderRecipientIdentity
 from shipping.fulfilment.models import Parcel, ParcelLine
 
 CATEGORY_SALE_OF_GOODS = "sale_of_goods"
@@ -82,6 +86,8 @@ class Addressee:
     region: str  # ISO 3166-2:RU code
     region_name: str
     country: str  # ISO 3166-1 alpha-2
+    # None for a parcel within Russia, or an order closed and anonymised.
+    identity: RecipientIdentity | None = None
 
     @property
     def address(self) -> str:
@@ -101,6 +107,7 @@ class DeclarationItem:
     currency: str
     hs_code: str
     origin_country: str
+    product_url: str = ""
 
 
 @dataclass(frozen=True)
@@ -118,6 +125,10 @@ class Declaration:
     total_value: Decimal
     total_net_weight_kg: Decimal
     gross_weight_kg: Decimal  # the parcel as weighed at packing
+    # Customs payments prepaid by the buyer (duty and any import VAT); None
+    # for parcels packed before they were recorded.
+    duty_eur: Decimal | None = None
+    duty_rub: Decimal | None = None
 
 
 def kg(grams: int) -> Decimal:
@@ -143,10 +154,18 @@ def declarations_for_parcels(*, parcels: Sequence[Parcel]) -> dict[int, Declarat
         .order_by("parcel_id", "id")
     ):
         lines_of[parcel_line.parcel_id].append(parcel_line)
-    return {p.id: _declaration(p, lines_of[p.id]) for p in parcels}
+    identities = {
+        saved.order_id: saved.identity()
+        for saved in OrderRecipientIdentity.objects.filter(
+            order_id__in={p.order_id for p in parcels}
+        )
+    }
+    return {p.id: _declaration(p, lines_of[p.id], identities.get(p.order_id)) for p in parcels}
 
 
-def _declaration(parcel: Parcel, lines: Sequence[ParcelLine]) -> Declaration:
+def _declaration(
+    parcel: Parcel, lines: Sequence[ParcelLine], identity: RecipientIdentity | None
+) -> Declaration:
     _check_hs_codes(parcel, lines)
     order, warehouse = parcel.order, parcel.warehouse
     merchants = {pl.line.merchant_id: pl.line.merchant for pl in lines}
@@ -161,6 +180,7 @@ def _declaration(parcel: Parcel, lines: Sequence[ParcelLine]) -> Declaration:
             currency=CURRENCY,
             hs_code=pl.line.product.hs_code,
             origin_country=pl.line.product.origin_country,
+            product_url=pl.line.product_url,
         )
         for pl in lines
     )
@@ -188,6 +208,7 @@ def _declaration(parcel: Parcel, lines: Sequence[ParcelLine]) -> Declaration:
             region=order.region,
             region_name=REGIONS.get(order.region, order.region),
             country="RU",
+            identity=identity,
         ),
         items=items,
         currency=CURRENCY,
@@ -195,6 +216,8 @@ def _declaration(parcel: Parcel, lines: Sequence[ParcelLine]) -> Declaration:
         total_value=sum((item.value for item in items), Decimal("0.00")),
         total_net_weight_kg=sum((item.net_weight_kg for item in items), Decimal("0.000")),
         gross_weight_kg=kg(parcel.weight_g),
+        duty_eur=parcel.duty_eur,
+        duty_rub=parcel.duty_rub,
     )
 
 

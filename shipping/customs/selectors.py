@@ -8,15 +8,27 @@ from django.utils.translation import gettext_lazy as _
 
 from core.cache import ReferenceCache
 from core.errors import ValidationFailed
+from shipping.customs.duty import DutyTerms
 from shipping.customs.models import DutyRule
 
-_duty_rules = ReferenceCache[DutyRule | None](seconds=30)
+_duty_rules = ReferenceCache[DutyTerms | None](seconds=30)
 
 
-def duty_rule_in_force(*, on: date) -> DutyRule:
-    rule = _duty_rules.get(
-        on, lambda: DutyRule.objects.filter(valid_from__lte=on).order_by("-valid_from").first()
+def _load(on: date) -> DutyTerms | None:
+    rule = (
+        DutyRule.objects.filter(valid_from__lte=on)
+        .prefetch_related("exclusions")
+        .order_by("-valid_from")
+        .first()
     )
     if rule is None:
+        return None
+    return DutyTerms.of(rule, [e.hs_prefix for e in rule.exclusions.all()])
+
+
+def duty_rule_in_force(*, on: date) -> DutyTerms:
+    """The terms of the rule in force on a day (an order placed that day)."""
+    terms = _duty_rules.get(on, lambda: _load(on))
+    if terms is None:
         raise ValidationFailed(_("No import duty rule is in force."), code="no_duty_rule")
-    return rule
+    return terms

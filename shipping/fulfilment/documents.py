@@ -24,6 +24,7 @@ from reportlab.platypus import (
 )
 
 from core.errors import NotFound
+from core.identity import mask_phone as phone_mask
 from core.pdf import SANS, fonts_register
 from core.pdf import pdf_build as _build
 from core.pdf import pdf_markup as _markup
@@ -346,9 +347,10 @@ def _customs(label: _Label, parcel: Parcel, lines: Sequence[ParcelLine]) -> None
 # --- A4 documents ------------------------------------------------------------
 
 
-def packing_slip_pdf(*, order_id: int) -> bytes:
+def packing_slip_pdf(*, order_id: int, mask_phone: bool = False) -> bytes:
     """The buyer's A4 packing slip, in Russian: the order, its lines and its
-    parcels with their tracking numbers."""
+    parcels with their tracking numbers. `mask_phone` for staff who may not
+    see the recipient's phone (core.tenancy.sees_personal_data)."""
     order = Order.objects.filter(id=order_id).first()
     if order is None:
         raise NotFound()
@@ -366,7 +368,10 @@ def packing_slip_pdf(*, order_id: int) -> bytes:
         Spacer(1, 4 * mm),
         Paragraph("Получатель", s["heading"]),
         Paragraph(_markup(order.recipient_name, bold=True), s["body"]),
-        Paragraph(_markup(order.recipient_phone), s["body"]),
+        Paragraph(
+            _markup(phone_mask(order.recipient_phone) if mask_phone else order.recipient_phone),
+            s["body"],
+        ),
         Paragraph(
             _markup(
                 f"{order.street}, {order.city}, {REGIONS.get(order.region, order.region)}, "

@@ -51,6 +51,15 @@ class Parcel(models.Model):
     width_mm = models.PositiveIntegerField()
     height_mm = models.PositiveIntegerField()
     value_cny = models.DecimalField(max_digits=MONEY_DIGITS, decimal_places=MONEY_PLACES)
+    # The customs payments the buyer prepaid for this parcel (duty and any
+    # import VAT), as quoted (shipping.customs.duty); empty on parcels packed
+    # before they were recorded.
+    duty_eur = models.DecimalField(
+        max_digits=MONEY_DIGITS, decimal_places=MONEY_PLACES, null=True, blank=True
+    )
+    duty_rub = models.DecimalField(
+        max_digits=MONEY_DIGITS, decimal_places=MONEY_PLACES, null=True, blank=True
+    )
     promised_min_days = models.PositiveSmallIntegerField()
     promised_max_days = models.PositiveSmallIntegerField()
     unassigned_reason = models.CharField(

@@ -19,6 +19,7 @@ from core.errors import Conflict, Forbidden, ValidationFailed
 from core.locking import Rank, lock_new
 from core.tenancy import user_is_operator_staff
 from orders.models import Order, OrderStatus
+from shipping.customs.duty import PackedContents, parcel_duties_from_plan
 from shipping.fulfilment.models import Parcel, ParcelLine
 from shipping.fulfilment.numbers import tracking_numbers_issue
 from shipping.linehaul.models import Lane
@@ -131,6 +132,7 @@ def parcels_create(
     lanes = _lanes_by_warehouse(order)
     windows = {entry["warehouse_id"]: entry for entry in order.plan}
     prices = {res.line_id: res.line.unit_price_cny for res in reservations}
+    duties = _duties(order, reservations, plan.parcels, prices)
     numbers = tracking_numbers_issue(count=len(plan.parcels))
     created = Parcel.objects.bulk_create(
         [
@@ -150,10 +152,14 @@ def parcels_create(
                 width_mm=spec.width_mm,
                 height_mm=spec.height_mm,
                 value_cny=sum((prices[k] * q for k, q in spec.lines.items()), Decimal(0)),
+                duty_eur=duty[0] if duty else None,
+                duty_rub=duty[1] if duty else None,
                 promised_min_days=windows[spec.warehouse_id]["min_days"],
                 promised_max_days=windows[spec.warehouse_id]["max_days"],
             )
-            for index, (spec, number) in enumerate(zip(plan.parcels, numbers, strict=True))
+            for index, (spec, number, duty) in enumerate(
+                zip(plan.parcels, numbers, duties, strict=True)
+            )
         ]
     )
     # bulk_create returns ids on PostgreSQL and SQLite; read back to be sure.
@@ -179,6 +185,29 @@ def parcels_label(*, parcels: Sequence[Parcel]) -> None:
             for p in parcels
         ]
     )
+
+
+def _duties(
+    order: Order,
+    reservations: Sequence[Reservation],
+    packing: Sequence[PackedParcel],
+    prices: dict[int, Decimal],
+) -> list[tuple[Decimal, Decimal] | None]:
+    """Each parcel's prepaid duty, from what the order's plan charged."""
+    product_of = {res.line_id: res.line.product_id for res in reservations}
+    contents = []
+    for spec in packing:
+        items: dict[int, int] = defaultdict(int)
+        for line_id, quantity in spec.lines.items():
+            items[product_of[line_id]] += quantity
+        contents.append(
+            PackedContents(
+                warehouse_id=spec.warehouse_id,
+                items=dict(items),
+                value_cny=sum((prices[k] * q for k, q in spec.lines.items()), Decimal(0)),
+            )
+        )
+    return parcel_duties_from_plan(plan=order.plan, parcels=contents)
 
 
 def _check_packing(reservations: Sequence[Reservation], packing: Sequence[PackedParcel]) -> None:

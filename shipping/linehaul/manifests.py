@@ -8,9 +8,10 @@ renderers below turn that data into CSV or an A4 landscape PDF; the ops API
 - Cargo manifest: the departure (number, lane, carrier, scheduled time), its
   totals (pieces, gross kg, m3) and one row per destination, the destination
   being the region of the orders' delivery address.
-- Customs registry: one entry per parcel, by tracking number: the recipient,
-  the contents as declared on its CN 23 (`shipping.customs`), the total value
-  in CNY and the gross weight.
+- Customs registry: one entry per parcel, by tracking number: the recipient
+  with the identity document and INN, the contents as declared on its CN 23
+  (`shipping.customs`) with the link to each good, the total value in CNY,
+  the gross weight and the customs payments the buyer prepaid.
 
 Weights are exact in kg to 3 decimals (grams). Volumes are summed in mm3 and
 rounded half up to 0.001 m3 at the end, for each destination and for the
@@ -36,6 +37,7 @@ from reportlab.lib.units import mm
 from reportlab.platypus import Flowable, PageBreak, Paragraph, Spacer, TableStyle
 
 from core.errors import Conflict, NotFound
+from core.identity import RecipientIdentity
 from core.regions import REGIONS
 from shipping.customs.declarations import DeclarationItem, declarations_for_parcels, kg
 from shipping.fulfilment.documents import _build, _markup, _styles, _table
@@ -98,6 +100,8 @@ class RegistryEntry:
     total_value_cny: Decimal
     net_weight_kg: Decimal
     gross_weight_kg: Decimal
+    identity: RecipientIdentity | None = None
+    duty_eur: Decimal | None = None
 
 
 @dataclass(frozen=True)
@@ -165,6 +169,8 @@ def departure_manifest(*, departure_id: int) -> Manifest:
                 total_value_cny=declaration.total_value,
                 net_weight_kg=declaration.total_net_weight_kg,
                 gross_weight_kg=declaration.gross_weight_kg,
+                identity=addressee.identity,
+                duty_eur=declaration.duty_eur,
             )
         )
     gross = kg(sum(p.weight_g for p in parcels))
@@ -209,6 +215,10 @@ REGISTRY_COLUMNS = (
     "recipient_phone",
     "recipient_address",
     "region",
+    "recipient_passport",
+    "recipient_passport_issued_on",
+    "recipient_birth_date",
+    "recipient_inn",
     "item",
     "sku",
     "description_ru",
@@ -219,8 +229,10 @@ REGISTRY_COLUMNS = (
     "value",
     "currency",
     "origin_country",
+    "product_url",
     "parcel_value_cny",
     "parcel_gross_weight_kg",
+    "parcel_duty_eur",
 )
 CARGO_COLUMNS = (
     "departure",
@@ -256,6 +268,17 @@ def manifest_registry_csv(*, manifest: Manifest) -> str:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(REGISTRY_COLUMNS)
     for entry in manifest.registry.parcels:
+        identity = entry.identity
+        document = (
+            [
+                f"{identity.passport_series} {identity.passport_number}",
+                identity.passport_issued_on.isoformat(),
+                identity.birth_date.isoformat(),
+                identity.inn,
+            ]
+            if identity
+            else ["", "", "", ""]
+        )
         for number, item in enumerate(entry.items, start=1):
             writer.writerow(
                 [
@@ -266,6 +289,7 @@ def manifest_registry_csv(*, manifest: Manifest) -> str:
                     _cell(entry.recipient_phone),
                     _cell(entry.recipient_address),
                     _cell(entry.region),
+                    *document,
                     number,
                     _cell(item.sku),
                     _cell(item.description_ru),
@@ -276,8 +300,10 @@ def manifest_registry_csv(*, manifest: Manifest) -> str:
                     item.value,
                     item.currency,
                     _cell(item.origin_country),
+                    _cell(item.product_url),
                     entry.total_value_cny,
                     entry.gross_weight_kg,
+                    "" if entry.duty_eur is None else entry.duty_eur,
                 ]
             )
     return out.getvalue()
@@ -451,6 +477,18 @@ def _registry(manifest: Manifest, s: dict[str, ParagraphStyle]) -> list[Flowable
             Paragraph(_markup(entry.recipient_phone), s["cell"]),
             Paragraph(_markup(entry.recipient_address), s["cell"]),
         ]
+        if entry.identity is not None:
+            doc = entry.identity
+            recipient.append(
+                Paragraph(
+                    _markup(
+                        f"{doc.passport_series} {doc.passport_number}"
+                        f" ({doc.passport_issued_on:%d.%m.%Y}), {doc.birth_date:%d.%m.%Y},"
+                        f" ИНН {doc.inn}"
+                    ),
+                    s["cell"],
+                )
+            )
         for index, item in enumerate(entry.items):
             first = index == 0
             rows.append(

@@ -38,8 +38,8 @@ def _kg() -> serializers.DecimalField:
     return serializers.DecimalField(max_digits=None, decimal_places=3)
 
 
-def _money() -> serializers.DecimalField:
-    return serializers.DecimalField(max_digits=None, decimal_places=2)
+def _money(allow_null: bool = False) -> serializers.DecimalField:
+    return serializers.DecimalField(max_digits=None, decimal_places=2, allow_null=allow_null)
 
 
 class DeclarationItemSerializer(serializers.Serializer):
@@ -52,6 +52,17 @@ class DeclarationItemSerializer(serializers.Serializer):
     currency = serializers.CharField()
     hs_code = serializers.CharField()
     origin_country = serializers.CharField()
+    product_url = serializers.CharField()
+
+
+class IdentityDocumentSerializer(serializers.Serializer):
+    """The recipient's passport and INN in full: these documents go to customs."""
+
+    passport_series = serializers.CharField()
+    passport_number = serializers.CharField()
+    passport_issued_on = serializers.DateField()
+    birth_date = serializers.DateField()
+    inn = serializers.CharField()
 
 
 class DeclarationMerchantSerializer(serializers.Serializer):
@@ -80,6 +91,7 @@ class AddresseeSerializer(serializers.Serializer):
     region_name = serializers.CharField()
     country = serializers.CharField()
     address = serializers.CharField()
+    identity = IdentityDocumentSerializer(allow_null=True)
 
 
 class DeclarationSerializer(serializers.Serializer):
@@ -94,6 +106,8 @@ class DeclarationSerializer(serializers.Serializer):
     total_value = _money()
     total_net_weight_kg = _kg()
     gross_weight_kg = _kg()
+    duty_eur = _money(allow_null=True)
+    duty_rub = _money(allow_null=True)
 
 
 class DepartureInfoSerializer(serializers.Serializer):
@@ -136,6 +150,8 @@ class RegistryEntrySerializer(serializers.Serializer):
     total_value_cny = _money()
     net_weight_kg = _kg()
     gross_weight_kg = _kg()
+    identity = IdentityDocumentSerializer(allow_null=True)
+    duty_eur = _money(allow_null=True)
 
 
 class CustomsRegistrySerializer(serializers.Serializer):
