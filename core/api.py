@@ -99,8 +99,9 @@ class MoneySerializer(serializers.Serializer):
 
 
 # Any operation may answer these through the framework (bad JSON, auth,
-# permissions, unknown ids, wrong method or media type, throttling).
-COMMON_ERROR_STATUSES = ("400", "401", "403", "404", "405", "406", "415", "429")
+# permissions, unknown ids, wrong method or media type, an over-size body,
+# throttling).
+COMMON_ERROR_STATUSES = ("400", "401", "403", "404", "405", "406", "413", "415", "429")
 
 
 def schema_add_common_errors(

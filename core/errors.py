@@ -11,11 +11,17 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+from django.core.exceptions import (
+    BadRequest,
+    RequestDataTooBig,
+    TooManyFieldsSent,
+    TooManyFilesSent,
+)
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.utils.encoding import force_str
 from django.utils.translation import gettext_lazy as _
-from django.views.defaults import page_not_found, server_error
+from django.views.defaults import bad_request, page_not_found, permission_denied, server_error
 from rest_framework import exceptions as drf_exceptions
 from rest_framework import status
 from rest_framework.response import Response
@@ -81,6 +87,17 @@ class Unprocessable(ApplicationError):
     code = "unprocessable"
 
 
+class RequestTooLarge(ApplicationError):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    code = "request_too_large"
+    default_message = _("The request is too large.")
+
+
+# What Django raises when reading a body or query string beyond its limits
+# (DATA_UPLOAD_MAX_MEMORY_SIZE, _NUMBER_FIELDS, _NUMBER_FILES).
+TOO_LARGE = (RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent)
+
+
 class PaymentDeclined(ApplicationError):
     status_code = status.HTTP_402_PAYMENT_REQUIRED
     code = "payment_declined"
@@ -133,6 +150,8 @@ _DRF_CODES: dict[type[Exception], tuple[str, Any]] = {
 
 
 def api_exception_handler(exc: Exception, context: Mapping[str, Any]) -> Response | None:
+    if isinstance(exc, TOO_LARGE):
+        exc = RequestTooLarge()
     if isinstance(exc, ApplicationError):
         body = error_body(exc.code, exc.message, exc.fields, **exc.extra)
         return Response(body, status=exc.status_code)
@@ -162,16 +181,48 @@ def api_exception_handler(exc: Exception, context: Mapping[str, Any]) -> Respons
     return None
 
 
+def is_api(request: HttpRequest) -> bool:
+    """The API answers in the error shape; the admin and the tracking page in HTML."""
+    return request.path.startswith("/api/")
+
+
+def error_response(exc: ApplicationError) -> JsonResponse:
+    """The error shape outside DRF views (middleware, Django's error handlers)."""
+    body = error_body(exc.code, exc.message, exc.fields, **exc.extra)
+    return JsonResponse(body, status=exc.status_code)
+
+
+def json_bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if not is_api(request):
+        return bad_request(request, exception or BadRequest())
+    if isinstance(exception, TOO_LARGE):
+        return error_response(RequestTooLarge())
+    return error_response(
+        ApplicationError(_("The request could not be understood."), code="bad_request")
+    )
+
+
+def json_permission_denied(
+    request: HttpRequest, exception: Exception | None = None
+) -> HttpResponse:
+    if not is_api(request):
+        return permission_denied(request, exception or DjangoPermissionDenied())
+    return error_response(Forbidden())
+
+
 def json_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
-    if not request.path.startswith("/api/"):
+    if not is_api(request):
         return page_not_found(request, exception or Http404())
-    return JsonResponse(error_body("not_found", _("Not found.")), status=404)
+    return error_response(NotFound())
 
 
 def json_server_error(request: HttpRequest) -> HttpResponse:
-    if not request.path.startswith("/api/"):
+    if not is_api(request):
         return server_error(request)
-    return JsonResponse(
-        error_body("server_error", _("Something went wrong on our side. Please try again.")),
-        status=500,
+    return error_response(
+        ApplicationError(
+            _("Something went wrong on our side. Please try again."),
+            code="server_error",
+            status_code=500,
+        )
     )

@@ -4,7 +4,8 @@ The key row is committed on its own before the work starts, so a concurrent
 request with the same key sees it (409). The response is stored in the same
 transaction as the work, so a crash leaves either both or neither. Only
 successful responses are kept: a request that failed may be retried with the
-same key.
+same key. A replay sends the first response's bytes and content type as they
+were, with `Idempotent-Replayed: true`.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any, TypeVar, cast
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection
+from django.http import HttpResponse, HttpResponseBase
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from rest_framework.request import Request
@@ -30,8 +32,13 @@ from core.errors import Conflict, Unprocessable, ValidationFailed
 from core.locking import locked_transaction
 from core.models import IdempotencyKey
 from core.rawsql import insert_rows
+from core.validators import CONTROL_CHARACTERS
 
 HEADER = "Idempotency-Key"
+REPLAYED_HEADER = "Idempotent-Replayed"
+# The row keeps the path for people reading it (the admin); the fingerprint,
+# made from the whole path, is what tells requests apart.
+PATH_MAX_LENGTH = cast(int, IdempotencyKey._meta.get_field("path").max_length)
 ViewMethod = TypeVar("ViewMethod", bound=Callable[..., "Response | AfterCommit"])
 
 
@@ -130,21 +137,51 @@ def _key_insert(
     return IdempotencyKey(id=inserted[0][0], **fields)
 
 
-def idempotency_key_complete(*, row: IdempotencyKey, response: Response) -> None:
-    # One hand-written UPDATE on every success; the body goes in as the JSON
-    # text it is stored as.
+def idempotency_key_complete(
+    *, row: IdempotencyKey, status: int, content: bytes, content_type: str
+) -> None:
+    # One hand-written UPDATE on every success.
     table = connection.ops.quote_name(IdempotencyKey._meta.db_table)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {table} SET status = %s, response_status = %s, response_body = %s"  # noqa: S608
-            " WHERE id = %s",
-            [
-                IdempotencyKey.Status.COMPLETE,
-                response.status_code,
-                json.dumps(response.data, cls=DjangoJSONEncoder),
-                row.pk,
-            ],
+            f"UPDATE {table} SET status = %s, response_status = %s,"  # noqa: S608
+            " response_content = %s, response_content_type = %s WHERE id = %s",
+            [IdempotencyKey.Status.COMPLETE, status, content, content_type, row.pk],
         )
+
+
+def idempotency_key_replay(*, row: IdempotencyKey) -> HttpResponseBase:
+    """The stored response again: its very bytes, or for a row stored before
+    they were kept, its JSON rendered anew."""
+    headers = {REPLAYED_HEADER: "true"}
+    if row.response_content is None:
+        return Response(row.response_body, status=row.response_status, headers=headers)
+    return HttpResponse(
+        bytes(row.response_content),  # memoryview on PostgreSQL
+        status=row.response_status,
+        content_type=row.response_content_type or None,
+        headers=headers,
+    )
+
+
+def _response_store(view: Any, request: Request, row: IdempotencyKey, response: Response) -> None:
+    """Store the response's body and content type as the client will get them.
+
+    DRF renders a Response after the view returns, outside the transaction
+    that stores it; render it now, as DRF would (same renderer, media type and
+    context), so the bytes stored are the bytes sent. DRF does not render a
+    response twice."""
+    if not response.is_rendered:
+        response.accepted_renderer = request.accepted_renderer
+        response.accepted_media_type = request.accepted_media_type
+        response.renderer_context = view.get_renderer_context()  # type: ignore[attr-defined]
+        response.render()
+    idempotency_key_complete(
+        row=row,
+        status=response.status_code,
+        content=response.content,
+        content_type=response.get("Content-Type", ""),
+    )
 
 
 def idempotency_key_release(*, row: IdempotencyKey) -> None:
@@ -172,6 +209,12 @@ def read_key(request: Request, *, required: bool) -> str | None:
             code="idempotency_key_invalid",
             fields={HEADER: [_("Use 1 to 255 characters.")]},
         )
+    if CONTROL_CHARACTERS.search(key):
+        raise ValidationFailed(
+            _("The Idempotency-Key header may not contain control characters."),
+            code="idempotency_key_invalid",
+            fields={HEADER: [_("Control characters are not allowed here.")]},
+        )
     return key
 
 
@@ -191,7 +234,7 @@ def idempotent(*, required: bool = False) -> Callable[[ViewMethod], ViewMethod]:
 
     def decorator(view_method: ViewMethod) -> ViewMethod:
         @functools.wraps(view_method)
-        def wrapper(view: Any, request: Request, *args: Any, **kwargs: Any) -> Response:
+        def wrapper(view: Any, request: Request, *args: Any, **kwargs: Any) -> HttpResponseBase:
             key = read_key(request, required=required)
             if key is None:
                 result = view_method(view, request, *args, **kwargs)
@@ -204,14 +247,10 @@ def idempotent(*, required: bool = False) -> Callable[[ViewMethod], ViewMethod]:
                 key=key,
                 fingerprint=fingerprint,
                 method=request.method or "",
-                path=request.path,
+                path=request.path[:PATH_MAX_LENGTH],
             )
             if replay:
-                return Response(
-                    row.response_body,
-                    status=row.response_status,
-                    headers={"Idempotent-Replayed": "true"},
-                )
+                return idempotency_key_replay(row=row)
             try:
                 with locked_transaction():
                     result = view_method(view, request, *args, **kwargs)
@@ -220,14 +259,14 @@ def idempotent(*, required: bool = False) -> Callable[[ViewMethod], ViewMethod]:
                     else:
                         deferred, response = None, result
                         if 200 <= response.status_code < 300:
-                            idempotency_key_complete(row=row, response=response)
+                            _response_store(view, request, row, response)
                 if deferred is not None:
                     # The work is committed: the key stays taken (in progress)
                     # until the answer is stored, so a retry meanwhile is a 409,
                     # never a second attempt.
                     response = deferred.respond()
                     if 200 <= response.status_code < 300:
-                        idempotency_key_complete(row=row, response=response)
+                        _response_store(view, request, row, response)
             except BaseException:
                 idempotency_key_release(row=row)
                 raise

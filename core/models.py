@@ -22,7 +22,11 @@ class IdempotencyKey(models.Model):
     path = models.CharField(max_length=500)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.IN_PROGRESS)
     response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    # Rows written before response_content: replayed from this JSON, re-rendered.
     response_body = models.JSONField(null=True, blank=True)
+    # The bytes sent the first time, replayed as they are (jsonb reorders keys).
+    response_content = models.BinaryField(null=True, blank=True)
+    response_content_type = models.CharField(max_length=100, blank=True, db_default="")
     locked_at = models.DateTimeField()
     created_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField(db_index=True)

@@ -26,3 +26,7 @@ def inn_validator(value: str) -> None:
 
 passport_series_validator = RegexValidator(r"^\d{4}$", _("A Russian passport series has 4 digits."))
 passport_number_validator = RegexValidator(r"^\d{6}$", _("A Russian passport number has 6 digits."))
+
+# C0 control characters and DEL: never in an id, a key or a header value (a
+# horizontal tab may separate words in a header, so it is let through).
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")

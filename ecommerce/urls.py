@@ -7,6 +7,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from accounts import api as accounts_api
 from commands import api as commands_api
 from commands import courier_api, ops_api, orders_api, provider_api
+from core.converters import converters_register
 from notifications import api as notifications_api
 from payments import settlement_api
 from payments.cod import api as cod_api
@@ -28,6 +29,9 @@ def healthz(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"status": "ok", "database": "up"})
 
 
+# Before the routes: they name these converters.
+converters_register()
+
 v1 = [
     path("auth/register/", accounts_api.RegisterView.as_view(), name="auth-register"),
     path("auth/token/", accounts_api.TokenView.as_view(), name="auth-token"),
@@ -39,12 +43,16 @@ v1 = [
     path("products/", commands_api.ProductListView.as_view(), name="product-list"),
     path("checkout/quote/", orders_api.QuoteView.as_view(), name="checkout-quote"),
     path("orders/", orders_api.OrderListCreateView.as_view(), name="order-list"),
-    path("orders/<str:number>/", orders_api.OrderDetailView.as_view(), name="order-detail"),
-    path("orders/<str:number>/events/", orders_api.OrderEventsView.as_view(), name="order-events"),
-    path("orders/<str:number>/pay/", orders_api.OrderPayView.as_view(), name="order-pay"),
-    path("orders/<str:number>/cancel/", orders_api.OrderCancelView.as_view(), name="order-cancel"),
+    path("orders/<order:number>/", orders_api.OrderDetailView.as_view(), name="order-detail"),
     path(
-        "orders/<str:number>/recipient-identity/",
+        "orders/<order:number>/events/", orders_api.OrderEventsView.as_view(), name="order-events"
+    ),
+    path("orders/<order:number>/pay/", orders_api.OrderPayView.as_view(), name="order-pay"),
+    path(
+        "orders/<order:number>/cancel/", orders_api.OrderCancelView.as_view(), name="order-cancel"
+    ),
+    path(
+        "orders/<order:number>/recipient-identity/",
         customs_api.OrderRecipientIdentityView.as_view(),
         name="order-recipient-identity",
     ),
@@ -59,86 +67,86 @@ v1 = [
         name="payments-webhook-yookassa",
     ),
     path(
-        "payments/sandbox/confirm/<str:reference>/",
+        "payments/sandbox/confirm/<sandbox_ref:reference>/",
         provider_api.SandboxConfirmView.as_view(),
         name="payments-sandbox-confirm",
     ),
     path(
-        "ops/payments/<int:payment_id>/refund/",
+        "ops/payments/<id:payment_id>/refund/",
         ops_api.OpsPaymentRefundView.as_view(),
         name="ops-payment-refund",
     ),
     path(
-        "tracking/<str:tracking_number>/",
+        "tracking/<s10:tracking_number>/",
         tracking_api.TrackingView.as_view(),
         name="tracking-detail",
     ),
     path("courier/scans/", courier_api.CourierScansView.as_view(), name="courier-scans"),
     path("webhooks/", notifications_api.WebhookListCreateView.as_view(), name="webhook-list"),
     path(
-        "webhooks/<int:subscription_id>/",
+        "webhooks/<id:subscription_id>/",
         notifications_api.WebhookDetailView.as_view(),
         name="webhook-detail",
     ),
     path(
-        "ops/orders/<str:number>/pack/",
+        "ops/orders/<order:number>/pack/",
         ops_api.OpsOrderPackView.as_view(),
         name="ops-order-pack",
     ),
     path(
-        "ops/orders/<str:number>/review/",
+        "ops/orders/<order:number>/review/",
         ops_api.OpsOrderReviewView.as_view(),
         name="ops-order-review",
     ),
     path(
-        "ops/orders/<str:number>/packing-slip/",
+        "ops/orders/<order:number>/packing-slip/",
         documents_api.OpsPackingSlipView.as_view(),
         name="ops-packing-slip",
     ),
     path(
-        "ops/parcels/<str:tracking_number>/label/",
+        "ops/parcels/<s10:tracking_number>/label/",
         documents_api.OpsParcelLabelView.as_view(),
         name="ops-parcel-label",
     ),
     path(
-        "ops/parcels/<str:tracking_number>/declaration/",
+        "ops/parcels/<s10:tracking_number>/declaration/",
         manifests_api.OpsParcelDeclarationView.as_view(),
         name="ops-parcel-declaration",
     ),
     path(
-        "ops/warehouses/<str:code>/pick-list/",
+        "ops/warehouses/<warehouse:code>/pick-list/",
         documents_api.OpsPickListView.as_view(),
         name="ops-pick-list",
     ),
     path(
-        "ops/warehouses/<str:code>/pick-list/pdf/",
+        "ops/warehouses/<warehouse:code>/pick-list/pdf/",
         documents_api.OpsPickListPdfView.as_view(),
         name="ops-pick-list-pdf",
     ),
-    path("ops/lanes/<str:code>/plan/", linehaul_api.OpsLanePlanView.as_view(), name="ops-plan"),
+    path("ops/lanes/<lane:code>/plan/", linehaul_api.OpsLanePlanView.as_view(), name="ops-plan"),
     path("ops/departures/", linehaul_api.OpsDepartureListView.as_view(), name="ops-departures"),
     path(
-        "ops/departures/<int:departure_id>/status/",
+        "ops/departures/<id:departure_id>/status/",
         linehaul_api.OpsDepartureStatusView.as_view(),
         name="ops-departure-status",
     ),
     path(
-        "ops/departures/<int:departure_id>/manifest/",
+        "ops/departures/<id:departure_id>/manifest/",
         manifests_api.OpsDepartureManifestView.as_view(),
         name="ops-departure-manifest",
     ),
     path(
-        "ops/departures/<int:departure_id>/manifest/pdf/",
+        "ops/departures/<id:departure_id>/manifest/pdf/",
         manifests_api.OpsDepartureManifestPdfView.as_view(),
         name="ops-departure-manifest-pdf",
     ),
     path(
-        "ops/departures/<int:departure_id>/manifest/registry-csv/",
+        "ops/departures/<id:departure_id>/manifest/registry-csv/",
         manifests_api.OpsDepartureRegistryCsvView.as_view(),
         name="ops-departure-registry-csv",
     ),
     path(
-        "ops/departures/<int:departure_id>/manifest/cargo-csv/",
+        "ops/departures/<id:departure_id>/manifest/cargo-csv/",
         manifests_api.OpsDepartureCargoCsvView.as_view(),
         name="ops-departure-cargo-csv",
     ),
@@ -148,22 +156,22 @@ v1 = [
         name="merchant-statements",
     ),
     path(
-        "merchant/statements/<int:statement_id>/",
+        "merchant/statements/<id:statement_id>/",
         settlement_api.MerchantStatementDetailView.as_view(),
         name="merchant-statement-detail",
     ),
     path(
-        "merchant/statements/<int:statement_id>/csv/",
+        "merchant/statements/<id:statement_id>/csv/",
         settlement_api.MerchantStatementCsvView.as_view(),
         name="merchant-statement-csv",
     ),
     path(
-        "merchant/statements/<int:statement_id>/pdf/",
+        "merchant/statements/<id:statement_id>/pdf/",
         settlement_api.MerchantStatementPdfView.as_view(),
         name="merchant-statement-pdf",
     ),
     path(
-        "ops/couriers/<int:courier_id>/remittances/",
+        "ops/couriers/<id:courier_id>/remittances/",
         cod_api.OpsCourierRemittanceView.as_view(),
         name="ops-courier-remittances",
     ),
@@ -174,17 +182,17 @@ v1 = [
     ),
     path("ops/transfers/", linehaul_api.OpsTransferCreateView.as_view(), name="ops-transfers"),
     path(
-        "ops/transfers/<int:transfer_id>/dispatch/",
+        "ops/transfers/<id:transfer_id>/dispatch/",
         ops_api.OpsTransferDispatchView.as_view(),
         name="ops-transfer-dispatch",
     ),
     path(
-        "ops/transfers/<int:transfer_id>/receive/",
+        "ops/transfers/<id:transfer_id>/receive/",
         ops_api.OpsTransferReceiveView.as_view(),
         name="ops-transfer-receive",
     ),
     path(
-        "ops/transfers/<int:transfer_id>/cancel/",
+        "ops/transfers/<id:transfer_id>/cancel/",
         linehaul_api.OpsTransferCancelView.as_view(),
         name="ops-transfer-cancel",
     ),
@@ -199,5 +207,7 @@ urlpatterns = [
     path("track/<str:tracking_number>", tracking_page.tracking_page, name="tracking-page"),
 ]
 
+handler400 = "core.errors.json_bad_request"
+handler403 = "core.errors.json_permission_denied"
 handler404 = "core.errors.json_not_found"
 handler500 = "core.errors.json_server_error"

@@ -1,0 +1,81 @@
+"""Refuses, before any view runs, input that no view can handle.
+
+Each of these reached the database and ended in a 500: PostgreSQL cannot hold
+the NUL character in text, so a NUL in a query parameter or a header used in
+a lookup (a token, an Idempotency-Key) failed there. And DRF's JSON parser
+reads a body whatever its size, so DATA_UPLOAD_MAX_MEMORY_SIZE held only for
+forms: the size is checked here, from Content-Length, before the body is read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.conf import settings
+from django.core.exceptions import BadRequest
+from django.http import Http404, HttpRequest, HttpResponse
+from django.utils.translation import gettext_lazy as _
+
+from core.errors import (
+    ApplicationError,
+    NotFound,
+    RequestTooLarge,
+    ValidationFailed,
+    error_response,
+    is_api,
+)
+from core.validators import CONTROL_CHARACTERS
+
+
+def request_refusal(request: HttpRequest) -> ApplicationError | None:
+    """Why the request is refused outright, or None to let it through."""
+    if CONTROL_CHARACTERS.search(request.path):
+        # No route's ids hold them: nothing by that name exists.
+        return NotFound()
+    for name, value in request.headers.items():
+        if CONTROL_CHARACTERS.search(value):
+            return ValidationFailed(
+                _("A request header contains control characters."),
+                code="invalid_header",
+                fields={name: [_("Control characters are not allowed here.")]},
+            )
+    for name, values in request.GET.lists():
+        if "\x00" in name or any("\x00" in value for value in values):
+            return ValidationFailed(
+                _("A query parameter contains the NUL character."),
+                code="invalid_query",
+                fields={name.replace("\x00", "\ufffd"): [_("The NUL character is not allowed.")]},
+            )
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    if limit is not None and is_api(request) and _content_length(request) > limit:
+        return RequestTooLarge(
+            _("The request body is larger than %(limit)d bytes.") % {"limit": limit}
+        )
+    return None
+
+
+def _content_length(request: HttpRequest) -> int:
+    try:
+        return int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        # Django reads no body then either.
+        return 0
+
+
+class RequestGuardMiddleware:
+    """request_refusal for every request: in the error shape under /api/,
+    through Django's HTML 400 and 404 pages elsewhere (admin, tracking page).
+    After LocaleMiddleware, so the message is in the caller's language."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        refusal = request_refusal(request)
+        if refusal is None:
+            return self.get_response(request)
+        if is_api(request):
+            return error_response(refusal)
+        if isinstance(refusal, NotFound):
+            raise Http404
+        raise BadRequest(str(refusal))
