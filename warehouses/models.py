@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
@@ -15,7 +16,12 @@ class Warehouse(models.Model):
         BORDER = "border", _("Border")
         OVERSEAS = "overseas", _("Overseas (Russia)")
 
-    code = models.CharField(max_length=8, unique=True)
+    # The ops URLs take codes of these characters only (core.converters).
+    code = models.CharField(
+        max_length=8,
+        unique=True,
+        validators=[RegexValidator(r"^[A-Za-z0-9_-]+$", _("Use letters, digits, _ and -."))],
+    )
     name = models.CharField(max_length=100)
     kind = models.CharField(max_length=10, choices=Kind.choices)
     city = models.CharField(max_length=100)

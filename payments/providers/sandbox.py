@@ -216,7 +216,7 @@ class SandboxProvider:
                 decline_code=str(data.get("decline_code", "")),
             )
             details = _chargeback_details(data) if state.status == CHARGED_BACK else {}
-        except (ValueError, KeyError, TypeError, ArithmeticError) as error:
+        except (ValueError, KeyError, TypeError, ArithmeticError, RecursionError) as error:
             raise NotificationRejected(_("The notification could not be read.")) from error
         if state.status not in NOTIFIED_STATUSES:
             raise NotificationRejected(_("The notification could not be read."))

@@ -174,7 +174,7 @@ class YooKassaProvider:
             payload: Any = json.loads(body)
             event = str(payload["event"])
             object_id = str(payload["object"]["id"])
-        except (ValueError, KeyError, TypeError) as error:
+        except (ValueError, KeyError, TypeError, RecursionError) as error:
             raise NotificationRejected(_("The notification could not be read.")) from error
         if payload.get("type") != "notification" or not object_id:
             raise NotificationRejected(_("The notification could not be read."))

@@ -4,6 +4,7 @@ them, and the stock transfers that ride the departures."""
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
@@ -20,7 +21,12 @@ class Lane(models.Model):
         ROAD = "road", _("Road")
         RAIL = "rail", _("Rail")
 
-    code = models.CharField(max_length=20, unique=True)
+    # The ops URLs take codes of these characters only (core.converters).
+    code = models.CharField(
+        max_length=20,
+        unique=True,
+        validators=[RegexValidator(r"^[A-Za-z0-9_-]+$", _("Use letters, digits, _ and -."))],
+    )
     name = models.CharField(max_length=100)
     origin = models.ForeignKey(Warehouse, on_delete=models.PROTECT, related_name="lanes")
     origin_hub = models.CharField(max_length=3, help_text=_("IATA or hub code, e.g. HRB"))
