@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -39,6 +42,10 @@ def pytest_configure(config: pytest.Config) -> None:
     # cost about 0.2 s per factory-made user, most of each test's setup. The
     # tests check who may log in, not how hard a stolen hash is to crack.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # Catalogue images and thumbnails go to a directory of this run, never to var/.
+    media = tempfile.mkdtemp(prefix="amur-test-media-")
+    atexit.register(shutil.rmtree, media, ignore_errors=True)
+    settings.MEDIA_ROOT = media
 
 
 def _services_missing(marker: str) -> str | None:
