@@ -270,9 +270,11 @@ class Product(Translated):
 
     def clean(self) -> None:
         super().clean()
-        if self.listing_id is None:
+        try:
+            # Also a listing being created in the same admin form, not saved yet.
+            listing = self.listing
+        except Listing.DoesNotExist:
             return
-        listing = self.listing
         if self.merchant_id is not None and listing.merchant_id != self.merchant_id:
             raise ValidationError({"listing": _("The listing belongs to another merchant.")})
         errors = variant_attribute_errors(self.attributes, list(listing.axes))
