@@ -76,6 +76,7 @@ def test_rouble_bounds_on_an_exact_boundary() -> None:
 
 
 # Variants -------------------------------------------------------------------------
+# Messages are in Russian, the default language, outside a request.
 
 
 def test_variants_fit_their_listings_axes_once_each(shop: Shop) -> None:
@@ -87,7 +88,7 @@ def test_variants_fit_their_listings_axes_once_each(shop: Shop) -> None:
             shipping=SHIPPING,
             attributes={"colour": "red"},
         )
-    assert missing.value.fields == {"attributes": ["Give exactly the listing's attributes: size."]}
+    assert missing.value.fields == {"attributes": ["Укажите ровно атрибуты карточки: size."]}
     with pytest.raises(ValidationFailed) as twice:
         product_create(
             listing=shop.jacket,
@@ -96,7 +97,7 @@ def test_variants_fit_their_listings_axes_once_each(shop: Shop) -> None:
             shipping=SHIPPING,
             attributes={"size": " M "},
         )
-    assert twice.value.fields == {"__all__": ["The listing has a variant with these attributes."]}
+    assert twice.value.fields == {"__all__": ["В карточке уже есть вариант с такими атрибутами."]}
     large = product_create(
         listing=shop.jacket,
         sku="JKT-L",
@@ -147,7 +148,7 @@ def test_a_listing_names_known_attributes_and_a_variant_its_merchant(shop: Shop)
             names=Names("Ботинки", "靴子", "Boots"),
             axes=["shoe-size"],
         )
-    assert unknown.value.fields == {"axes": ["Unknown attributes: shoe-size."]}
+    assert unknown.value.fields == {"axes": ["Неизвестные атрибуты: shoe-size."]}
     stranger = MerchantFactory.create(code="stranger")
     product = Product(
         merchant=stranger,
@@ -164,7 +165,7 @@ def test_a_listing_names_known_attributes_and_a_variant_its_merchant(shop: Shop)
         height_mm=1,
         price_cny=Decimal("1.00"),
     )
-    with pytest.raises(Exception, match="another merchant"):
+    with pytest.raises(Exception, match="другому продавцу"):
         product.full_clean()
 
 
@@ -203,7 +204,7 @@ def test_a_png_with_transparency_gets_jpeg_thumbnails(shop: Shop) -> None:
 def test_what_is_not_a_picture_is_refused(shop: Shop) -> None:
     with pytest.raises(ValidationFailed) as text:
         listing_image_add(listing=shop.jacket, image=ContentFile(b"hello", name="a.jpg"))
-    assert text.value.fields == {"image": ["Upload a JPEG, PNG or WebP picture."]}
+    assert text.value.fields == {"image": ["Загрузите изображение JPEG, PNG или WebP."]}
     gif = BytesIO()
     Image.new("RGB", (10, 10)).save(gif, "GIF")
     with pytest.raises(ValidationFailed) as wrong_kind:
@@ -214,7 +215,7 @@ def test_what_is_not_a_picture_is_refused(shop: Shop) -> None:
     )
     with pytest.raises(ValidationFailed) as elsewhere:
         listing_image_add(listing=other, image=jpeg(), product=shop.medium)
-    assert elsewhere.value.fields == {"product": ["This variant is not in the listing."]}
+    assert elsewhere.value.fields == {"product": ["Этого варианта нет в карточке."]}
     assert ListingImage.objects.filter(listing=other).count() == 0
 
 
