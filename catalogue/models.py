@@ -52,6 +52,23 @@ class Translated(models.Model):
         return self.text_in("name", language)
 
 
+class Described(Translated):
+    """Names and descriptions in the three languages, as the storefront shows them."""
+
+    name_ru = models.CharField(max_length=200)
+    name_zh = models.CharField(max_length=200)
+    name_en = models.CharField(max_length=200)
+    description_ru = models.TextField(blank=True)
+    description_zh = models.TextField(blank=True)
+    description_en = models.TextField(blank=True)
+
+    class Meta:
+        abstract = True
+
+    def description_in(self, language: str) -> str:
+        return self.text_in("description", language)
+
+
 class Merchant(models.Model):
     code = models.SlugField(max_length=40, unique=True)
     name = models.CharField(max_length=200)
@@ -149,18 +166,12 @@ class AttributeValue(Translated):
         return self.text_in("name", language) or self.value
 
 
-class Listing(Translated):
+class Listing(Described):
     """One product card of the storefront: what the buyer reads and sees. Its
     variants are the products (SKUs) that point to it."""
 
     merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="listings")
     slug = models.SlugField(max_length=100, unique=True)
-    name_ru = models.CharField(max_length=200)
-    name_zh = models.CharField(max_length=200)
-    name_en = models.CharField(max_length=200)
-    description_ru = models.TextField(blank=True)
-    description_zh = models.TextField(blank=True)
-    description_en = models.TextField(blank=True)
     category = models.ForeignKey(
         Category, on_delete=models.PROTECT, null=True, blank=True, related_name="listings"
     )
@@ -209,7 +220,7 @@ def variant_attribute_errors(attributes: Any, axes: list[str]) -> list[str]:
     return errors
 
 
-class Product(Translated):
+class Product(Described):
     """A SKU: one variant of a listing, with its own price, weight, HS code and
     stock. Orders, stock levels, parcels and transfers point here."""
 
@@ -224,12 +235,6 @@ class Product(Translated):
     )
     # Values along the listing's axes, e.g. {"size": "XL", "colour": "black"}.
     attributes = models.JSONField(default=dict, blank=True, verbose_name=_("attributes"))
-    name_ru = models.CharField(max_length=200)
-    name_zh = models.CharField(max_length=200)
-    name_en = models.CharField(max_length=200)
-    description_ru = models.TextField(blank=True)
-    description_zh = models.TextField(blank=True)
-    description_en = models.TextField(blank=True)
     hs_code = models.CharField(max_length=10, validators=[hs_code_validator])
     weight_g = models.PositiveIntegerField(validators=[MinValueValidator(1)])
     length_mm = models.PositiveIntegerField(validators=[MinValueValidator(1)])
@@ -281,9 +286,6 @@ class Product(Translated):
         if errors:
             raise ValidationError({"attributes": errors})
         self.attributes = {k: self.attributes[k].strip() for k in sorted(self.attributes)}
-
-    def description_in(self, language: str) -> str:
-        return self.text_in("description", language)
 
     @property
     def volume_cm3(self) -> Decimal:

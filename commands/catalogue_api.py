@@ -110,6 +110,7 @@ class ProductListView(StorefrontView, generics.ListAPIView):
 
 class ProductDetailView(StorefrontView):
     serializer_class = ProductSerializer
+    filter_backends: list[type] = []
 
     @extend_schema(
         parameters=[LANG_PARAMETER, REGION_PARAMETER],
@@ -151,6 +152,7 @@ class ListingListView(StorefrontView, generics.ListAPIView):
 
 class ListingDetailView(StorefrontView):
     serializer_class = ListingSerializer
+    filter_backends: list[type] = []
 
     @extend_schema(
         parameters=[LANG_PARAMETER, REGION_PARAMETER],
@@ -167,6 +169,9 @@ class CategoryTreeView(StorefrontView):
     """The whole category tree, roots first, each with its children."""
 
     serializer_class = CategoryNodeSerializer
+    # One answer, the whole tree: neither filtered nor paged.
+    filter_backends: list[type] = []
+    pagination_class = None
 
     @extend_schema(
         parameters=[LANG_PARAMETER],

@@ -214,7 +214,7 @@ def _listing_common(listing: Listing, shop: Storefront, request: Request) -> dic
         "id": listing.id,
         "slug": listing.slug,
         "name": listing.name_in(shop.language),
-        "description": listing.text_in("description", shop.language),
+        "description": listing.description_in(shop.language),
         "category": _category(listing.category, shop),
         "images": [_image(i, listing, sku_of, shop, request) for i in listing.images.all()],
         "attributes": _axes(listing, variants, shop),
