@@ -23,7 +23,7 @@ from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
 from accounts.models import Buyer
-from catalogue.models import Merchant, Product
+from catalogue.models import Listing, Merchant, Product
 from payments.rates import rate_record
 from shipping.linehaul.models import Lane, LaneRegion
 from warehouses.models import StockLevel, StockMovement, Warehouse
@@ -53,10 +53,17 @@ def harbin_lane(merchant_code: str) -> tuple[Merchant, Warehouse, Lane]:
 
 def main(skus: int, buyers: int, units: int) -> None:
     merchant, hrb, _lane = harbin_lane("bench")
+    listings = Listing.objects.bulk_create(
+        [
+            Listing(merchant=merchant, slug=f"b-{i:05d}", name_ru="-", name_zh="-", name_en="-")
+            for i in range(skus)
+        ]
+    )
     products = Product.objects.bulk_create(
         [
             Product(
                 merchant=merchant,
+                listing=listings[i],
                 sku=f"B-{i:05d}",
                 name_ru=f"Товар {i}",
                 name_zh=f"商品{i}",

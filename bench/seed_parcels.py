@@ -41,7 +41,7 @@ from rest_framework.authtoken.models import Token
 
 from accounts.models import Buyer, Courier
 from bench.seed import harbin_lane
-from catalogue.models import Product
+from catalogue.models import Listing, Product
 from orders.models import Order, OrderLine, OrderStatus
 from shipping.fulfilment.models import Parcel, ParcelLine, ParcelStatus, TrackingSeries
 from shipping.fulfilment.numbers import s10_build
@@ -60,8 +60,12 @@ def main(parcels: int, buyers: int, stage: str) -> None:
     unusable = make_password(None)
     with transaction.atomic():
         merchant, hrb, lane = harbin_lane("bench-parcels")
+        listing = Listing.objects.create(
+            merchant=merchant, slug="tea-bench", name_ru="Чай", name_zh="茶", name_en="Tea"
+        )
         product = Product.objects.create(
             merchant=merchant,
+            listing=listing,
             sku="TEA-BENCH",
             name_ru="Чай",
             name_zh="茶",

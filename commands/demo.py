@@ -16,6 +16,7 @@ from accounts.models import Buyer, BuyerIdentity, Courier, MerchantStaff
 from accounts.services import buyer_identity_save
 from catalogue.models import Merchant, Product
 from commands import demo_data as data
+from commands.demo_catalogue import catalogue_seed
 from commands.pack import order_pack
 from commands.pay import payment_card_charge
 from commands.place import order_place
@@ -35,6 +36,13 @@ MERCHANT_PERMISSIONS = [
     ("catalogue", "view_product"),
     ("catalogue", "add_product"),
     ("catalogue", "change_product"),
+    ("catalogue", "view_listing"),
+    ("catalogue", "add_listing"),
+    ("catalogue", "change_listing"),
+    ("catalogue", "view_listingimage"),
+    ("catalogue", "add_listingimage"),
+    ("catalogue", "change_listingimage"),
+    ("catalogue", "delete_listingimage"),
     ("orders", "view_order"),
     ("orders", "change_order"),
     ("orders", "view_orderevent"),
@@ -84,42 +92,23 @@ def _catalogue() -> list[Product]:
     merchants = []
     group = _merchant_group()
     for code, name, name_zh, city in data.MERCHANTS:
+        display_ru, display_zh, display_en = data.MERCHANT_DISPLAY_NAMES[code]
         merchant, _created = Merchant.objects.get_or_create(
-            code=code, defaults={"name": name, "name_zh": name_zh, "city": city}
+            code=code,
+            defaults={
+                "name": name,
+                "name_zh": name_zh,
+                "city": city,
+                "display_name_ru": display_ru,
+                "display_name_zh": display_zh,
+                "display_name_en": display_en,
+            },
         )
         staff = _user(f"{code}@merchant.example.cn", password=data.DEMO_PASSWORD, staff=True)
         staff.groups.add(group)
         MerchantStaff.objects.get_or_create(user=staff, defaults={"merchant": merchant})
         merchants.append(merchant)
-    products = []
-    index = 0
-    for ru, zh, en, hs, grams, (length, w, h), price in data.PRODUCTS:
-        for suffix_ru, suffix_zh, suffix_en, bigger in data.VARIANTS:
-            merchant = merchants[index % len(merchants)]
-            sku = f"{merchant.code.split('-')[0][:3].upper()}-{index + 1:04d}"
-            product, _created = Product.objects.get_or_create(
-                sku=sku,
-                defaults={
-                    "merchant": merchant,
-                    "name_ru": ru + suffix_ru,
-                    "name_zh": zh + suffix_zh,
-                    "name_en": en + suffix_en,
-                    "description_ru": f"{ru}. Доставка из Китая.",
-                    "description_zh": f"{zh}。从中国发货。",
-                    "description_en": f"{en}. Shipped from China.",
-                    "hs_code": hs,
-                    "weight_g": int(grams * (1.4 if bigger else 1)),
-                    "length_mm": length,
-                    "width_mm": w,
-                    "height_mm": int(h * (1.3 if bigger else 1)),
-                    "price_cny": (price * Decimal("1.25") if bigger else price).quantize(
-                        Decimal("0.01")
-                    ),
-                },
-            )
-            products.append(product)
-            index += 1
-    return products
+    return catalogue_seed(merchants)
 
 
 def _network() -> dict[str, Warehouse]:

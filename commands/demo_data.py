@@ -9,8 +9,63 @@ MERCHANTS = [
     ("suifenhe-border", "Suifenhe Border Goods", "绥芬河边境商品公司", "Suifenhe"),
     ("heihe-amber", "Heihe Amber Crafts", "黑河琥珀工艺品", "Heihe"),
 ]
+# What the storefront calls each merchant: (ru, zh, en).
+MERCHANT_DISPLAY_NAMES = {
+    "harbin-bear": ("Харбинский медведь", "哈尔滨熊", "Harbin Bear"),
+    "suifenhe-border": ("Товары Суйфэньхэ", "绥芬河好物", "Suifenhe Goods"),
+    "heihe-amber": ("Янтарь Хэйхэ", "黑河琥珀", "Heihe Amber"),
+}
 
-# (ru, zh, en, hs code, grams, (l, w, h) mm, CNY)
+# The category tree: (slug, ru, zh, en, parent slug).
+CATEGORIES = [
+    ("clothing", "Одежда и обувь", "服装鞋靴", "Clothing and shoes", None),
+    ("outerwear", "Верхняя одежда", "外套", "Outerwear", "clothing"),
+    ("footwear", "Обувь", "鞋靴", "Footwear", "clothing"),
+    ("underwear", "Бельё и носки", "内衣袜子", "Underwear and socks", "clothing"),
+    ("electronics", "Электроника", "电子产品", "Electronics", None),
+    ("gadgets", "Смартфоны и гаджеты", "手机与智能设备", "Phones and gadgets", "electronics"),
+    ("power", "Зарядка и питание", "充电与电源", "Chargers and power", "electronics"),
+    ("home", "Дом и кухня", "家居厨房", "Home and kitchen", None),
+    ("appliances", "Бытовая техника", "家用电器", "Appliances", "home"),
+    ("tableware", "Посуда", "餐具", "Tableware", "home"),
+    ("tea", "Чай", "茶叶", "Tea", None),
+    ("kids", "Детям", "儿童", "For children", None),
+    ("accessories", "Сумки и аксессуары", "箱包配饰", "Bags and accessories", None),
+    ("beauty", "Красота", "美妆", "Beauty", None),
+    ("sport", "Спорт и отдых", "运动户外", "Sport and outdoors", None),
+]
+
+# Attributes variants differ by: (code, ru, zh, en, values as (value, ru, zh, en)),
+# values in size-chart order.
+ATTRIBUTES = [
+    (
+        "size",
+        "Размер",
+        "尺码",
+        "Size",
+        [
+            ("S", "S", "S", "S"),
+            ("M", "M", "M", "M"),
+            ("L", "L", "L", "L"),
+            ("XL", "XL", "XL", "XL"),
+            ("standard", "стандартный", "标准", "standard"),
+            ("large", "большой", "大号", "large"),
+        ],
+    ),
+    (
+        "colour",
+        "Цвет",
+        "颜色",
+        "Colour",
+        [
+            ("black", "чёрный", "黑色", "black"),
+            ("red", "красный", "红色", "red"),
+            ("blue", "синий", "蓝色", "blue"),
+        ],
+    ),
+]
+
+# (ru, zh, en, hs code, grams, (l, w, h) mm, CNY, category): one listing each
 PRODUCTS = [
     (
         "Пуховик женский",
@@ -20,9 +75,28 @@ PRODUCTS = [
         1200,
         (450, 350, 120),
         D("459.00"),
+        "outerwear",
     ),
-    ("Зимние ботинки", "冬季靴子", "Winter boots", "640391", 1500, (350, 250, 150), D("329.00")),
-    ("Термобельё", "保暖内衣", "Thermal underwear set", "610821", 350, (300, 220, 40), D("89.00")),
+    (
+        "Зимние ботинки",
+        "冬季靴子",
+        "Winter boots",
+        "640391",
+        1500,
+        (350, 250, 150),
+        D("329.00"),
+        "footwear",
+    ),
+    (
+        "Термобельё",
+        "保暖内衣",
+        "Thermal underwear set",
+        "610821",
+        350,
+        (300, 220, 40),
+        D("89.00"),
+        "underwear",
+    ),
     (
         "Шерстяные носки",
         "羊毛袜",
@@ -31,6 +105,7 @@ PRODUCTS = [
         180,
         (200, 120, 40),
         D("39.90"),
+        "underwear",
     ),
     (
         "Смартфон 128 ГБ",
@@ -40,6 +115,7 @@ PRODUCTS = [
         420,
         (180, 100, 60),
         D("1299.00"),
+        "gadgets",
     ),
     (
         "Беспроводные наушники",
@@ -49,6 +125,7 @@ PRODUCTS = [
         120,
         (110, 90, 40),
         D("159.00"),
+        "gadgets",
     ),
     (
         "Внешний аккумулятор",
@@ -58,8 +135,18 @@ PRODUCTS = [
         450,
         (160, 80, 30),
         D("119.00"),
+        "power",
     ),
-    ("Умные часы", "智能手表", "Smart watch", "851762", 150, (120, 100, 70), D("399.00")),
+    (
+        "Умные часы",
+        "智能手表",
+        "Smart watch",
+        "851762",
+        150,
+        (120, 100, 70),
+        D("399.00"),
+        "gadgets",
+    ),
     (
         "Зарядное устройство USB-C",
         "USB-C充电器",
@@ -68,10 +155,38 @@ PRODUCTS = [
         160,
         (90, 70, 40),
         D("79.00"),
+        "power",
     ),
-    ("Светодиодная лампа", "LED台灯", "LED desk lamp", "940520", 900, (400, 180, 120), D("139.00")),
-    ("Электрочайник", "电水壶", "Electric kettle", "851671", 1100, (250, 200, 240), D("169.00")),
-    ("Рисоварка", "电饭煲", "Rice cooker 3 L", "851660", 2800, (320, 300, 280), D("289.00")),
+    (
+        "Светодиодная лампа",
+        "LED台灯",
+        "LED desk lamp",
+        "940520",
+        900,
+        (400, 180, 120),
+        D("139.00"),
+        "appliances",
+    ),
+    (
+        "Электрочайник",
+        "电水壶",
+        "Electric kettle",
+        "851671",
+        1100,
+        (250, 200, 240),
+        D("169.00"),
+        "appliances",
+    ),
+    (
+        "Рисоварка",
+        "电饭煲",
+        "Rice cooker 3 L",
+        "851660",
+        2800,
+        (320, 300, 280),
+        D("289.00"),
+        "appliances",
+    ),
     (
         "Набор палочек для еды",
         "筷子套装",
@@ -80,6 +195,7 @@ PRODUCTS = [
         150,
         (260, 80, 30),
         D("29.90"),
+        "tableware",
     ),
     (
         "Чайный сервиз",
@@ -89,6 +205,7 @@ PRODUCTS = [
         2100,
         (400, 300, 150),
         D("259.00"),
+        "tableware",
     ),
     (
         "Зелёный чай Лунцзин",
@@ -98,9 +215,28 @@ PRODUCTS = [
         300,
         (150, 100, 80),
         D("98.00"),
+        "tea",
     ),
-    ("Чай пуэр", "普洱茶饼", "Pu'er tea cake 357 g", "090230", 400, (200, 200, 40), D("128.00")),
-    ("Шёлковый платок", "丝绸围巾", "Silk scarf", "621410", 90, (250, 200, 20), D("149.00")),
+    (
+        "Чай пуэр",
+        "普洱茶饼",
+        "Pu'er tea cake 357 g",
+        "090230",
+        400,
+        (200, 200, 40),
+        D("128.00"),
+        "tea",
+    ),
+    (
+        "Шёлковый платок",
+        "丝绸围巾",
+        "Silk scarf",
+        "621410",
+        90,
+        (250, 200, 20),
+        D("149.00"),
+        "accessories",
+    ),
     (
         "Детский конструктор",
         "儿童积木",
@@ -109,6 +245,7 @@ PRODUCTS = [
         1300,
         (380, 280, 90),
         D("199.00"),
+        "kids",
     ),
     (
         "Мягкая игрушка панда",
@@ -118,11 +255,48 @@ PRODUCTS = [
         350,
         (300, 200, 150),
         D("69.00"),
+        "kids",
     ),
-    ("Рюкзак городской", "城市背包", "City backpack", "420292", 800, (450, 300, 150), D("179.00")),
-    ("Кошелёк кожаный", "真皮钱包", "Leather wallet", "420231", 150, (120, 100, 30), D("99.00")),
-    ("Янтарный браслет", "琥珀手链", "Amber bracelet", "711790", 60, (100, 80, 30), D("239.00")),
-    ("Крем для лица", "面霜", "Face cream 50 ml", "330499", 120, (80, 80, 70), D("119.00")),
+    (
+        "Рюкзак городской",
+        "城市背包",
+        "City backpack",
+        "420292",
+        800,
+        (450, 300, 150),
+        D("179.00"),
+        "accessories",
+    ),
+    (
+        "Кошелёк кожаный",
+        "真皮钱包",
+        "Leather wallet",
+        "420231",
+        150,
+        (120, 100, 30),
+        D("99.00"),
+        "accessories",
+    ),
+    (
+        "Янтарный браслет",
+        "琥珀手链",
+        "Amber bracelet",
+        "711790",
+        60,
+        (100, 80, 30),
+        D("239.00"),
+        "accessories",
+    ),
+    (
+        "Крем для лица",
+        "面霜",
+        "Face cream 50 ml",
+        "330499",
+        120,
+        (80, 80, 70),
+        D("119.00"),
+        "beauty",
+    ),
     (
         "Маска для лица (10 шт)",
         "面膜10片",
@@ -131,10 +305,41 @@ PRODUCTS = [
         300,
         (200, 150, 40),
         D("59.00"),
+        "beauty",
     ),
-    ("Велосипедный фонарь", "自行车灯", "Bike light set", "851210", 250, (150, 90, 60), D("49.00")),
+    (
+        "Велосипедный фонарь",
+        "自行车灯",
+        "Bike light set",
+        "851210",
+        250,
+        (150, 90, 60),
+        D("49.00"),
+        "sport",
+    ),
 ]
-VARIANTS = [("", "", "", 0), (" (большой)", "（大号）", " (large)", 1)]
+# Each listing's two variants: (attribute, [(value, larger and dearer)]).
+VARIANTS = ("size", [("standard", False), ("large", True)])
+VARIANTS_OF = {
+    "Women's down jacket": ("size", [("M", False), ("XL", True)]),
+    "Silk scarf": ("colour", [("red", False), ("blue", False)]),
+}
+# Pictures drawn at seed time: (background, ink) colours per category, and
+# the down jacket's second picture.
+PICTURE_COLOURS = {
+    "outerwear": ((226, 232, 240), (30, 41, 59)),
+    "footwear": ((237, 228, 214), (87, 56, 31)),
+    "underwear": ((241, 232, 245), (91, 33, 182)),
+    "gadgets": ((224, 236, 250), (29, 78, 216)),
+    "power": ((231, 246, 236), (21, 128, 61)),
+    "appliances": ((250, 240, 226), (194, 65, 12)),
+    "tableware": ((245, 242, 233), (120, 90, 30)),
+    "tea": ((232, 244, 228), (63, 98, 18)),
+    "kids": ((254, 242, 220), (217, 119, 6)),
+    "accessories": ((250, 232, 232), (159, 18, 57)),
+    "beauty": ((252, 236, 246), (190, 24, 93)),
+    "sport": ((228, 240, 246), (14, 116, 144)),
+}
 
 WAREHOUSES = [
     ("HRB", "Harbin domestic warehouse", "domestic", "Harbin", "CN"),

@@ -4,12 +4,10 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from catalogue.models import Product
 from commands.quote import Quote
 from core.api import MoneySerializer, StrictSerializer
 from core.regions import REGION_CHOICES
@@ -48,67 +46,6 @@ class OrderInputSerializer(StrictSerializer):
         if len(set(skus)) != len(skus):
             raise serializers.ValidationError(_("List each SKU once."))
         return lines
-
-
-class ProductAvailabilitySerializer(serializers.Serializer):
-    in_stock = serializers.BooleanField()
-    units = serializers.IntegerField()
-    fastest_days = serializers.IntegerField(allow_null=True)
-
-
-class ProductPriceSerializer(serializers.Serializer):
-    cny = MoneySerializer()
-    rub = MoneySerializer(allow_null=True)
-
-
-class ProductSerializer(serializers.ModelSerializer):
-    """A catalogue entry in the buyer's language (Accept-Language)."""
-
-    name = serializers.SerializerMethodField()
-    description = serializers.SerializerMethodField()
-    merchant = serializers.CharField(source="merchant.code")
-    price = serializers.SerializerMethodField()
-    availability = serializers.SerializerMethodField()
-
-    class Meta:
-        model = Product
-        fields = [
-            "sku",
-            "name",
-            "description",
-            "merchant",
-            "hs_code",
-            "weight_g",
-            "length_mm",
-            "width_mm",
-            "height_mm",
-            "origin_country",
-            "price",
-            "availability",
-        ]
-
-    def get_name(self, obj: Product) -> str:
-        return obj.name_in(get_language() or "ru")
-
-    def get_description(self, obj: Product) -> str:
-        return obj.description_in(get_language() or "ru")
-
-    @extend_schema_field(ProductPriceSerializer)
-    def get_price(self, obj: Product) -> dict[str, Any]:
-        rate = self.context.get("cny_rub")
-        rub = money((obj.price_cny * rate).quantize(Decimal("0.01")), "RUB") if rate else None
-        return {"cny": money(obj.price_cny, "CNY"), "rub": rub}
-
-    @extend_schema_field(ProductAvailabilitySerializer)
-    def get_availability(self, obj: Product) -> dict[str, Any]:
-        units = self.context.get("available", {}).get(obj.id, {})
-        days = self.context.get("days_by_warehouse", {})
-        fastest = min((days[w] for w in units if w in days), default=None)
-        return {
-            "in_stock": sum(units.values()) > 0,
-            "units": sum(units.values()),
-            "fastest_days": fastest,
-        }
 
 
 class TotalsSerializer(serializers.Serializer):

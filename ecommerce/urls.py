@@ -1,12 +1,13 @@
+from django.conf import settings
 from django.contrib import admin
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
-from django.urls import include, path
+from django.urls import include, path, re_path
+from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from accounts import api as accounts_api
-from commands import api as commands_api
-from commands import courier_api, ops_api, orders_api, provider_api
+from commands import catalogue_api, courier_api, ops_api, orders_api, provider_api
 from core.converters import converters_register
 from notifications import api as notifications_api
 from payments import settlement_api
@@ -40,7 +41,11 @@ v1 = [
         accounts_api.AccountRecipientIdentityView.as_view(),
         name="account-recipient-identity",
     ),
-    path("products/", commands_api.ProductListView.as_view(), name="product-list"),
+    path("products/", catalogue_api.ProductListView.as_view(), name="product-list"),
+    path("products/<str:sku>/", catalogue_api.ProductDetailView.as_view(), name="product-detail"),
+    path("listings/", catalogue_api.ListingListView.as_view(), name="listing-list"),
+    path("listings/<str:key>/", catalogue_api.ListingDetailView.as_view(), name="listing-detail"),
+    path("categories/", catalogue_api.CategoryTreeView.as_view(), name="category-tree"),
     path("checkout/quote/", orders_api.QuoteView.as_view(), name="checkout-quote"),
     path("orders/", orders_api.OrderListCreateView.as_view(), name="order-list"),
     path("orders/<order:number>/", orders_api.OrderDetailView.as_view(), name="order-detail"),
@@ -209,5 +214,13 @@ urlpatterns = [
 
 handler400 = "core.errors.json_bad_request"
 handler403 = "core.errors.json_permission_denied"
+
+if settings.SERVE_MEDIA:
+    # Catalogue images from MEDIA_ROOT, where no S3 bucket or web server serves them.
+    media = settings.MEDIA_URL.strip("/")
+    urlpatterns.append(
+        re_path(rf"^{media}/(?P<path>.*)$", serve, {"document_root": settings.MEDIA_ROOT})
+    )
+
 handler404 = "core.errors.json_not_found"
 handler500 = "core.errors.json_server_error"

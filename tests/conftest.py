@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -12,7 +15,7 @@ from django.test import TestCase
 from rest_framework.test import APIClient
 
 from accounts.models import Buyer
-from catalogue.models import Product
+from catalogue.models import Category, Listing, Product
 from risk.models import RiskRule
 from shipping.customs.services import duty_rules_seed
 from shipping.linehaul.models import Departure, Lane
@@ -38,6 +41,10 @@ def pytest_configure(config: pytest.Config) -> None:
     # cost about 0.2 s per factory-made user, most of each test's setup. The
     # tests check who may log in, not how hard a stolen hash is to crack.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # Catalogue images and thumbnails go to a directory of this run, never to var/.
+    media = tempfile.mkdtemp(prefix="amur-test-media-")
+    atexit.register(shutil.rmtree, media, ignore_errors=True)
+    settings.MEDIA_ROOT = media
 
 
 def _services_missing(marker: str) -> str | None:
@@ -207,3 +214,100 @@ def courier(world: World) -> Any:
     courier = CourierFactory.create(regions=["RU-SVE"])
     courier.lanes.add(world.air)
     return courier
+
+
+@dataclass
+class Shop:
+    """The world's three SKUs (each the only variant of its listing, as the
+    migration made them) and a down jacket in two sizes with two pictures,
+    in a category tree."""
+
+    world: World
+    clothing: Category
+    outerwear: Category
+    jacket: Listing
+    medium: Product
+    extra_large: Product
+
+
+def jpeg(width: int = 800, height: int = 600, colour: tuple[int, int, int] = (30, 41, 59)) -> Any:
+    from io import BytesIO
+
+    from django.core.files.base import ContentFile
+    from PIL import Image
+
+    out = BytesIO()
+    Image.new("RGB", (width, height), colour).save(out, "JPEG")
+    return ContentFile(out.getvalue(), name="picture.jpg")
+
+
+@pytest.fixture
+def shop(world: World) -> Shop:
+    from catalogue.services import (
+        Names,
+        Parcelable,
+        ValueLabel,
+        attribute_create,
+        category_create,
+        listing_create,
+        listing_image_add,
+        listing_search_refresh,
+        product_create,
+    )
+
+    for product, (ru, zh, en) in zip(
+        world.products,
+        [("Чай", "茶", "Tea"), ("Ботинки", "靴子", "Boots"), ("Телефон", "手机", "Phone")],
+        strict=True,
+    ):
+        Listing.objects.filter(id=product.listing_id).update(name_ru=ru, name_zh=zh, name_en=en)
+        listing_search_refresh(listing_id=product.listing_id)
+    attribute_create(
+        code="size",
+        names=Names("Размер", "尺码", "Size"),
+        values=[ValueLabel("S"), ValueLabel("M"), ValueLabel("L"), ValueLabel("XL")],
+    )
+    clothing = category_create(slug="clothing", names=Names("Одежда", "服装", "Clothing"))
+    outerwear = category_create(
+        slug="outerwear", names=Names("Верхняя одежда", "外套", "Outerwear"), parent=clothing
+    )
+    jacket = listing_create(
+        merchant=world.products[0].merchant,
+        slug="down-jacket",
+        names=Names("Пуховик женский", "女式羽绒服", "Women's down jacket"),
+        descriptions=Names("Тёплый пуховик.", "保暖羽绒服。", "A warm down jacket."),
+        category=outerwear,
+        axes=["size"],
+    )
+    shipping = Parcelable(
+        hs_code="620193", weight_g=1200, length_mm=450, width_mm=350, height_mm=120
+    )
+    # Created XL first: the API lists variants in size-chart order, not by id.
+    extra_large = product_create(
+        listing=jacket,
+        sku="JKT-XL",
+        price_cny=Decimal("499.00"),
+        shipping=shipping,
+        attributes={"size": "XL"},
+        names=Names("Пуховик женский, XL", "女式羽绒服 XL", "Women's down jacket, XL"),
+    )
+    medium = product_create(
+        listing=jacket,
+        sku="JKT-M",
+        price_cny=Decimal("459.00"),
+        shipping=shipping,
+        attributes={"size": "M"},
+        names=Names("Пуховик женский, M", "女式羽绒服 M", "Women's down jacket, M"),
+    )
+    listing_image_add(listing=jacket, image=jpeg(), position=0)
+    listing_image_add(
+        listing=jacket,
+        image=jpeg(600, 800, (120, 20, 20)),
+        position=1,
+        product=extra_large,
+        alts=Names("Пуховик XL", "羽绒服 XL", "Jacket XL"),
+    )
+    stock_receive(warehouse_id=world.hrb.id, product_id=medium.id, quantity=10)
+    # XL only in Yekaterinburg, which delivers to Sverdlovsk oblast alone.
+    stock_receive(warehouse_id=world.svx.id, product_id=extra_large.id, quantity=5)
+    return Shop(world, clothing, outerwear, jacket, medium, extra_large)

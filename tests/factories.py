@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from decimal import Decimal
+from typing import Any
 
 import factory
 from django.contrib.auth import get_user_model
@@ -10,7 +11,8 @@ from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
 from accounts.models import Buyer, BuyerIdentity, Courier, MerchantStaff
-from catalogue.models import Merchant, Product
+from catalogue.models import Listing, Merchant, Product
+from catalogue.services import listing_search_refresh
 from core.identity import RecipientIdentity
 from payments.models import ExchangeRate
 from shipping.linehaul.models import Departure, Lane, LaneRegion
@@ -83,22 +85,53 @@ class MerchantStaffFactory(factory.django.DjangoModelFactory[MerchantStaff]):
     merchant = factory.SubFactory(MerchantFactory)
 
 
+class ListingFactory(factory.django.DjangoModelFactory[Listing]):
+    class Meta:
+        model = Listing
+        django_get_or_create = ("slug",)
+
+    merchant = factory.SubFactory(MerchantFactory)
+    slug = factory.Sequence(lambda n: f"listing-{n}")
+    name_ru = factory.Sequence(lambda n: f"Товар {n}")
+    name_zh = factory.Sequence(lambda n: f"商品{n}")
+    name_en = factory.Sequence(lambda n: f"Product {n}")
+
+
 class ProductFactory(factory.django.DjangoModelFactory[Product]):
+    """A SKU; unless given a listing, the only variant of one of its own
+    (as the migration made them), named as it is."""
+
     class Meta:
         model = Product
         django_get_or_create = ("sku",)
+        skip_postgeneration_save = True
 
     merchant = factory.SubFactory(MerchantFactory)
     sku = factory.Sequence(lambda n: f"SKU-{n:05d}")
     name_ru = factory.Sequence(lambda n: f"Товар {n}")
     name_zh = factory.Sequence(lambda n: f"商品{n}")
     name_en = factory.Sequence(lambda n: f"Product {n}")
+    listing = factory.SubFactory(
+        ListingFactory,
+        merchant=factory.SelfAttribute("..merchant"),
+        slug=factory.LazyAttribute(lambda o: o.factory_parent.sku.lower()),
+        name_ru=factory.SelfAttribute("..name_ru"),
+        name_zh=factory.SelfAttribute("..name_zh"),
+        name_en=factory.SelfAttribute("..name_en"),
+    )
     hs_code = "620193"
     weight_g = 500
     length_mm = 300
     width_mm = 200
     height_mm = 100
     price_cny = Decimal("100.00")
+
+    @factory.post_generation
+    def search(obj: Product, create: bool, extracted: Any, **kwargs: Any) -> None:
+        # As catalogue.services writes it for every product it saves.
+        if create:
+            listing_search_refresh(listing_id=obj.listing_id)
+            obj.refresh_from_db(fields=["search_text"])
 
 
 class WarehouseFactory(factory.django.DjangoModelFactory[Warehouse]):

@@ -1,4 +1,4 @@
-"""Checkout rules: duty as effective-dated data, per-parcel duty, catalogue,
+"""Checkout rules: duty as effective-dated data, per-parcel duty,
 unpaid order expiry, throttled login, and the permission matrix."""
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from orders.models import Order
 from orders.services import Address
 from shipping.customs.models import DutyRule
 from tests.conftest import World, client_for
-from tests.factories import MerchantStaffFactory, ProductFactory
+from tests.factories import MerchantStaffFactory
 from warehouses.models import StockLevel
 from warehouses.services import stock_receive
 
@@ -78,52 +78,6 @@ def test_a_heavy_order_is_split_at_the_lanes_parcel_limit(world: World) -> None:
     quote = checkout_quote(lines=[LineRequest("BOOT-0002", 30)], region="RU-SVE")
     assert [p.weight_g for p in quote.parcels] == [30000, 15000]
     assert all(p.weight_g <= world.air.max_parcel_weight_g for p in quote.parcels)
-
-
-def test_catalogue_speaks_the_buyers_language(world: World, api: APIClient) -> None:
-    names = {}
-    for language in ("ru", "zh-hans", "en"):
-        body = api.get("/api/v1/products/?search=TEA", HTTP_ACCEPT_LANGUAGE=language).json()
-        names[language] = body["results"][0]["name"]
-    product = world.products[0]
-    assert names == {"ru": product.name_ru, "zh-hans": product.name_zh, "en": product.name_en}
-    default = api.get("/api/v1/products/?search=TEA").json()
-    assert default["results"][0]["name"] == product.name_ru
-
-
-def test_catalogue_prices_in_cny_and_rub_with_availability(world: World, api: APIClient) -> None:
-    body = api.get("/api/v1/products/?search=TEA-0001&region=RU-PRI").json()
-    item = body["results"][0]
-    assert item["price"] == {
-        "cny": {"amount": "98.00", "currency": "CNY"},
-        "rub": {"amount": "1078.00", "currency": "RUB"},
-    }
-    # 50 in Harbin and 20 in Suifenhe; Suifenhe reaches Primorye in 2-4 days.
-    assert item["availability"] == {"in_stock": True, "units": 70, "fastest_days": 4}
-
-
-def test_catalogue_filters_by_merchant_and_price(world: World, api: APIClient) -> None:
-    other = ProductFactory.create(sku="CHEAP-1", price_cny=Decimal("5.00"))
-    by_merchant = api.get(f"/api/v1/products/?merchant={other.merchant.code}").json()
-    assert [p["sku"] for p in by_merchant["results"]] == ["CHEAP-1"]
-    by_price = api.get("/api/v1/products/?min_price=90&max_price=400").json()
-    assert [p["sku"] for p in by_price["results"]] == ["BOOT-0002", "TEA-0001"]
-    assert api.get("/api/v1/products/?min_price=abc").status_code == 400
-
-
-def test_catalogue_query_count_is_flat(world: World, api: APIClient) -> None:
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
-
-    with CaptureQueriesContext(connection) as few:
-        api.get("/api/v1/products/?region=RU-SVE")
-    for i in range(10):
-        ProductFactory.create(sku=f"MORE-{i}")
-    reference_caches_clear()  # count the lanes query both times
-    with CaptureQueriesContext(connection) as many:
-        assert api.get("/api/v1/products/?region=RU-SVE").json()["count"] == 13
-    # count, page, stock, rate, lanes
-    assert len(few.captured_queries) == len(many.captured_queries) == 5
 
 
 def test_unpaid_card_orders_expire_and_release_stock(world: World, settings: Any) -> None:

@@ -70,6 +70,13 @@ def reservations_active(*, order_id: int) -> list[Reservation]:
     )
 
 
+def stock_levels_available(*, warehouse_ids: Iterable[int] | None = None) -> QuerySet[StockLevel]:
+    """Stock levels with units to sell (in these warehouses, if given): for a
+    catalogue's "available" filter, as a subquery on product_id."""
+    levels = StockLevel.objects.filter(on_hand__gt=F("reserved"))
+    return levels if warehouse_ids is None else levels.filter(warehouse_id__in=list(warehouse_ids))
+
+
 def reservations_for_order(*, order_id: int) -> QuerySet[Reservation]:
     return Reservation.objects.filter(order_id=order_id).select_related("stock", "line")
 
