@@ -356,7 +356,10 @@ def test_cancel_racing_pay_leaves_no_money_on_a_cancelled_order(world: World, ap
 def test_pay_double_tap_captures_at_most_once(world: World, api: Api) -> None:
     """Outcomes: one pay captures; the other finds the first one's charge
     still with the provider (payment_in_progress) or the order already paid
-    (order_not_payable). Never two captured payments."""
+    (order_not_payable). Never two captured payments. (No attempt is
+    voided here: tok_approve is captured in the charge's own answer, so no
+    attempt is ever open with a provider reference for a second one to
+    replace.)"""
     captured = (201, P.CAPTURED)
     allowed = {
         (captured, (409, "payment_in_progress")),
@@ -471,6 +474,7 @@ def packed_cod(world: World) -> tuple[Parcel, Decimal]:
     return parcel, Payment.objects.get(order=order).amount
 
 
+# When the courier's scans happened: in the past, whenever the test runs.
 SCANNED_AT = timezone.now() - timedelta(hours=1)
 
 
