@@ -27,7 +27,8 @@ from tests.conftest import World, client_for
 from tests.factories import MerchantStaffFactory, ProductFactory, UserFactory
 from tests.receiver import webhook_receiver
 from warehouses.csv_io import StockCsvInvalid, stock_csv_read
-from warehouses.models import StockLevel, StockMovement
+from warehouses.models import Reservation, StockLevel, StockMovement
+from warehouses.selectors import StockDifference, stock_audit_differences
 from warehouses.services import (
     StockImportRejected,
     stock_import_rows,
@@ -110,7 +111,8 @@ def test_audit_passes_when_every_level_is_the_sum_of_its_movements(world: World)
     reserve(world, "TEA-0001", 2)
     out = StringIO()
     call_command("stock_audit", stdout=out)
-    assert out.getvalue() == "All 4 stock levels match their movements.\n"
+    assert out.getvalue() == "All 4 stock levels match their movements and reservations.\n"
+    assert stock_audit_differences() == []
 
 
 def test_audit_fails_and_names_a_level_changed_behind_the_ledgers_back(world: World) -> None:
@@ -121,11 +123,45 @@ def test_audit_fails_and_names_a_level_changed_behind_the_ledgers_back(world: Wo
     with pytest.raises(CommandError) as failure:
         call_command("stock_audit", stdout=out)
     assert failure.value.returncode == 1
-    assert str(failure.value) == "2 of 4 stock levels differ from their movements."
-    assert out.getvalue() == (
-        "HRB TEA-0001: on_hand stored 45 recomputed 50, reserved stored 2 recomputed 2\n"
-        "SFH TEA-0001: on_hand stored 20 recomputed 20, reserved stored 1 recomputed 0\n"
+    assert str(failure.value) == (
+        "2 of 4 stock levels differ from their movements or active reservations."
     )
+    assert out.getvalue() == (
+        "HRB TEA-0001: on_hand stored 45 recomputed 50, reserved stored 2 recomputed 2,"
+        " in active reservations 2\n"
+        "SFH TEA-0001: on_hand stored 20 recomputed 20, reserved stored 1 recomputed 0,"
+        " in active reservations 0\n"
+    )
+
+
+def test_audit_names_a_level_whose_reserved_units_no_active_reservation_holds(
+    world: World,
+) -> None:
+    """The movements add up, but a reservation was closed without its
+    release (or one left active after it): reserved no longer counts the
+    units orders hold."""
+    kept = reserve(world, "TEA-0001", 2)
+    closed = reserve(world, "BOOT-0002", 3)
+    reserve(world, "BOOT-0002", 1)
+    Reservation.objects.filter(order=closed).update(status=Reservation.Status.RELEASED)
+    order_cancel(order_id=kept.id, actor_id=None)
+    Reservation.objects.filter(order=kept).update(status=Reservation.Status.ACTIVE)
+    out = StringIO()
+    with pytest.raises(CommandError) as failure:
+        call_command("stock_audit", stdout=out)
+    assert str(failure.value) == (
+        "2 of 4 stock levels differ from their movements or active reservations."
+    )
+    assert out.getvalue() == (
+        "HRB BOOT-0002: on_hand stored 50 recomputed 50, reserved stored 4 recomputed 4,"
+        " in active reservations 1\n"
+        "HRB TEA-0001: on_hand stored 50 recomputed 50, reserved stored 0 recomputed 0,"
+        " in active reservations 2\n"
+    )
+    assert stock_audit_differences() == [
+        StockDifference("HRB", "BOOT-0002", 50, 4, 50, 4, 1),
+        StockDifference("HRB", "TEA-0001", 50, 0, 50, 0, 2),
+    ]
 
 
 # --- CSV export -----------------------------------------------------------------

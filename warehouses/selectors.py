@@ -2,14 +2,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import connection
-from django.db.models import F, Q, QuerySet, Sum
+from django.db.models import F, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 
 from catalogue.models import Product
 from core.rawsql import columns, placeholders
-from warehouses.models import Reservation, StockLevel
+from warehouses.models import Reservation, StockLevel, StockMovement
 
 
 def products_with_availability(
@@ -88,7 +89,8 @@ def stock_levels_for_export(*, levels: QuerySet[StockLevel]) -> QuerySet[StockLe
 
 @dataclass(frozen=True)
 class StockDifference:
-    """A stock level that is not the sum of its movements."""
+    """A stock level that is not the sum of its movements, or whose reserved
+    units are not those its active reservations hold."""
 
     warehouse: str
     sku: str
@@ -96,17 +98,38 @@ class StockDifference:
     reserved: int
     ledger_on_hand: int
     ledger_reserved: int
+    reservations_active: int
+
+
+def _per_level_sum(rows: QuerySet[Any], field: str) -> Coalesce:
+    """The sum of `field` over the rows of the outer stock level, 0 if none."""
+    total = (
+        rows.filter(stock=OuterRef("pk"))
+        .order_by()
+        .values("stock")
+        .annotate(total=Sum(field))
+        .values("total")
+    )
+    return Coalesce(Subquery(total), 0)
 
 
 def stock_audit_differences() -> list[StockDifference]:
     """Every stock level whose on_hand or reserved differs from the sum of its
-    movements, by warehouse code and SKU: one aggregate query."""
+    movements, or whose reserved differs from the units of its active
+    reservations, by warehouse code and SKU: one query."""
     rows = (
         StockLevel.objects.annotate(
-            ledger_on_hand=Coalesce(Sum("movements__on_hand_delta"), 0),
-            ledger_reserved=Coalesce(Sum("movements__reserved_delta"), 0),
+            ledger_on_hand=_per_level_sum(StockMovement.objects.all(), "on_hand_delta"),
+            ledger_reserved=_per_level_sum(StockMovement.objects.all(), "reserved_delta"),
+            reservations_active=_per_level_sum(
+                Reservation.objects.filter(status=Reservation.Status.ACTIVE), "quantity"
+            ),
         )
-        .filter(~Q(on_hand=F("ledger_on_hand")) | ~Q(reserved=F("ledger_reserved")))
+        .filter(
+            ~Q(on_hand=F("ledger_on_hand"))
+            | ~Q(reserved=F("ledger_reserved"))
+            | ~Q(reserved=F("reservations_active"))
+        )
         .order_by("warehouse__code", "product__sku")
         .values_list(
             "warehouse__code",
@@ -115,6 +138,7 @@ def stock_audit_differences() -> list[StockDifference]:
             "reserved",
             "ledger_on_hand",
             "ledger_reserved",
+            "reservations_active",
         )
     )
     return [StockDifference(*row) for row in rows]
