@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import Prefetch, QuerySet
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, status
 from rest_framework.request import Request
@@ -31,9 +32,9 @@ from core.api import (
     caller_id,
     error_responses,
 )
-from core.errors import NotFound, PaymentDeclined, error_body
+from core.errors import Conflict, NotFound, PaymentDeclined, error_body
 from core.idempotency import AfterCommit, idempotent
-from orders.models import Order
+from orders.models import Order, OrderStatus
 from orders.selectors import order_events, order_get_for_buyer, orders_for_buyer
 from orders.services import Address
 from payments.models import Payment
@@ -183,6 +184,16 @@ def _payment_response(payment: Payment) -> Response:
             decline_message(payment.decline_code),
             fields={"token": [payment.decline_code]},
             extra={"decline_code": payment.decline_code},
+        )
+        body = error_body(error.code, error.message, error.fields, **error.extra)
+        return Response(body, status=error.status_code)
+    if Order.objects.filter(id=payment.order_id, status=OrderStatus.CANCELLED).exists():
+        # Cancelled while the charge was with the provider: whatever it took
+        # goes back to the card (the payment voided, or refunded).
+        error = Conflict(
+            _("The order was cancelled while it was being paid; any money taken is refunded."),
+            code="order_cancelled_during_payment",
+            extra={"payment": PaymentSerializer(payment).data},
         )
         body = error_body(error.code, error.message, error.fields, **error.extra)
         return Response(body, status=error.status_code)
