@@ -32,7 +32,7 @@ from core.api import (
     caller_id,
     error_responses,
 )
-from core.errors import Conflict, NotFound, PaymentDeclined, error_body
+from core.errors import ApplicationError, Conflict, NotFound, PaymentDeclined, error_body
 from core.idempotency import AfterCommit, idempotent
 from orders.models import Order, OrderStatus
 from orders.selectors import order_events, order_get_for_buyer, orders_for_buyer
@@ -180,7 +180,7 @@ class OrderPayView(APIView):
 def _payment_response(payment: Payment) -> Response:
     if payment.status == Payment.Status.FAILED:
         # Returned, not raised: the failed attempt stays on record.
-        error = PaymentDeclined(
+        error: ApplicationError = PaymentDeclined(
             decline_message(payment.decline_code),
             fields={"token": [payment.decline_code]},
             extra={"decline_code": payment.decline_code},

@@ -339,7 +339,7 @@ def test_cancel_racing_pay_leaves_no_money_on_a_cancelled_order(world: World, ap
     charged_and_refunded = [("charge", "done"), ("refund", "done")]
     # The pay's answer -> the order's payments, and the calls made to the provider.
     during = (CANCELLED, (409, "order_cancelled_during_payment"))
-    allowed = {
+    allowed: dict[tuple[Any, Any], list[tuple[list[str], list[tuple[str, str]]]]] = {
         (CANCELLED, (409, "order_not_payable")): [([], [])],
         during: [([P.VOIDED], charged_and_refunded), ([P.REFUNDED], charged_and_refunded)],
         (CANCELLED, (201, P.CAPTURED)): [([P.REFUNDED], charged_and_refunded)],
