@@ -30,6 +30,11 @@ class OrderNumberConverter(_Text):
     regex = "AM[0-9]{4}[0-9A-Z]{10}"
 
 
+class ReturnNumberConverter(_Text):
+    # shipping.returns.services: the order's number, "-R" and a count.
+    regex = "AM[0-9]{4}[0-9A-Z]{10}-R[1-9][0-9]{0,3}"
+
+
 class TrackingNumberConverter(_Text):
     # UPU S10 (two letters, eight digits, a check digit, the country); the
     # views upper-case it, so lower case is let through.
@@ -66,6 +71,7 @@ class IdConverter:
 
 CONVERTERS: dict[str, type] = {
     "order": OrderNumberConverter,
+    "return": ReturnNumberConverter,
     "s10": TrackingNumberConverter,
     "warehouse": WarehouseCodeConverter,
     "lane": LaneCodeConverter,

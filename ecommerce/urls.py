@@ -7,7 +7,7 @@ from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from accounts import api as accounts_api
-from commands import catalogue_api, courier_api, ops_api, orders_api, provider_api
+from commands import catalogue_api, courier_api, ops_api, orders_api, provider_api, returns_api
 from core.converters import converters_register
 from notifications import api as notifications_api
 from payments import settlement_api
@@ -55,6 +55,27 @@ v1 = [
     path("orders/<order:number>/pay/", orders_api.OrderPayView.as_view(), name="order-pay"),
     path(
         "orders/<order:number>/cancel/", orders_api.OrderCancelView.as_view(), name="order-cancel"
+    ),
+    path(
+        "orders/<order:number>/returns/",
+        returns_api.OrderReturnsView.as_view(),
+        name="order-returns",
+    ),
+    path("ops/returns/", returns_api.OpsReturnListView.as_view(), name="ops-returns"),
+    path(
+        "ops/returns/<return:number>/decision/",
+        returns_api.OpsReturnDecisionView.as_view(),
+        name="ops-return-decision",
+    ),
+    path(
+        "ops/returns/<return:number>/ship/",
+        returns_api.OpsReturnShipView.as_view(),
+        name="ops-return-ship",
+    ),
+    path(
+        "ops/returns/<return:number>/receive/",
+        returns_api.OpsReturnReceiveView.as_view(),
+        name="ops-return-receive",
     ),
     path(
         "orders/<order:number>/recipient-identity/",

@@ -27,6 +27,8 @@ class OrderStatus(models.TextChoices):
     PACKED = "packed", _("Packed")
     IN_TRANSIT = "in_transit", _("In transit")
     DELIVERED = "delivered", _("Delivered")
+    # Every parcel came back to the sender (refused, not collected).
+    RETURNED = "returned", _("Returned to sender")
     CANCELLED = "cancelled", _("Cancelled")
 
 

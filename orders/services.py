@@ -41,7 +41,8 @@ ORDER_TRANSITIONS = TransitionTable.build(
         S.COD_CONFIRMED: {S.ALLOCATED, S.CANCELLED},
         S.ALLOCATED: {S.PACKED, S.CANCELLED},
         S.PACKED: {S.IN_TRANSIT},
-        S.IN_TRANSIT: {S.DELIVERED},
+        # Every parcel back with the sender (refused, not collected).
+        S.IN_TRANSIT: {S.DELIVERED, S.RETURNED},
     },
 )
 CANCELLABLE = ORDER_TRANSITIONS.sources_of(S.CANCELLED)
