@@ -72,6 +72,7 @@ class Order(models.Model):
     paid_at = models.DateTimeField(null=True, blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
     cancelled_at = models.DateTimeField(null=True, blank=True)
+    returned_at = models.DateTimeField(null=True, blank=True)
     # When the retention run erased the recipient's personal data (152-FZ).
     anonymised_at = models.DateTimeField(null=True, blank=True)
 

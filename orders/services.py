@@ -46,7 +46,12 @@ ORDER_TRANSITIONS = TransitionTable.build(
     },
 )
 CANCELLABLE = ORDER_TRANSITIONS.sources_of(S.CANCELLED)
-_TIMESTAMP_FIELD = {S.PAID: "paid_at", S.DELIVERED: "delivered_at", S.CANCELLED: "cancelled_at"}
+_TIMESTAMP_FIELD = {
+    S.PAID: "paid_at",
+    S.DELIVERED: "delivered_at",
+    S.RETURNED: "returned_at",
+    S.CANCELLED: "cancelled_at",
+}
 _NUMBER_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
 

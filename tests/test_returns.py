@@ -29,6 +29,7 @@ from commands.quote import LineRequest
 from commands.scans import cash_collect
 from notifications.models import OutboxEvent
 from orders.models import Order, OrderEvent, OrderLine
+from orders.retention import recipients_anonymise
 from orders.services import Address
 from payments.models import LedgerEntry, LedgerTransaction, Payment, Refund
 from payments.settlement import payables_release, statement_build, week_start_of
@@ -486,6 +487,11 @@ def test_a_parcel_refused_and_returned_closes_its_order_restocks_and_refunds(
         ("received", "in_transit"),
         ("refunded", "received"),
     ]
+    # Closed as returned: its recipient's data go after the retention period.
+    returned_at = Order.objects.get(id=order.id).returned_at
+    assert returned_at is not None
+    assert recipients_anonymise(now=returned_at + timedelta(days=1094)) == 0
+    assert recipients_anonymise(now=returned_at + timedelta(days=1096)) == 1
 
 
 def test_a_cash_parcel_returned_has_nothing_to_refund_and_its_cash_is_voided(
