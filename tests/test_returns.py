@@ -17,8 +17,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.db import connection
-from django.test import TestCase
+from django.test import Client, TestCase
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -419,6 +420,40 @@ def test_listing_returns_costs_the_same_queries_for_one_or_many(world: World, bu
     with CaptureQueriesContext(connection) as three:
         assert len(buyer.get(url).json()) == 3
     assert len(three.captured_queries) == len(one.captured_queries)
+
+
+def test_the_admin_decides_and_receives_returns_merchants_only_their_own(
+    world: World, buyer: Any
+) -> None:
+    order = delivered(world, ("TEA-0001", 1), ("BOOT-0002", 1))
+    tea = ask(buyer, order, ("TEA-0001", 1)).json()["number"]
+    boots = ask(buyer, order, ("BOOT-0002", 1)).json()["number"]
+    ids = dict(Return.objects.values_list("number", "id"))
+    merchant = MerchantStaffFactory.create(merchant=world.products[0].merchant).user
+    merchant.user_permissions.add(Permission.objects.get(codename="view_return"))
+    page = Client()
+    page.force_login(merchant)
+    listed = page.get("/admin/shipping/return/")
+    assert (listed.status_code, tea in listed.text, boots in listed.text) == (200, True, False)
+    page.post(
+        "/admin/shipping/return/", {"action": "approve", "_selected_action": [ids[tea], ids[boots]]}
+    )
+    assert dict(Return.objects.values_list("number", "status")) == {
+        tea: "approved",
+        boots: "requested",
+    }
+    operator = Client()
+    operator.force_login(UserFactory.create(is_staff=True, is_superuser=True))
+    operator.post("/admin/shipping/return/", {"action": "reject", "_selected_action": [ids[boots]]})
+    ship(client_for(UserFactory.create(is_staff=True)), tea)
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        operator.post(
+            "/admin/shipping/return/", {"action": "receive", "_selected_action": [ids[tea]]}
+        )
+    assert dict(Return.objects.values_list("number", "status")) == {
+        tea: "refunded",
+        boots: "rejected",
+    }
 
 
 # --- the merchant's statement -------------------------------------------------------
