@@ -67,10 +67,12 @@ class Api:
         path = f"/api/v1/ops/returns/{number}/receive/"
         return lambda: post(self.base, token, path, {"warehouse": "SVX"}, lambda r: r["status"])
 
-    def refund(self, payment: Payment, user: Any) -> Callable[[], Outcome]:
+    def refund(
+        self, payment: Payment, user: Any, amount: Decimal | None = None
+    ) -> Callable[[], Outcome]:
         token = token_for(user)
         path = f"/api/v1/ops/payments/{payment.id}/refund/"
-        body = {"amount": str(payment.amount), "reason": "goodwill"}
+        body = {"amount": str(amount or payment.amount), "reason": "goodwill"}
         return lambda: post(self.base, token, path, body, lambda r: r["payment_status"])
 
 
@@ -157,10 +159,12 @@ def test_two_receipts_at_once_restock_and_refund_once(world: World, api: Api, st
         assert returns_books() == BOOKS
 
 
-def test_a_return_request_racing_a_cancellation_or_another_request(world: World, api: Api) -> None:
+def test_a_return_request_racing_a_cancellation_a_refund_or_another_request(
+    world: World, api: Api, staff: Any
+) -> None:
     """A delivered order cannot be cancelled, whichever comes first; of two
     requests for the same unit one is taken, the other is told there is
-    nothing left to return."""
+    nothing left to return; a refund does not stand in a request's way."""
     taken, exceeded = (201, "requested"), (422, "return_quantity_exceeded")
     for _round in range(ROUNDS):
         order = delivered(world, ("TEA-0001", 1))
@@ -172,6 +176,14 @@ def test_a_return_request_racing_a_cancellation_or_another_request(world: World,
         outcomes = race(api.request(order, ("TEA-0001", 1)), api.request(order, ("TEA-0001", 1)))
         assert outcomes in {(taken, exceeded), (exceeded, taken)}
         assert Return.objects.filter(order=order).count() == 1
+
+        # An operator's partial refund meanwhile: both are done, in either order.
+        order = delivered(world, ("TEA-0001", 2))
+        payment = Payment.objects.get(order=order)
+        outcomes = race(
+            api.request(order, ("TEA-0001", 1)), api.refund(payment, staff, D("100.00"))
+        )
+        assert outcomes == (taken, (201, "partially_refunded"))
         assert returns_books() == BOOKS
 
 
