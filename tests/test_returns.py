@@ -226,6 +226,27 @@ def test_a_return_of_some_units_restocks_them_and_refunds_their_goods_exactly(
         == steps
     )
     assert return_webhooks(number) == list(zip(steps, ["", *steps[:-1]], strict=True))
+    last = OutboxEvent.objects.filter(type="return.status_changed").latest("created_at", "id")
+    assert (last.subject, last.audience_id, last.payload) == (
+        f"return:{number}",
+        world.buyer.user_id,
+        {
+            "return": number,
+            "order": order.number,
+            "kind": "buyer",
+            "status": "refunded",
+            "previous_status": "received",
+            "reason": "",
+            "tracking_number": "CDEK-1234567890",
+            "lines": [{"sku": "TEA-0001", "quantity": 1}],
+            "refund": {"amount": "1078.00", "currency": "RUB"},
+        },
+    )
+    # The buyer's e-mail, in Russian.
+    assert (last.email_subject, last.email_to) == (
+        f"Возврат {number}: Деньги за возврат возвращены",
+        world.buyer.user.email,
+    )
     listed = buyer.get(f"/api/v1/orders/{order.number}/returns/").json()
     assert [(r["number"], r["status"], len(r["events"])) for r in listed] == [
         (number, "refunded", 5)
