@@ -586,3 +586,17 @@ def test_an_order_with_one_parcel_delivered_and_one_returned_is_delivered(
     scanned(parcels[1], "departed", "delivered")
     assert Order.objects.get(id=order.id).status == "delivered"
     assert Return.objects.get(order=order).parcel_id == parcels[0].id
+
+
+def test_a_parcel_brought_back_after_delivery_returns_only_units_not_asked_back_already(
+    world: World, buyer: Any
+) -> None:
+    order = delivered(world, ("TEA-0001", 2))
+    asked = ask(buyer, order, ("TEA-0001", 1)).json()["number"]
+    (parcel,) = Parcel.objects.filter(order=order)
+    scanned(parcel, "returned", at=timezone.now())
+    back = Return.objects.get(order=order, kind="return_to_sender")
+    assert list(back.lines.values_list("line__sku", "quantity")) == [("TEA-0001", 1)]
+    assert Return.objects.get(number=asked).status == "requested"
+    # The order was delivered: it stays so, the returns settle the money.
+    assert Order.objects.get(id=order.id).status == "delivered"

@@ -289,11 +289,21 @@ def returns_to_sender_open(*, parcels: Iterable[Parcel]) -> list[Return]:
     for parcel in sorted(returned, key=lambda p: p.id):
         if parcel.id not in contents:
             continue
+        # A parcel brought back after its delivery may hold units the buyer
+        # asked to return already: those are not returned twice.
+        taken = returned_units(order_id=parcel.order_id)
+        lines = []
+        for line, units in contents[parcel.id]:
+            left = min(units, line.quantity - taken.get(line.id, 0))
+            if left > 0:
+                lines.append((line, left))
+        if not lines:
+            continue
         opened.append(
             return_create(
                 order=orders[parcel.order_id],
                 kind=ReturnKind.RETURN_TO_SENDER,
-                lines=contents[parcel.id],
+                lines=lines,
                 status=R.IN_TRANSIT,
                 actor_id=None,
                 reason="returned to sender",
