@@ -15,7 +15,7 @@ from shipping.tracking.models import PendingEvent, TrackingEvent
 
 @admin.register(TrackingEvent)
 class TrackingEventAdmin(ReadOnlyAdmin, MerchantScopedAdmin):
-    merchant_lookup = "parcel__order__lines__merchant"
+    merchant_lookup = "parcel__fulfilment_order__merchant"
     list_display = ("parcel", "event", "status", "emsevt", "occurred_at", "source", "location")
     list_filter = ("event", "source")
     search_fields = ("parcel__tracking_number", "scan_id")
