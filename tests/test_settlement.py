@@ -441,3 +441,34 @@ def test_ledger_totals_per_merchant_and_week_match_every_statement(
     ).values_list("merchant_id", "debit", "credit"):
         per_merchant[merchant_id] += credit - debit
     assert {s.merchant_id: s.net_rub for s in built if s is not None} == dict(per_merchant)
+
+
+def test_merchant_staff_open_their_statements_in_the_admin_without_a_grant(
+    world: World, week: dict[str, Any], tea: Merchant
+) -> None:
+    mine = statement_build(merchant_id=tea.id, week_start=week["week_start"])
+    theirs = statement_build(merchant_id=week["boots"], week_start=week["week_start"])
+    assert mine is not None and theirs is not None
+    # No group, no permission: a merchant's staff may always read its own.
+    staff = MerchantStaffFactory.create(merchant=tea).user
+    client = Client()
+    client.force_login(staff)
+    index = client.get("/admin/")
+    assert index.status_code == 200
+    assert "/admin/payments/settlementstatement/" in index.content.decode()
+    page = client.get("/admin/payments/settlementstatement/")
+    assert page.status_code == 200
+    assert list(page.context["cl"].queryset.values_list("id", flat=True)) == [mine.id]
+    detail = client.get(f"/admin/payments/settlementstatement/{mine.id}/change/")
+    assert detail.status_code == 200
+    text = detail.content.decode()
+    assert [line.order_number in text for line in mine.lines.all()] == [True] * 3
+    assert client.get(f"/admin/payments/settlementstatement/{theirs.id}/change/").status_code == 302
+    # Read-only: nothing to add, change or delete, and operator actions stay hidden.
+    actions = dict(admin.site._registry[SettlementStatement].get_action_choices(page.wsgi_request))
+    assert set(actions) - {""} == {"download_csv", "download_pdf"}
+    assert client.post(f"/admin/payments/settlementstatement/{mine.id}/delete/").status_code == 403
+    # Buyers are no staff: the admin is not theirs.
+    buyer = Client()
+    buyer.force_login(world.buyer.user)
+    assert buyer.get("/admin/payments/settlementstatement/").status_code == 302

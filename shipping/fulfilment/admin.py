@@ -16,9 +16,7 @@ from catalogue.models import ListingImage
 from core.admin_base import (
     MerchantReadableAdmin,
     MerchantReadableInline,
-    MerchantScopedAdmin,
     ReadOnlyAdmin,
-    ReadOnlyInline,
 )
 from core.api import csv_response, pdf_response
 from core.errors import ApplicationError
@@ -39,20 +37,20 @@ from shipping.fulfilment.part_documents import fulfilment_packing_slips_pdf
 from shipping.tracking.models import TrackingEvent
 
 
-class ParcelLineInline(ReadOnlyInline):
+class ParcelLineInline(MerchantReadableInline):
     model = ParcelLine
     fields = ("line", "quantity")
     readonly_fields = fields
 
 
-class TrackingEventInline(ReadOnlyInline):
+class TrackingEventInline(MerchantReadableInline):
     model = TrackingEvent
     fields = ("occurred_at", "event", "status", "emsevt", "location", "source", "courier")
     readonly_fields = fields
 
 
 @admin.register(Parcel)
-class ParcelAdmin(ReadOnlyAdmin, MerchantScopedAdmin):
+class ParcelAdmin(ReadOnlyAdmin, MerchantReadableAdmin):
     merchant_lookup = "fulfilment_order__merchant"
     actions = ["print_labels", "customs_release", "customs_return"]
 
