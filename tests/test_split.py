@@ -428,3 +428,26 @@ def test_operator_staff_see_both_parts(mixed: Mixed) -> None:
         mixed.part_b.number,
         mixed.part_a.number,
     ]
+
+
+@pytest.mark.parametrize(
+    ("language", "expected", "english"),
+    [
+        ("ru", ["Упаковать выбранные отправления", "Готово к упаковке", "отправления"], "Pack the"),
+        ("zh-hans", ["打包所选履约单", "待打包", "履约单"], "Pack the"),
+    ],
+)
+def test_the_merchant_pages_speak_the_merchant_language(
+    mixed: Mixed, language: str, expected: list[str], english: str
+) -> None:
+    client = admin_for(mixed.staff_a)
+    listing = client.get("/admin/shipping/fulfilmentorder/", HTTP_ACCEPT_LANGUAGE=language)
+    page = client.get(
+        f"/admin/shipping/fulfilmentorder/{mixed.part_a.id}/change/",
+        HTTP_ACCEPT_LANGUAGE=language,
+    )
+    text = listing.content.decode()
+    assert [phrase in text for phrase in expected] == [True] * len(expected)
+    assert english not in text
+    steps = {"ru": "Шаги исполнения", "zh-hans": "履约步骤"}[language]
+    assert steps in page.content.decode()
