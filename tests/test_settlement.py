@@ -305,6 +305,7 @@ def test_the_csv_is_the_statement(week: dict[str, Any], tea: Merchant) -> None:
     statement = statement_build(merchant_id=tea.id, week_start=week["week_start"])
     assert statement is not None
     rows = list(csv.reader(io.StringIO(statement_csv(statement=statement))))
+    a, b, c = (week[key].number for key in "abc")
     day = {
         key: week[key].__class__.objects.get(id=week[key].id).delivered_at.date().isoformat()
         for key in "abc"
@@ -312,6 +313,7 @@ def test_the_csv_is_the_statement(week: dict[str, Any], tea: Merchant) -> None:
     assert rows == [
         [
             "order_number",
+            "fulfilment_orders",
             "delivered_on",
             "goods_rub",
             "platform_fee_rub",
@@ -320,14 +322,16 @@ def test_the_csv_is_the_statement(week: dict[str, Any], tea: Merchant) -> None:
             "cny_rub_rate",
             "net_cny",
         ],
-        [week["a"].number, day["a"], "1078.00", "53.90", "0.00", "1024.10", "11", "93.10"],
-        [week["b"].number, day["b"], "1078.00", "53.90", "0.00", "1024.10", "11", "93.10"],
-        [week["c"].number, day["c"], "1078.00", "53.90", "307.23", "716.87", "11", "65.17"],
-        ["TOTAL", "", "3234.00", "161.70", "307.23", "2765.07", "", "251.37"],
+        # Each line names the merchant's own part of the order (B's boots are
+        # the other merchant's part, -2).
+        [a, f"{a}-1", day["a"], "1078.00", "53.90", "0.00", "1024.10", "11", "93.10"],
+        [b, f"{b}-1", day["b"], "1078.00", "53.90", "0.00", "1024.10", "11", "93.10"],
+        [c, f"{c}-1", day["c"], "1078.00", "53.90", "307.23", "716.87", "11", "65.17"],
+        ["TOTAL", "", "", "3234.00", "161.70", "307.23", "2765.07", "", "251.37"],
     ]
     # The CSV's total is the ledger's.
-    assert D(rows[-1][5]) == ledger_movement(tea, week["week_start"])
-    assert sum(D(row[5]) for row in rows[1:-1]) == D(rows[-1][5])
+    assert D(rows[-1][6]) == ledger_movement(tea, week["week_start"])
+    assert sum(D(row[6]) for row in rows[1:-1]) == D(rows[-1][6])
 
 
 def test_the_pdf_names_the_merchant_in_chinese_and_carries_the_totals(

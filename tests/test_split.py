@@ -451,3 +451,23 @@ def test_the_merchant_pages_speak_the_merchant_language(
     assert english not in text
     steps = {"ru": "Шаги исполнения", "zh-hans": "履约步骤"}[language]
     assert steps in page.content.decode()
+
+
+def test_the_merchant_order_page_shows_its_lines_with_their_pictures(
+    world: World, mixed: Mixed
+) -> None:
+    from catalogue.services import listing_image_add
+    from tests.conftest import jpeg
+
+    tea = world.products[0]
+    image = listing_image_add(listing=tea.listing, image=jpeg())
+    page = admin_for(mixed.staff_a).get(
+        f"/admin/shipping/fulfilmentorder/{mixed.part_a.id}/change/"
+    )
+    text = page.content.decode()
+    assert f'<img src="{image.thumbnail.url}" width="64" height="64" alt="">' in text
+    tea_line = mixed.order.lines.get(sku="TEA-0001")
+    for shown in ("TEA-0001", tea_line.name, "98.00", "196.00", "placed", "stock reserved"):
+        assert shown in text, shown
+    # The steps, not the plan's JSON with product ids.
+    assert '"warehouse_id"' not in text and "plan" not in text
