@@ -471,3 +471,37 @@ def test_the_merchant_order_page_shows_its_lines_with_their_pictures(
         assert shown in text, shown
     # The steps, not the plan's JSON with product ids.
     assert '"warehouse_id"' not in text and "plan" not in text
+
+
+def test_one_merchant_shipping_from_two_warehouses_has_two_fulfilment_orders(
+    world: World,
+) -> None:
+    from tests.factories import ProductFactory
+    from warehouses.services import stock_receive
+
+    merchant = world.products[0].merchant
+    harbin = ProductFactory.create(sku="HRB-ONLY", merchant=merchant, weight_g=200)
+    suifenhe = ProductFactory.create(sku="SFH-ONLY", merchant=merchant, weight_g=200)
+    stock_receive(warehouse_id=world.hrb.id, product_id=harbin.id, quantity=5)
+    stock_receive(warehouse_id=world.sfh.id, product_id=suifenhe.id, quantity=5)
+    order = order_place(
+        user_id=world.buyer.user_id,
+        lines=[LineRequest("HRB-ONLY", 1), LineRequest("SFH-ONLY", 2)],
+        address=Address(**world.address("RU-PRI")),
+        payment_method="cod",
+    )
+    parts = list(FulfilmentOrder.objects.filter(order=order).order_by("number"))
+    assert [(p.merchant_id, p.warehouse_id, p.status) for p in parts] == [
+        (merchant.id, world.hrb.id, "ready"),
+        (merchant.id, world.sfh.id, "ready"),
+    ]
+    assert [list(p.lines.values_list("line__sku", "quantity")) for p in parts] == [
+        [("HRB-ONLY", 1)],
+        [("SFH-ONLY", 2)],
+    ]
+    packed = [fulfilment_order_pack(fulfilment_order_id=p.id) for p in parts]
+    assert [[(x.warehouse_id, x.lane_id) for x in parcels] for parcels in packed] == [
+        [(world.hrb.id, world.air.id)],
+        [(world.sfh.id, world.road.id)],
+    ]
+    assert Order.objects.get(id=order.id).status == OrderStatus.PACKED
