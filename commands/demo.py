@@ -43,9 +43,8 @@ MERCHANT_PERMISSIONS = [
     ("catalogue", "add_listingimage"),
     ("catalogue", "change_listingimage"),
     ("catalogue", "delete_listingimage"),
-    ("orders", "view_order"),
-    ("orders", "change_order"),
     ("orders", "view_orderevent"),
+    ("shipping", "view_fulfilmentorder"),
     ("catalogue", "view_merchant"),
     ("warehouses", "view_stocklevel"),
     ("warehouses", "change_stocklevel"),
@@ -56,7 +55,7 @@ MERCHANT_PERMISSIONS = [
     ("shipping", "view_return"),
     ("shipping", "view_returnline"),
     ("shipping", "view_returnevent"),
-    ("payments", "view_payment"),
+    ("payments", "view_settlementstatement"),
 ]
 
 

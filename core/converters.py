@@ -35,6 +35,11 @@ class ReturnNumberConverter(_Text):
     regex = "AM[0-9]{4}[0-9A-Z]{10}-R[1-9][0-9]{0,3}"
 
 
+class FulfilmentOrderNumberConverter(_Text):
+    # The order's number, a dash and the part's place in it.
+    regex = "AM[0-9]{4}[0-9A-Z]{10}-[0-9]{1,3}"
+
+
 class TrackingNumberConverter(_Text):
     # UPU S10 (two letters, eight digits, a check digit, the country); the
     # views upper-case it, so lower case is let through.
@@ -71,6 +76,7 @@ class IdConverter:
 
 CONVERTERS: dict[str, type] = {
     "order": OrderNumberConverter,
+    "part": FulfilmentOrderNumberConverter,
     "return": ReturnNumberConverter,
     "s10": TrackingNumberConverter,
     "warehouse": WarehouseCodeConverter,

@@ -10,7 +10,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('orders', '0006_order_returned_status'),
-        ('shipping', '0011_code_characters'),
+        ('shipping', '0013_fulfilment_orders_existing'),
         ('warehouses', '0005_stock_movement_return'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
