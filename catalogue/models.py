@@ -79,6 +79,17 @@ class Merchant(models.Model):
     display_name_en = models.CharField(max_length=200, blank=True)
     city = models.CharField(max_length=100, default="Harbin")
     contact_email = models.EmailField(blank=True)
+    # Consumer protection law, art. 26.1: goods bought remotely may be
+    # returned within 7 days of hand-over, or 3 months where the seller did
+    # not give the return terms in writing on delivery.
+    return_terms_in_writing = models.BooleanField(
+        default=True,
+        db_default=True,
+        help_text=_(
+            "The return terms are handed to buyers in writing: returns within 7 days of"
+            " delivery; otherwise within 3 months."
+        ),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
