@@ -27,6 +27,7 @@ from payments.models import Payment, PaymentEvent, ProviderCall, ProviderNotific
 from payments.provider_calls import provider_call_queue
 from payments.providers import AmountMismatch, Notification, ProviderPayment, UnknownPayment
 from payments.providers.sandbox import sandbox_notify
+from payments.receipts.services import receipts_due_now
 from payments.services import CAPTURED_ONCE, OPEN, payment_transition
 
 logger = logging.getLogger(__name__)
@@ -151,6 +152,7 @@ def _apply(*, payment: Payment, order: Order, state: ProviderPayment, actor_id: 
             data={"reference": state.reference},
         )
         ledger_post_capture(payment=payment, order=order)
+        receipts_due_now(payment_id=payment.id)
         return P.CAPTURED
     if target == P.AUTHORISED and current in (P.VOIDED, P.FAILED):
         return CANCEL_NEEDED  # money held for an attempt Amur gave up: release it
