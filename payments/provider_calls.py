@@ -219,6 +219,7 @@ def refund_answer_record(*, answer: CallAnswer) -> None:
     other means: the ledger already owes it to the buyer)."""
     refund = answer.call.refund
     if refund is None:
+        receipts_due_now(call_id=answer.call.id)  # a late capture's refund
         return
     if answer.refused:
         Refund.objects.filter(id=refund.id).update(status=Refund.Status.FAILED)

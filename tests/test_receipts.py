@@ -573,3 +573,145 @@ def test_operators_see_receipts_in_the_admin(
     assert page.status_code == 200
     assert order.number in page.content.decode()
     assert site.is_registered(Receipt)
+
+
+# --- refunds around the handover, late money, cash refunds -----------------------------
+
+
+def refund(payment: Payment, amount: str) -> Any:
+    operator = client_for(UserFactory.create(email="ops@amur.example", is_staff=True))
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        response = operator.post(
+            f"/api/v1/ops/payments/{payment.id}/refund/",
+            {"amount": amount, "reason": "returned"},
+            format="json",
+        )
+    assert response.status_code == 201, response.json()
+    return response.json()
+
+
+def test_a_settlement_after_a_partial_refund_credits_what_is_left(
+    world: World, yookassa: FakeYooKassa, merchant: Merchant, courier: Courier
+) -> None:
+    order = place(world)
+    payment = captured_by_yookassa(world, yookassa, order)
+    refund(payment, "100.00")
+    delivered(world, order, courier)
+
+    assert receipts_send() == 1
+
+    (sent,) = yookassa.sent("/v3/receipts")
+    assert sent["items"] == [
+        goods_item(merchant, "1006.21", "full_payment"),
+        shipping_item("395.29", "full_payment"),
+    ]
+    assert sent["settlements"] == [
+        {"type": "prepayment", "amount": {"value": "1401.50", "currency": "RUB"}}
+    ]
+    assert Receipt.objects.get(kind="settlement").amount == Decimal("1401.50")
+
+
+def test_a_refund_after_the_handover_returns_a_full_payment(
+    world: World, yookassa: FakeYooKassa, merchant: Merchant, courier: Courier
+) -> None:
+    order = place(world)
+    payment = captured_by_yookassa(world, yookassa, order)
+    delivered(world, order, courier)
+    receipts_send()
+
+    refund(payment, "100.00")
+
+    (sent,) = yookassa.sent("/v3/refunds")
+    assert sent["receipt"]["items"] == [
+        goods_item(merchant, "71.79", "full_payment"),
+        shipping_item("28.21", "full_payment"),
+    ]
+    assert list(Receipt.objects.values_list("kind", "status")) == [
+        ("payment", "succeeded"),
+        ("settlement", "succeeded"),
+        ("refund", "succeeded"),
+    ]
+
+
+def test_sbp_money_arriving_after_the_cancel_goes_back_with_its_receipt(
+    world: World, yookassa: FakeYooKassa, merchant: Merchant
+) -> None:
+    from commands.cancel import order_cancel
+
+    order = place(world)
+    payment = Payment.objects.get(id=pay(world, order, method="sbp").json()["id"])
+    reference = payment.provider_reference
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        order_cancel(order_id=order.id, actor_id=None)
+    # The buyer confirms in the bank's app anyway: YooKassa takes the money.
+    yookassa.confirm(reference)
+
+    assert notify("payment.succeeded", reference).json() == {"outcome": "late_capture"}
+
+    (sent,) = yookassa.sent("/v3/refunds")
+    assert sent["amount"] == {"value": "1501.50", "currency": "RUB"}
+    assert sent["receipt"] == {
+        "customer": customer(world),
+        "items": [
+            goods_item(merchant, "1078.00", "full_prepayment"),
+            shipping_item("423.50", "full_prepayment"),
+        ],
+        "tax_system_code": 1,
+    }
+    (given_back,) = yookassa.refunds.values()
+    assert list(Receipt.objects.values_list("kind", "status", "provider_id")) == [
+        ("payment", "succeeded", yookassa.receipts_of(payment_id=reference)[0]["id"]),
+        ("refund", "succeeded", yookassa.receipts_of(refund_id=given_back["id"])[0]["id"]),
+    ]
+
+
+def test_cash_refunded_by_bank_transfer_gets_its_refund_receipt(
+    world: World, merchant: Merchant, courier: Courier
+) -> None:
+    order = place(world, method="cod")
+    (parcel,) = order_pack(order_id=order.id)
+    TrackingEvent.objects.filter(parcel=parcel).update(
+        occurred_at=timezone.now() - timedelta(days=3)
+    )
+    _day, at = yesterday_at(15)
+    post_scans(courier, scan(parcel, "delivered", at, "dl-1"), cash(parcel, at, "c-1", "1501.50"))
+    payment = Payment.objects.get(order=order)
+
+    answer = refund(payment, "1501.50")
+
+    receipt = Receipt.objects.get(kind="refund")
+    assert receipt.payload == {
+        "type": "refund",
+        "send": True,
+        "customer": customer(world),
+        "items": [
+            goods_item(merchant, "1078.00", "full_payment"),
+            shipping_item("423.50", "full_payment"),
+        ],
+        "tax_system_code": 1,
+        "settlements": [{"type": "cash", "amount": {"value": "1501.50", "currency": "RUB"}}],
+    }
+    assert (receipt.refund_id, receipt.provider, receipt.status) == (
+        answer["id"],
+        "sandbox",
+        "succeeded",
+    )
+
+
+def test_shares_by_weight_add_up_and_give_odd_units_to_the_largest_remainders() -> None:
+    from payments.splits import shares_by_weight
+
+    assert shares_by_weight(
+        total=100, weights={"a": Decimal(1), "b": Decimal(1), "c": Decimal(1)}
+    ) == {
+        "a": 34,
+        "b": 33,
+        "c": 33,
+    }
+    assert shares_by_weight(total=326666, weights={1: Decimal("98"), 2: Decimal("196")}) == {
+        1: 108889,
+        2: 217777,
+    }
+    assert shares_by_weight(total=0, weights={"a": Decimal(0)}) == {"a": 0}
+    with pytest.raises(ValueError):
+        shares_by_weight(total=5, weights={"a": Decimal(0)})

@@ -48,6 +48,16 @@ class Receipt(models.Model):
         on_delete=models.PROTECT,
         related_name="receipt",
     )
+    # A refund Amur makes of money captured after it gave the payment up
+    # (payments.card: a late capture) has no Refund row: its receipt rides
+    # in that provider call.
+    provider_call = models.OneToOneField(
+        "payments.ProviderCall",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="receipt",
+    )
     kind = models.CharField(max_length=10, choices=Kind.choices)
     channel = models.CharField(max_length=12, choices=Channel.choices)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
@@ -78,8 +88,9 @@ class Receipt(models.Model):
                 fields=["order"], condition=Q(kind="settlement"), name="receipt_one_settlement"
             ),
             models.CheckConstraint(
-                condition=Q(kind="refund", refund__isnull=False)
-                | (~Q(kind="refund") & Q(refund__isnull=True)),
+                condition=Q(kind="refund", refund__isnull=False, provider_call__isnull=True)
+                | Q(kind="refund", refund__isnull=True, provider_call__isnull=False)
+                | (~Q(kind="refund") & Q(refund__isnull=True, provider_call__isnull=True)),
                 name="receipt_refund_with_refund",
             ),
             models.CheckConstraint(condition=Q(amount__gt=0), name="receipt_amount_positive"),

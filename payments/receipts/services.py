@@ -38,7 +38,7 @@ from core.errors import ApplicationError, Unprocessable
 from core.locking import Rank, lock_held
 from notifications.services import safe_enqueue
 from orders.models import Order, OrderStatus
-from payments.models import Payment, Refund
+from payments.models import Payment, ProviderCall, Refund
 from payments.providers import ProviderUnavailable, ReceiptState, provider_get
 from payments.receipts.models import Receipt
 from payments.receipts.payloads import (
@@ -74,6 +74,7 @@ def _queue(
     amount: Decimal,
     idempotence_key: str,
     refund: Refund | None = None,
+    provider_call: ProviderCall | None = None,
 ) -> Receipt:
     receipt, _created = Receipt.objects.get_or_create(
         idempotence_key=idempotence_key,
@@ -81,6 +82,7 @@ def _queue(
             "order": order,
             "payment": payment,
             "refund": refund,
+            "provider_call": provider_call,
             "kind": kind,
             "channel": channel,
             "provider": provider,
@@ -190,6 +192,38 @@ def refund_receipt_record(*, order: Order, payment: Payment, refund: Refund) -> 
     )
 
 
+def late_refund_receipt(*, payment: Payment) -> ReceiptPayload | None:
+    """The receipt of giving back all of a payment captured after Amur gave
+    it up (its receipt was registered with the capture), or None when the
+    payment had no receipt."""
+    basis = _basis(payment)
+    if basis is None:
+        return None
+    return refund_receipt(
+        paid=cast(ReceiptPayload, basis.payload),
+        earlier=[],
+        amount=to_minor(payment.amount, payment.currency),
+    )
+
+
+def late_refund_receipt_record(
+    *, order: Order, payment: Payment, call: ProviderCall, payload: ReceiptPayload
+) -> Receipt:
+    """Record the receipt that rides in a late capture's refund call."""
+    lock_held(Rank.ORDER, order.id)
+    return _queue(
+        order=order,
+        payment=payment,
+        provider_call=call,
+        kind=Receipt.Kind.REFUND,
+        channel=Receipt.Channel.WITH_REFUND,
+        provider=payment.provider,
+        payload=payload,
+        amount=payment.amount,
+        idempotence_key=f"rc-{order.number}-late{payment.id}",
+    )
+
+
 def _money_json(amount: Decimal, currency: str) -> dict[str, str]:
     return {"value": f"{amount:.2f}", "currency": currency}
 
@@ -283,7 +317,7 @@ def receipt_claim(*, receipt_id: int) -> Receipt | None:
     )
     if not taken:
         return None
-    return Receipt.objects.select_related("payment", "refund").get(id=receipt_id)
+    return Receipt.objects.select_related("payment", "refund", "provider_call").get(id=receipt_id)
 
 
 def receipts_send(*, limit: int = 100) -> int:
@@ -330,18 +364,37 @@ def _ask(receipt: Receipt) -> ReceiptState | None:
         )
     if receipt.channel == Receipt.Channel.WITH_PAYMENT:
         payment = receipt.payment
-        if payment.status in (P.FAILED, P.VOIDED):
+        taken_late = Receipt.objects.filter(
+            payment_id=payment.id, provider_call__isnull=False
+        ).exists()
+        if payment.status in (P.FAILED, P.VOIDED) and not taken_late:
             # No money was taken: the provider registers no receipt for it.
             return ReceiptState(provider_id="", status=R.CANCELED)
-        if payment.status not in TAKEN or not payment.provider_reference:
+        if not (payment.status in TAKEN or taken_late) or not payment.provider_reference:
             return None
         return provider.receipt_find(payment_reference=payment.provider_reference)
+    reference, failed = _refund_reference(receipt)
+    if failed:
+        return ReceiptState(provider_id="", status=R.CANCELED)
+    if not reference:
+        return None
+    return provider.receipt_find(refund_reference=reference)
+
+
+def _refund_reference(receipt: Receipt) -> tuple[str, bool]:
+    """The provider's reference of the refund a receipt rides with ("" while
+    unanswered), and whether the provider refused that refund."""
+    if receipt.provider_call is not None:
+        call = receipt.provider_call
+        if call.status == ProviderCall.Status.FAILED:
+            return "", True
+        return str(call.result.get("refund_reference", "")), False
     refund = receipt.refund
     if refund is None or refund.status == Refund.Status.FAILED:
-        return ReceiptState(provider_id="", status=R.CANCELED)
-    if refund.status != Refund.Status.SUCCEEDED or not refund.provider_reference:
-        return None
-    return provider.receipt_find(refund_reference=refund.provider_reference)
+        return "", True
+    if refund.status != Refund.Status.SUCCEEDED:
+        return "", False
+    return refund.provider_reference, False
 
 
 def _later(receipt: Receipt, *, error: str = "", provider_id: str = "") -> None:
@@ -365,11 +418,15 @@ def _settle(receipt: Receipt, state: ReceiptState, error: str) -> None:
     )
 
 
-def receipts_due_now(*, payment_id: int | None = None, refund_id: int | None = None) -> None:
+def receipts_due_now(
+    *, payment_id: int | None = None, refund_id: int | None = None, call_id: int | None = None
+) -> None:
     """The money of a payment or a refund moved at the provider: its pending
     receipts are worth asking about at once, not after their backoff."""
     pending = Receipt.objects.filter(status=R.PENDING)
-    if refund_id is not None:
+    if call_id is not None:
+        pending = pending.filter(provider_call_id=call_id)
+    elif refund_id is not None:
         pending = pending.filter(refund_id=refund_id)
     elif payment_id is not None:
         pending = pending.filter(payment_id=payment_id, channel=Receipt.Channel.WITH_PAYMENT)
