@@ -574,6 +574,16 @@ def test_operators_see_receipts_in_the_admin(
     assert order.number in page.content.decode()
     assert site.is_registered(Receipt)
 
+    # A receipt waiting out its backoff is asked about at once from the admin.
+    Receipt.objects.update(status="pending", next_attempt_at=timezone.now() + timedelta(hours=1))
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        done = client.post(
+            "/admin/payments/receipt/",
+            {"action": "send_again", "_selected_action": [Receipt.objects.get().id]},
+        )
+    assert done.status_code == 302
+    assert Receipt.objects.get().status == "succeeded"
+
 
 # --- refunds around the handover, late money, cash refunds -----------------------------
 
