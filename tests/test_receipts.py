@@ -725,3 +725,31 @@ def test_shares_by_weight_add_up_and_give_odd_units_to_the_largest_remainders() 
     assert shares_by_weight(total=0, weights={"a": Decimal(0)}) == {"a": 0}
     with pytest.raises(ValueError):
         shares_by_weight(total=5, weights={"a": Decimal(0)})
+
+
+def test_the_sandbox_registers_a_card_orders_receipts_the_same_way(
+    world: World, merchant: Merchant, courier: Courier
+) -> None:
+    from commands.pay import payment_card_charge
+
+    order = place(world)
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        payment = payment_card_charge(order_id=order.id, token="tok_approve", actor_id=None)
+    assert payment.status == "captured"
+    delivered(world, order, courier)
+
+    assert receipts_send() == 1
+
+    payment_receipt, settlement = Receipt.objects.order_by("id")
+    assert (payment_receipt.provider, payment_receipt.status) == ("sandbox", "succeeded")
+    assert payment_receipt.payload["items"] == [
+        goods_item(merchant, "1078.00", "full_prepayment"),
+        shipping_item("423.50", "full_prepayment"),
+    ]
+    assert (settlement.kind, settlement.status) == ("settlement", "succeeded")
+    assert settlement.provider_id.startswith("sbx_rc_")
+    assert settlement.provider_id != payment_receipt.provider_id
+    assert settlement.payload["payment_id"] == payment.provider_reference
+    assert settlement.payload["settlements"] == [
+        {"type": "prepayment", "amount": {"value": "1501.50", "currency": "RUB"}}
+    ]
