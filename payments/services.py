@@ -164,7 +164,7 @@ def payment_card_begin(
     yet is a 409: the buyer's second tap waits for the first. Attempts
     waiting for the buyer (3-D Secure, SBP) or the provider (pending) are
     voided: the new one replaces them. An SBP payment expires after
-    SBP_PAYMENT_TTL_MINUTES (payments_expired_void)."""
+    SBP_PAYMENT_TTL_MINUTES (commands.pay.sbp_payments_expire)."""
     lock_held(Rank.ORDER, order.id)
     provider = provider_get()
     sbp = method == Payment.Method.SBP
