@@ -1,7 +1,8 @@
 """54-FZ receipts: the payloads YooKassa gets for a card order, a partial
-refund, the handover and an SBP order (checked by tests/yookassa_server.py
-as YooKassa would), cash on delivery through the sandbox, the retries until
-the provider confirms, and the buyer's and operators' views."""
+refund and the handover (checked by tests/yookassa_server.py as YooKassa
+would; an SBP order's are in tests/test_sbp.py), cash on delivery through
+the sandbox, the retries until the provider confirms, and the buyer's and
+operators' views."""
 
 from __future__ import annotations
 
