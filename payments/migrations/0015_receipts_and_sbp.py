@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('orders', '0005_recipient_identity_product_url_anonymised'),
-        ('payments', '0013_provider_calls_and_refund_status'),
+        ('payments', '0014_settlement_line_fulfilment_orders'),
     ]
 
     operations = [
