@@ -19,7 +19,12 @@ from imagekit.processors import ResizeToFill, ResizeToFit
 from treebeard.mp_tree import MP_Node, MP_NodeManager
 
 from core.money import MONEY_DIGITS, MONEY_PLACES
-from core.validators import country_validator, hs_code_validator
+from core.validators import (
+    country_validator,
+    hs_code_validator,
+    international_phone_validator,
+    supplier_inn_validator,
+)
 
 IMAGE_EXTENSIONS = ["jpg", "jpeg", "png", "webp"]
 IMAGE_MAX_BYTES = 10 * 1024 * 1024
@@ -89,6 +94,15 @@ class Merchant(models.Model):
             "The return terms are handed to buyers in writing: returns within 7 days of"
             " delivery; otherwise within 3 months."
         ),
+    )
+    # The supplier's details that 54-FZ receipts carry for goods Amur sells on
+    # the merchant's behalf (tags 1171 and 1226).
+    phone = models.CharField(max_length=16, blank=True, validators=[international_phone_validator])
+    inn = models.CharField(
+        max_length=12,
+        blank=True,
+        validators=[supplier_inn_validator],
+        help_text=_("Taxpayer number (INN) for fiscal receipts; empty for a foreign supplier."),
     )
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.conf import settings
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -15,7 +16,8 @@ from core.locking import locked_transaction
 from orders.models import Order, OrderStatus, PaymentMethod
 from orders.selectors import order_get_for_buyer
 from orders.services import CANCELLABLE, order_lock, orders_transition
-from payments.services import payments_settle_on_cancel
+from payments.models import Payment
+from payments.services import OPEN, payments_settle_on_cancel
 from risk.services import risk_holds_withdraw
 from shipping.fulfilment.models import FulfilmentOrderStatus
 from shipping.fulfilment.orders import fulfilment_orders_packed, fulfilment_orders_transition
@@ -65,8 +67,10 @@ def order_cancel_for_buyer(*, user_id: int, number: str) -> Order:
 
 def orders_expire_unpaid() -> int:
     """Cancel card orders left unpaid past the configured time, counted from
-    placement or, for an order held for review, from its approval."""
-    cutoff = timezone.now() - timedelta(minutes=settings.AMUR["UNPAID_ORDER_TTL_MINUTES"])
+    placement or, for an order held for review, from its approval. An order
+    whose SBP payment is still valid waits for it (its own expiry voids it)."""
+    now = timezone.now()
+    cutoff = now - timedelta(minutes=settings.AMUR["UNPAID_ORDER_TTL_MINUTES"])
     expired = 0
     for order_id in (
         Order.objects.filter(
@@ -75,6 +79,11 @@ def orders_expire_unpaid() -> int:
             created_at__lt=cutoff,
         )
         .exclude(risk_holds__decided_at__gte=cutoff)
+        .exclude(
+            Exists(
+                Payment.objects.filter(order=OuterRef("pk"), status__in=OPEN, expires_at__gt=now)
+            )
+        )
         .order_by("id")
         .values_list("id", flat=True)[:500]
     ):

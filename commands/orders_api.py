@@ -182,6 +182,7 @@ class OrderPayView(APIView):
             token=serializer.validated_data["token"],
             actor_id=user_id,
             card_country=serializer.validated_data["card_country"],
+            method=serializer.validated_data["method"],
         )
         # The charge is made once the attempt is committed, with no row
         # locked: the answer is the provider's.

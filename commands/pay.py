@@ -47,7 +47,13 @@ from payments.models import Payment, SandboxDispatch
 from payments.provider_calls import CallAnswer, provider_call_done
 from payments.providers import Notification, ProviderPayment, provider_get
 from payments.providers.sandbox import WEBHOOK_PATH, dispatch_signed
-from payments.services import DEFAULT_CARD_COUNTRY, payment_card_begin, payment_lock
+from payments.services import (
+    DEFAULT_CARD_COUNTRY,
+    OPEN,
+    payment_card_begin,
+    payment_lock,
+    payments_open_void,
+)
 from risk.services import order_risk_check_card
 
 P = Payment.Status
@@ -60,13 +66,15 @@ def payment_card_start(
     token: str,
     actor_id: int | None,
     card_country: str = DEFAULT_CARD_COUNTRY,
+    method: str = Payment.Method.CARD,
 ) -> Payment:
-    """Write a card attempt and its charge call under the order's lock; the
-    charge is made by `payment_card_settle` once this commits."""
+    """Write an online attempt (card or SBP) with its receipt and its charge
+    call under the order's lock; the charge is made by `payment_card_settle`
+    once this commits."""
     with locked_transaction():
         order = order_lock(order_id=order_id)
         return payment_card_begin(
-            order=order, token=token, actor_id=actor_id, card_country=card_country
+            order=order, token=token, actor_id=actor_id, card_country=card_country, method=method
         )
 
 
@@ -92,6 +100,30 @@ def payment_card_charge(
         order_id=order_id, token=token, actor_id=actor_id, card_country=card_country
     )
     return payment_card_settle(payment=payment)
+
+
+def sbp_payments_expire() -> int:
+    """Void SBP payments the buyer did not confirm within their validity
+    (SBP_PAYMENT_TTL_MINUTES), under their order's lock, and ask the provider
+    to cancel them after commit. Money that arrives later for one is refunded
+    (payments.card). Returns how many were voided."""
+    voided = 0
+    for payment_id, order_id in (
+        Payment.objects.filter(
+            method=Payment.Method.SBP, status__in=OPEN, expires_at__lt=timezone.now()
+        )
+        .order_by("id")
+        .values_list("id", "order_id")[:500]
+    ):
+        with locked_transaction():
+            order = order_lock(order_id=order_id)
+            payment = payment_lock(order=order, payment_id=payment_id)
+            if payment.status not in OPEN:
+                continue  # settled meanwhile
+            payments_open_void(order=order, actor_id=None, reason="SBP payment expired")
+            provider_calls_after_commit(order_id=order.id)
+            voided += 1
+    return voided
 
 
 def payment_captured_follow(*, order_id: int, payment: Payment, actor_id: int | None) -> None:

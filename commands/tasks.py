@@ -5,7 +5,7 @@ from celery import shared_task
 from django.utils import timezone
 
 from commands.cancel import orders_expire_unpaid
-from commands.pay import sandbox_dispatch_send
+from commands.pay import sandbox_dispatch_send, sbp_payments_expire
 from commands.provider_calls import provider_calls_run
 from payments.models import SandboxDispatch
 
@@ -14,7 +14,8 @@ SANDBOX_MAX_ATTEMPTS = 20
 
 @shared_task(name="commands.orders_expire_unpaid", ignore_result=True)
 def expire_unpaid_orders() -> int:
-    return orders_expire_unpaid()
+    """Every minute: SBP payments past their validity, then unpaid orders."""
+    return sbp_payments_expire() + orders_expire_unpaid()
 
 
 @shared_task(name="commands.provider_calls_run", ignore_result=True)

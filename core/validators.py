@@ -13,6 +13,9 @@ hs_code_validator = RegexValidator(r"^\d{6,10}$", _("An HS code has 6 to 10 digi
 country_validator = RegexValidator(r"^[A-Z]{2}$", _("Use a two-letter ISO country code."))
 postcode_validator = RegexValidator(r"^\d{6}$", _("A Russian postcode has 6 digits."))
 phone_validator = RegexValidator(r"^\+7\d{10}$", _("Use a Russian number: +7 and 10 digits."))
+international_phone_validator = RegexValidator(
+    r"^\+\d{7,15}$", _("Use an international number: + and 7 to 15 digits.")
+)
 
 
 def inn_validator(value: str) -> None:
@@ -21,6 +24,15 @@ def inn_validator(value: str) -> None:
     if not re.fullmatch(r"\d{12}", value) or not inn.is_valid(value):
         raise ValidationError(
             _("An individual's INN has 12 digits and valid check digits."), code="inn_invalid"
+        )
+
+
+def supplier_inn_validator(value: str) -> None:
+    """A company's INN (10 digits) or an individual entrepreneur's (12), with
+    valid check digits."""
+    if not re.fullmatch(r"\d{10}|\d{12}", value) or not inn.is_valid(value):
+        raise ValidationError(
+            _("An INN has 10 or 12 digits and valid check digits."), code="inn_invalid"
         )
 
 

@@ -304,6 +304,7 @@ CELERY_BEAT_SCHEDULE = {
         "task": "commands.provider_calls_run",
         "schedule": timedelta(seconds=30),
     },
+    "receipts-send": {"task": "payments.receipts_send", "schedule": timedelta(minutes=1)},
     "sandbox-notifications-sweep": {
         "task": "commands.sandbox_notifications_sweep",
         "schedule": timedelta(minutes=1),
@@ -372,6 +373,12 @@ class AmurSettings(TypedDict):
     STOREFRONT_PRODUCT_URL: str
     RECIPIENT_DATA_RETENTION_DAYS: int
     PERSONAL_DATA_POLICY_VERSION: str
+    RECEIPT_TAX_SYSTEM_CODE: int
+    RECEIPT_VAT_CODE_GOODS: int
+    RECEIPT_VAT_CODE_SERVICES: int
+    RECEIPT_AGENT_TYPE: str
+    COD_RECEIPT_PROVIDER: str
+    SBP_PAYMENT_TTL_MINUTES: int
 
 
 # Domain settings.
@@ -430,4 +437,17 @@ AMUR: AmurSettings = {
     "RECIPIENT_DATA_RETENTION_DAYS": int(os.environ.get("RECIPIENT_DATA_RETENTION_DAYS", "1095")),
     # The personal data policy a buyer consents to at registration.
     "PERSONAL_DATA_POLICY_VERSION": os.environ.get("PERSONAL_DATA_POLICY_VERSION", "2026-07-01"),
+    # 54-FZ receipts (YooKassa's codes): the seller's tax system (tag 1055;
+    # 1 is the general one), the VAT code of goods sold on merchants' behalf
+    # and of Amur's own shipping and duty lines (tag 1199; 1 is "no VAT"),
+    # and the agent type printed on goods lines (tag 1222).
+    "RECEIPT_TAX_SYSTEM_CODE": int(os.environ.get("RECEIPT_TAX_SYSTEM_CODE", "1")),
+    "RECEIPT_VAT_CODE_GOODS": int(os.environ.get("RECEIPT_VAT_CODE_GOODS", "1")),
+    "RECEIPT_VAT_CODE_SERVICES": int(os.environ.get("RECEIPT_VAT_CODE_SERVICES", "1")),
+    "RECEIPT_AGENT_TYPE": os.environ.get("RECEIPT_AGENT_TYPE", "commissioner"),
+    # Cash taken by couriers is fiscalised by the courier service's register;
+    # YooKassa registers receipts only for money it took itself.
+    "COD_RECEIPT_PROVIDER": os.environ.get("COD_RECEIPT_PROVIDER", "sandbox"),
+    # An SBP payment the buyer has not confirmed in this time is voided.
+    "SBP_PAYMENT_TTL_MINUTES": int(os.environ.get("SBP_PAYMENT_TTL_MINUTES", "60")),
 }

@@ -20,6 +20,7 @@ from core.converters import converters_register
 from notifications import api as notifications_api
 from payments import settlement_api
 from payments.cod import api as cod_api
+from payments.receipts import api as receipts_api
 from shipping.customs import api as customs_api
 from shipping.fulfilment import api as documents_api
 from shipping.linehaul import api as linehaul_api
@@ -61,6 +62,11 @@ v1 = [
         "orders/<order:number>/events/", orders_api.OrderEventsView.as_view(), name="order-events"
     ),
     path("orders/<order:number>/pay/", orders_api.OrderPayView.as_view(), name="order-pay"),
+    path(
+        "orders/<order:number>/receipts/",
+        receipts_api.OrderReceiptsView.as_view(),
+        name="order-receipts",
+    ),
     path(
         "orders/<order:number>/cancel/", orders_api.OrderCancelView.as_view(), name="order-cancel"
     ),

@@ -215,4 +215,5 @@ class SandboxDispatchAdmin(OperatorOnlyReadOnlyAdmin):
 
 
 # The cash-on-delivery pages.
-import payments.cod.admin  # noqa: E402, F401
+import payments.cod.admin  # noqa: E402
+import payments.receipts.admin  # noqa: E402, F401

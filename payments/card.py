@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 from decimal import Decimal
+from typing import Any
 
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -27,6 +28,11 @@ from payments.models import Payment, PaymentEvent, ProviderCall, ProviderNotific
 from payments.provider_calls import provider_call_queue
 from payments.providers import AmountMismatch, Notification, ProviderPayment, UnknownPayment
 from payments.providers.sandbox import sandbox_notify
+from payments.receipts.services import (
+    late_refund_receipt,
+    late_refund_receipt_record,
+    receipts_due_now,
+)
 from payments.services import CAPTURED_ONCE, OPEN, payment_transition
 
 logger = logging.getLogger(__name__)
@@ -97,12 +103,21 @@ def payment_state_apply(
         )
     elif outcome == LATE_CAPTURE:
         logger.warning("refunding %s payment %s captured too late", payment.provider, payment.id)
-        provider_call_queue(
+        # Its receipt was registered with the capture: the refund carries
+        # the receipt that returns all of it.
+        receipt = late_refund_receipt(payment=payment)
+        request: dict[str, Any] = {"amount": str(payment.amount), "currency": payment.currency}
+        if receipt is not None:
+            request["receipt"] = receipt
+        call = provider_call_queue(
             payment=payment,
             kind=ProviderCall.Kind.REFUND,
             idempotence_key=f"{payment.provider_reference}-late",
-            request={"amount": str(payment.amount), "currency": payment.currency},
+            request=request,
         )
+        if receipt is not None:
+            late_refund_receipt_record(order=order, payment=payment, call=call, payload=receipt)
+        receipts_due_now(payment_id=payment.id)
     if notification is not None and outcome != UNCHANGED:
         ProviderNotification.objects.create(
             provider=payment.provider,
@@ -151,6 +166,7 @@ def _apply(*, payment: Payment, order: Order, state: ProviderPayment, actor_id: 
             data={"reference": state.reference},
         )
         ledger_post_capture(payment=payment, order=order)
+        receipts_due_now(payment_id=payment.id)
         return P.CAPTURED
     if target == P.AUTHORISED and current in (P.VOIDED, P.FAILED):
         return CANCEL_NEEDED  # money held for an attempt Amur gave up: release it

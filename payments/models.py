@@ -40,6 +40,7 @@ class ExchangeRate(models.Model):
 class Payment(models.Model):
     class Method(models.TextChoices):
         CARD = "card", _("Card")
+        SBP = "sbp", _("SBP (Faster Payments System)")
         COD = "cod", _("Cash on delivery")
 
     class Status(models.TextChoices):
@@ -75,6 +76,8 @@ class Payment(models.Model):
         blank=True,
         help_text=_("The card's issuing country (ISO 3166-1 alpha-2), for the risk rules."),
     )
+    # An SBP payment the buyer has not confirmed by then is voided.
+    expires_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     captured_at = models.DateTimeField(null=True, blank=True)
 
@@ -522,4 +525,5 @@ class SettlementStatementEvent(models.Model):
 
 # The cash-on-delivery models live in their own package; importing them here
 # registers them with the payments app.
-import payments.cod.models  # noqa: E402, F401
+import payments.cod.models  # noqa: E402
+import payments.receipts.models  # noqa: E402, F401

@@ -26,6 +26,7 @@ from django.utils import timezone
 from core.errors import ApplicationError
 from payments.models import Payment, ProviderCall, Refund
 from payments.providers import ProviderPayment, ProviderUnavailable, provider_get
+from payments.receipts.services import receipts_due_now
 
 logger = logging.getLogger(__name__)
 
@@ -130,6 +131,8 @@ def provider_call_perform(*, call: ProviderCall) -> CallAnswer | None:
                 idempotence_key=call.idempotence_key,
                 description=request.get("description", ""),
                 return_url=request.get("return_url", ""),
+                method=request.get("method", "card"),
+                receipt=request.get("receipt"),
             )
             answer = CallAnswer(call=call, state=state)
         elif call.kind == ProviderCall.Kind.CAPTURE:
@@ -158,6 +161,7 @@ def provider_call_perform(*, call: ProviderCall) -> CallAnswer | None:
                     amount=Decimal(request["amount"]),
                     currency=request["currency"],
                     idempotence_key=call.idempotence_key,
+                    receipt=request.get("receipt"),
                 ),
             )
     except (requests.RequestException, ProviderUnavailable) as failure:
@@ -215,6 +219,7 @@ def refund_answer_record(*, answer: CallAnswer) -> None:
     other means: the ledger already owes it to the buyer)."""
     refund = answer.call.refund
     if refund is None:
+        receipts_due_now(call_id=answer.call.id)  # a late capture's refund
         return
     if answer.refused:
         Refund.objects.filter(id=refund.id).update(status=Refund.Status.FAILED)
@@ -222,3 +227,4 @@ def refund_answer_record(*, answer: CallAnswer) -> None:
         Refund.objects.filter(id=refund.id).update(
             status=Refund.Status.SUCCEEDED, provider_reference=answer.refund_reference[:100]
         )
+    receipts_due_now(refund_id=refund.id)

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
+from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from core.api import StrictSerializer
@@ -18,11 +20,21 @@ from payments.services import DEFAULT_CARD_COUNTRY
 
 
 class PayInputSerializer(StrictSerializer):
+    method = serializers.ChoiceField(
+        choices=[Payment.Method.CARD, Payment.Method.SBP],
+        default=Payment.Method.CARD,
+        help_text=(
+            "card (with a token) or sbp: the Faster Payments System, confirmed in the"
+            " buyer's bank app at confirmation_url (202), valid for an hour."
+        ),
+    )
     token = serializers.CharField(
         max_length=2048,
+        required=False,
+        default="",
         help_text=(
-            "Sandbox: tok_approve, tok_decline, tok_3ds, tok_async_approve, ...; "
-            "YooKassa: the payment token from its checkout widget."
+            "Card payments only. Sandbox: tok_approve, tok_decline, tok_3ds,"
+            " tok_async_approve, ...; YooKassa: the payment token from its checkout widget."
         ),
     )
     card_country = serializers.CharField(
@@ -37,6 +49,11 @@ class PayInputSerializer(StrictSerializer):
         value = value.upper()
         country_validator(value)
         return value
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if attrs["method"] == Payment.Method.CARD and not attrs["token"]:
+            raise serializers.ValidationError({"token": [_("A card payment needs a token.")]})
+        return attrs
 
 
 class PaymentSerializer(serializers.ModelSerializer):

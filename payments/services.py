@@ -10,6 +10,7 @@ transaction and made after commit."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -28,6 +29,12 @@ from payments.ledger import ledger_post_capture, ledger_post_refund
 from payments.models import Payment, PaymentEvent, ProviderCall, Refund
 from payments.provider_calls import provider_call_queue
 from payments.providers import provider_get
+from payments.receipts.services import (
+    cod_receipt_record,
+    payment_receipt_check,
+    payment_receipt_record,
+    refund_receipt_record,
+)
 
 # The sandbox's test cards are all issued in Russia.
 DEFAULT_CARD_COUNTRY = "RU"
@@ -52,6 +59,8 @@ CHARGEABLE_BACK = frozenset({P.CAPTURED, P.PARTIALLY_REFUNDED})
 # Every status a payment can reach once its money was taken.
 CAPTURED_ONCE = REFUNDABLE | {P.CHARGED_BACK}
 OPEN = frozenset({P.PENDING, P.REQUIRES_ACTION, P.AUTHORISED})
+# Paid through a provider, refunded through it.
+ONLINE = frozenset({Payment.Method.CARD, Payment.Method.SBP})
 # The fields a move may set besides the status.
 _PAYMENT_FIELDS = (
     "refunded_amount",
@@ -147,15 +156,19 @@ def payment_card_begin(
     token: str,
     actor_id: int | None,
     card_country: str = DEFAULT_CARD_COUNTRY,
+    method: str = Payment.Method.CARD,
 ) -> Payment:
-    """Start a card payment of an order the caller has locked: the payment
-    (pending) and its charge call, made after commit. An attempt whose
-    charge the provider has not answered yet is a 409: the buyer's second tap
-    waits for the first. Attempts waiting for the buyer (3-D Secure) or the
-    provider (pending) are voided: the new one replaces them."""
+    """Start an online payment (card or SBP) of an order the caller has
+    locked: the payment (pending), its 54-FZ receipt and its charge call,
+    made after commit. An attempt whose charge the provider has not answered
+    yet is a 409: the buyer's second tap waits for the first. Attempts
+    waiting for the buyer (3-D Secure, SBP) or the provider (pending) are
+    voided: the new one replaces them. An SBP payment expires after
+    SBP_PAYMENT_TTL_MINUTES (commands.pay.sbp_payments_expire)."""
     lock_held(Rank.ORDER, order.id)
     provider = provider_get()
-    if not provider.token_valid(token):
+    sbp = method == Payment.Method.SBP
+    if not sbp and not provider.token_valid(token):
         raise ValidationFailed(
             _("The card token is not valid."),
             code="invalid_card_token",
@@ -177,27 +190,33 @@ def payment_card_begin(
     payments_open_void(order=order, actor_id=actor_id, reason="new attempt")
     attempt = Payment.objects.filter(order=order).count() + 1
     amount = money_round(order.total_rub, order.currency)
+    receipt_payload = payment_receipt_check(order=order, amount=amount)
+    ttl = timedelta(minutes=settings.AMUR["SBP_PAYMENT_TTL_MINUTES"])
     payment = Payment.objects.create(
         order=order,
-        method=Payment.Method.CARD,
+        method=method,
         provider=provider.name,
         amount=amount,
         currency=order.currency,
         status=P.PENDING,
-        card_country=card_country,
+        card_country="" if sbp else card_country,
+        expires_at=timezone.now() + ttl if sbp else None,
     )
     _created(payment, PaymentEvent.Kind.CREATED, amount, actor_id)
+    receipt = payment_receipt_record(order=order, payment=payment, payload=receipt_payload)
     base_url = settings.AMUR["PUBLIC_BASE_URL"] or "http://localhost:8000"
     provider_call_queue(
         payment=payment,
         kind=ProviderCall.Kind.CHARGE,
         idempotence_key=f"{order.number}-{attempt}",
         request={
-            "token": token,
+            "token": "" if sbp else token,
+            "method": method,
             "amount": str(amount),
             "currency": order.currency,
             "description": f"Amur {order.number}",
             "return_url": f"{base_url}/api/v1/orders/{order.number}/",
+            "receipt": receipt.payload,
         },
     )
     return payment
@@ -303,6 +322,7 @@ def payment_cod_collect(
         data={"courier_id": courier_id, "cash": True},
     )
     ledger_post_capture(payment=payment, order=order)
+    cod_receipt_record(order=order, payment=payment)
     return payment
 
 
@@ -323,7 +343,7 @@ def refund_request_check(
     if row is None:
         raise NotFound()
     order_id, currency, payment_method = row
-    if bank_reference and payment_method == Payment.Method.CARD:
+    if bank_reference and payment_method in ONLINE:
         raise ValidationFailed(
             _("A card payment is refunded to the card; a bank reference does not apply."),
             code="invalid",
@@ -383,7 +403,7 @@ def payment_refund_record(
             extra={"refundable": {"amount": str(refundable), "currency": payment.currency}},
         )
     number = payment.refunds.count() + 1
-    card = payment.method == Payment.Method.CARD
+    card = payment.method in ONLINE
     transfer_reference = bank_reference or f"{order.number}-RF{payment.id}-{number}"
     refund = Refund.objects.create(
         payment=payment,
@@ -395,13 +415,17 @@ def payment_refund_record(
         provider_reference="" if card else transfer_reference,
         actor_id=actor_id,
     )
+    receipt = refund_receipt_record(order=order, payment=payment, refund=refund)
     if card:
+        request: dict[str, Any] = {"amount": str(amount), "currency": payment.currency}
+        if receipt is not None:
+            request["receipt"] = receipt.payload
         provider_call_queue(
             payment=payment,
             refund=refund,
             kind=ProviderCall.Kind.REFUND,
             idempotence_key=f"{order.number}-{payment.id}-rf{number}",
-            request={"amount": str(amount), "currency": payment.currency},
+            request=request,
         )
     payment.refunded_amount += amount
     payment_transition(

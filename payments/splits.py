@@ -96,3 +96,21 @@ def refund_split(
         share[k] += 1
         excess += 1
     return share
+
+
+def shares_by_weight(*, total: int, weights: Mapping[K, Decimal]) -> dict[K, int]:
+    """`total` minor units shared in proportion to the weights (largest
+    remainder: floors first, then one unit each to the largest fractions,
+    ties to the earlier key). The shares add up to `total` exactly."""
+    fractions = {k: Fraction(w) for k, w in weights.items()}
+    whole = sum(fractions.values(), Fraction(0))
+    if total and (whole <= 0 or any(w < 0 for w in fractions.values())):
+        raise ValueError("cannot share without positive weights")
+    if not total:
+        return {k: 0 for k in fractions}
+    exact = {k: total * w / whole for k, w in fractions.items()}
+    shares = {k: floor(v) for k, v in exact.items()}
+    order = sorted(exact, key=lambda k: exact[k] - shares[k], reverse=True)
+    for k in order[: total - sum(shares.values())]:
+        shares[k] += 1
+    return shares

@@ -5,6 +5,7 @@ from django.utils import timezone
 
 from payments.cod.services import cod_reconcile, cod_reconcile_recent
 from payments.rates import rates_refresh
+from payments.receipts.services import receipts_send
 from payments.settlement import payables_release, statements_build_weekly
 
 
@@ -38,3 +39,11 @@ def reconcile_cod(day: str | None = None) -> int:
     if day:
         return sum(row.flagged for row in cod_reconcile(day=date.fromisoformat(day)))
     return cod_reconcile_recent()
+
+
+@shared_task(name="payments.receipts_send", ignore_result=True)
+def send_receipts() -> int:
+    """Send or check every due fiscal receipt (enqueued after the commits
+    that write them; beat every minute). Any number may run at once: each
+    receipt is claimed before it is sent."""
+    return receipts_send()

@@ -30,11 +30,14 @@ from commands.pack import order_pack
 from commands.pay import payment_card_charge
 from commands.place import order_place
 from commands.quote import LineRequest
+from commands.scans import cash_collect
 from orders.models import Order
 from orders.services import Address
 from payments.card import SETTLED
 from payments.cod.models import CashCollection
 from payments.models import LedgerEntry, Payment, ProviderCall, Refund
+from payments.receipts.models import Receipt
+from payments.receipts.services import receipts_send
 from risk.models import RiskHold, RiskRule
 from shipping.fulfilment.models import Parcel
 from shipping.tracking.models import TrackingEvent
@@ -125,6 +128,13 @@ class Api:
         path = f"/api/v1/orders/{order.number}/pay/"
         body = {"token": "tok_approve"}
         return lambda: post(self.base, token, path, body, lambda answer: answer["status"])
+
+    def pay_sbp(self, order: Order) -> Callable[[], Outcome]:
+        token = token_for(order.buyer.user)
+        path = f"/api/v1/orders/{order.number}/pay/"
+        return lambda: post(
+            self.base, token, path, {"method": "sbp"}, lambda answer: answer["status"]
+        )
 
     def pack(self, order: Order, staff: Any) -> Callable[[], Outcome]:
         token = token_for(staff)
@@ -549,6 +559,86 @@ def test_cash_collected_twice_at_once_is_counted_once(
         assert cash_outcomes(parcel.order_id) == ["captured", "repeat"]
         assert payments(parcel.order) == [P.CAPTURED]
         assert books() == BOOKS_HOLD
+
+
+def receipts(order: Order) -> list[tuple[str, str]]:
+    return list(Receipt.objects.filter(order=order).order_by("id").values_list("kind", "status"))
+
+
+def test_sbp_pay_racing_cancel_leaves_no_money_and_no_receipt(world: World, api: Api) -> None:
+    """Outcomes (cancel, SBP pay): not payable (cancelled first); or the SBP
+    payment made (waiting for the buyer's bank app) and then voided by the
+    cancel, its cancellation asked of the provider, whether the pay's answer
+    was read before the cancel (202) or after it (cancelled during the
+    payment); or voided while its charge was with the provider (nothing to
+    cancel yet: an SBP payment the buyer never confirms expires there).
+    Every way the order ends cancelled with no money taken, and the
+    payment's receipt, if one was written, is canceled, never registered."""
+    made_then_cancelled: tuple[list[str], list[tuple[str, str]]] = (
+        [P.VOIDED],
+        [("charge", "done"), ("cancel", "done")],
+    )
+    allowed: dict[tuple[Any, Any], list[tuple[list[str], list[tuple[str, str]]]]] = {
+        (CANCELLED, (409, "order_not_payable")): [([], [])],
+        (CANCELLED, (202, P.REQUIRES_ACTION)): [made_then_cancelled],
+        (CANCELLED, (409, "order_cancelled_during_payment")): [
+            made_then_cancelled,
+            ([P.VOIDED], [("charge", "done")]),
+        ],
+    }
+    for _round in range(ROUNDS * 2):
+        order = place(world)
+        outcomes = race(api.cancel(order), api.pay_sbp(order))
+        assert outcomes in allowed
+        assert (payments(order), provider_calls(order)) in allowed[outcomes]
+        assert status(order) == "cancelled"
+        assert units(order) == {"released": 1}
+        assert books() == BOOKS_HOLD
+        # The receipt waits for its payment; the sweep then finds it voided.
+        Receipt.objects.filter(order=order).update(next_attempt_at=timezone.now())
+        receipts_send()
+        assert receipts(order) == ([("payment", "canceled")] if payments(order) else [])
+
+
+def test_two_receipt_sweeps_at_once_send_each_receipt_once(
+    world: World, courier: Courier, settings: Any
+) -> None:
+    """Cash receipts due again (as after an outage of the register), swept
+    by two workers at once against a slow provider: each receipt is claimed
+    by one of them and sent once."""
+    orders = []
+    for _index in range(4):
+        parcel, due = packed_cod(world)
+        orders.append(parcel.order)
+        collected = cash_collect(
+            order_id=parcel.order_id, amount=due, currency="RUB", courier_id=courier.id
+        )
+        assert collected.status == P.CAPTURED
+    assert Receipt.objects.filter(status="succeeded").count() == 4
+    Receipt.objects.update(
+        status="pending", provider_id="", attempts=0, next_attempt_at=timezone.now()
+    )
+    settings.AMUR = {**settings.AMUR, "SANDBOX_LATENCY_SECONDS": 0.3}
+
+    settled: list[int] = []
+    barrier = threading.Barrier(2)
+
+    def sweep() -> None:
+        barrier.wait(timeout=REQUEST_TIMEOUT)
+        try:
+            settled.append(receipts_send())
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=sweep) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=REQUEST_TIMEOUT)
+
+    assert sum(settled) == 4
+    assert set(Receipt.objects.values_list("status", "attempts")) == {("succeeded", 1)}
+    assert [receipts(order) for order in orders] == [[("payment", "succeeded")]] * 4
 
 
 # --- fulfilment orders of one order (issue #12) ----------------------------------

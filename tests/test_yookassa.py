@@ -19,21 +19,14 @@ from orders.services import Address
 from payments.models import LedgerEntry, Payment, PaymentEvent, ProviderNotification, Refund
 from tests.conftest import World, client_for
 from tests.factories import UserFactory
-from tests.yookassa_server import SECRET_KEY, SHOP_ID, FakeYooKassa, yookassa_server
+from tests.yookassa_server import FakeYooKassa, yookassa_for
 
 WEBHOOK = "/api/v1/payments/webhooks/yookassa/"
 
 
 @pytest.fixture
 def yookassa(settings: Any) -> Iterator[FakeYooKassa]:
-    with yookassa_server() as fake:
-        settings.AMUR = {
-            **settings.AMUR,
-            "PAYMENT_PROVIDER": "yookassa",
-            "YOOKASSA_SHOP_ID": SHOP_ID,
-            "YOOKASSA_SECRET_KEY": SECRET_KEY,
-            "YOOKASSA_API_URL": f"{fake.url}/v3",
-        }
+    with yookassa_for(settings) as fake:
         yield fake
 
 

@@ -34,6 +34,15 @@ class ProviderPayment:
 
 
 @dataclass(frozen=True)
+class ReceiptState:
+    """A fiscal receipt as the provider sees it: `status` is pending,
+    succeeded (registered) or canceled."""
+
+    provider_id: str
+    status: str
+
+
+@dataclass(frozen=True)
 class Notification:
     """A verified notification: `key` is unique per provider for one fact, so
     a repeated notification has the same key."""
@@ -85,6 +94,8 @@ class PaymentProvider(Protocol):
         idempotence_key: str,
         description: str,
         return_url: str,
+        method: str = "card",
+        receipt: Mapping[str, Any] | None = None,
     ) -> ProviderPayment: ...
 
     def capture(
@@ -94,8 +105,22 @@ class PaymentProvider(Protocol):
     def cancel(self, *, reference: str, idempotence_key: str) -> ProviderPayment: ...
 
     def refund(
-        self, *, reference: str, amount: Decimal, currency: str, idempotence_key: str
+        self,
+        *,
+        reference: str,
+        amount: Decimal,
+        currency: str,
+        idempotence_key: str,
+        receipt: Mapping[str, Any] | None = None,
     ) -> str: ...
+
+    def receipt_create(
+        self, *, payload: Mapping[str, Any], idempotence_key: str
+    ) -> ReceiptState: ...
+
+    def receipt_find(
+        self, *, receipt_id: str = "", payment_reference: str = "", refund_reference: str = ""
+    ) -> ReceiptState | None: ...
 
     def notification_parse(self, *, body: bytes, headers: Mapping[str, str]) -> Notification: ...
 

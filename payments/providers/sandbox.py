@@ -12,7 +12,14 @@
 | tok_async_approve        | pending; captured later by notification                 |
 | tok_async_decline        | pending; declined later by notification: card_declined  |
 
-Any other token is rejected as invalid before a payment is attempted.
+Any other token is rejected as invalid before a payment is attempted. An SBP
+payment (`method="sbp"`) needs no token: it waits for the buyer on the
+confirmation address, like 3-D Secure.
+
+Receipts sent with a payment or a refund, or on their own, are checked as a
+fiscal data operator would (payments.receipts.payloads.receipt_problems: a
+bad one is refused, 422) and registered at once under an id derived from
+the call's idempotence key.
 
 A chargeback (the card's bank taking a captured payment back) is reported by
 the notification `payment.charged_back`, whose data adds `amount`, `currency`,
@@ -39,9 +46,11 @@ from typing import Any
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
+from core.errors import Unprocessable
 from notifications.signing import headers_build, signature_verify
 from payments.models import SandboxDispatch
-from payments.providers import Notification, NotificationRejected, ProviderPayment
+from payments.providers import Notification, NotificationRejected, ProviderPayment, ReceiptState
+from payments.receipts.payloads import receipt_problems
 
 APPROVE = {"tok_approve", "tok_mir_approve"}
 DECLINE = {
@@ -144,22 +153,26 @@ class SandboxProvider:
         idempotence_key: str,
         description: str = "",
         return_url: str = "",
+        method: str = "card",
+        receipt: Mapping[str, Any] | None = None,
     ) -> ProviderPayment:
         _latency()
+        if receipt is not None:
+            _receipt_check(receipt, amount)
         # The same idempotence key always gives the same reference, as real providers do.
         reference = "sbx_" + _digest(idempotence_key)
-        if token in APPROVE:
-            return ProviderPayment(reference=reference, status="captured")
-        if token in DECLINE:
-            return ProviderPayment(
-                reference=reference, status="failed", decline_code=DECLINE[token]
-            )
-        if token == THREE_DS:
+        if token == THREE_DS or method == "sbp":
             base = settings.AMUR["PUBLIC_BASE_URL"]
             return ProviderPayment(
                 reference=reference,
                 status="requires_action",
                 confirmation_url=base + confirmation_path(reference),
+            )
+        if token in APPROVE:
+            return ProviderPayment(reference=reference, status="captured")
+        if token in DECLINE:
+            return ProviderPayment(
+                reference=reference, status="failed", decline_code=DECLINE[token]
             )
         decline_code = LATER[token]
         sandbox_notify(
@@ -181,12 +194,36 @@ class SandboxProvider:
         return ProviderPayment(reference=reference, status="voided")
 
     def refund(
-        self, *, reference: str, amount: Decimal, currency: str, idempotence_key: str
+        self,
+        *,
+        reference: str,
+        amount: Decimal,
+        currency: str,
+        idempotence_key: str,
+        receipt: Mapping[str, Any] | None = None,
     ) -> str:
         """Refund part or all of a charge; returns the refund's reference. The
         same idempotence key always gives the same refund, as real providers do."""
         _latency()
+        if receipt is not None:
+            _receipt_check(receipt, amount)
         return "sbx_rf_" + _digest(f"{reference}:{idempotence_key}")
+
+    def receipt_create(self, *, payload: Mapping[str, Any], idempotence_key: str) -> ReceiptState:
+        _latency()
+        settlements = payload.get("settlements") or []
+        _receipt_check(
+            payload, sum((Decimal(s["amount"]["value"]) for s in settlements), Decimal(0))
+        )
+        return ReceiptState(provider_id="sbx_rc_" + _digest(idempotence_key), status="succeeded")
+
+    def receipt_find(
+        self, *, receipt_id: str = "", payment_reference: str = "", refund_reference: str = ""
+    ) -> ReceiptState | None:
+        # Registered as soon as the money moved (checked when it was sent):
+        # reading that back waits for no acquirer, so it takes no latency.
+        key = receipt_id or payment_reference or refund_reference
+        return ReceiptState(provider_id=receipt_id or "sbx_rc_" + _digest(key), status="succeeded")
 
     def notification_parse(self, *, body: bytes, headers: Mapping[str, str]) -> Notification:
         """Trust the body only under a valid, fresh signature."""
@@ -222,6 +259,14 @@ class SandboxProvider:
             raise NotificationRejected(_("The notification could not be read."))
         return Notification(
             key=msg_id, event=str(payload.get("type", "")), payment=state, payload=details
+        )
+
+
+def _receipt_check(receipt: Mapping[str, Any], amount: Decimal) -> None:
+    problems = receipt_problems(receipt, amount=amount)
+    if problems:
+        raise Unprocessable(
+            _("The receipt was refused."), code="receipt_invalid", extra={"problems": problems}
         )
 
 

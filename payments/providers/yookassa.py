@@ -1,8 +1,17 @@
 """YooKassa through its official SDK (`yookassa`).
 
-Payments are made in two stages (`capture: false`): YooKassa authorises the
-card, the buyer confirms on YooKassa's page if the bank asks (3-D Secure), and
-Amur captures only while the order still wants the money. Notifications are
+Card payments are made in two stages (`capture: false`): YooKassa authorises
+the card, the buyer confirms on YooKassa's page if the bank asks (3-D
+Secure), and Amur captures only while the order still wants the money. SBP
+payments are one-stage (`capture: true`, `payment_method_data` of type
+`sbp`): a transfer from the buyer's bank cannot be held, so the buyer's
+confirmation in the bank's app is the capture; money that arrives for an
+order no longer waiting is refunded (payments.card).
+
+The 54-FZ receipt travels in the payment's and the refund's own request
+(`receipt`); a settlement receipt is a receipt request of its own (POST
+/v3/receipts). Registration is asynchronous at YooKassa: Amur reads the
+receipts of a payment or refund back until they are registered. Notifications are
 not signed by YooKassa, so nothing in one is believed: Amur reads the payment
 back from the API and acts on that answer alone.
 """
@@ -19,14 +28,19 @@ from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 from yookassa import Configuration
 from yookassa import Payment as YooPayment
+from yookassa import Receipt as YooReceipt
 from yookassa import Refund as YooRefund
+from yookassa.client import ApiClient
+from yookassa.domain.common.http_verb import HttpVerb
 from yookassa.domain.exceptions import ApiError, NotFoundError
+from yookassa.domain.response.receipt_response import ReceiptResponse
 
 from payments.providers import (
     Notification,
     NotificationRejected,
     ProviderPayment,
     ProviderUnavailable,
+    ReceiptState,
     UnknownPayment,
 )
 
@@ -132,15 +146,21 @@ class YooKassaProvider:
         idempotence_key: str,
         description: str,
         return_url: str,
+        method: str = "card",
+        receipt: Mapping[str, Any] | None = None,
     ) -> ProviderPayment:
-        params = {
+        params: dict[str, Any] = {
             "amount": _money(amount, currency),
-            "payment_token": token,
-            "capture": False,
             "confirmation": {"type": "redirect", "return_url": return_url},
             "description": description[:128],
             "metadata": {"amur_key": idempotence_key},
         }
+        if method == "sbp":
+            params.update(payment_method_data={"type": "sbp"}, capture=True)
+        else:
+            params.update(payment_token=token, capture=False)
+        if receipt:
+            params["receipt"] = dict(receipt)
         return _state(_call(YooPayment.create, params, idempotence_key))
 
     def payment_get(self, *, reference: str) -> ProviderPayment:
@@ -161,11 +181,54 @@ class YooKassaProvider:
         return _state(_call(YooPayment.cancel, reference, idempotence_key))
 
     def refund(
-        self, *, reference: str, amount: Decimal, currency: str, idempotence_key: str
+        self,
+        *,
+        reference: str,
+        amount: Decimal,
+        currency: str,
+        idempotence_key: str,
+        receipt: Mapping[str, Any] | None = None,
     ) -> str:
-        params = {"payment_id": reference, "amount": _money(amount, currency)}
+        params: dict[str, Any] = {"payment_id": reference, "amount": _money(amount, currency)}
+        if receipt:
+            params["receipt"] = dict(receipt)
         response = _call(YooRefund.create, params, idempotence_key)
         return str(response.id)
+
+    def receipt_create(self, *, payload: Mapping[str, Any], idempotence_key: str) -> ReceiptState:
+        # Posted as it is, not through the SDK's ReceiptRequest, which copies
+        # the customer's e-mail and phone to the top level: the row keeps the
+        # exact body YooKassa got.
+        response = ReceiptResponse(
+            _call(
+                lambda: ApiClient().request(
+                    HttpVerb.POST,
+                    YooReceipt.base_path,
+                    None,
+                    {"Idempotence-Key": idempotence_key},
+                    dict(payload),
+                )
+            )
+        )
+        return ReceiptState(provider_id=str(response.id), status=str(response.status))
+
+    def receipt_find(
+        self, *, receipt_id: str = "", payment_reference: str = "", refund_reference: str = ""
+    ) -> ReceiptState | None:
+        """A receipt by its id, or the one registered with a payment or a
+        refund (the oldest of the payment's payment receipts: a settlement
+        receipt is made later, and Amur asks for it by its own id)."""
+        if receipt_id:
+            response = _call(YooReceipt.find_one, receipt_id)
+            return ReceiptState(provider_id=str(response.id), status=str(response.status))
+        query = {"refund_id": refund_reference} if refund_reference else {}
+        query = query or {"payment_id": payment_reference}
+        kind = "refund" if refund_reference else "payment"
+        found = [r for r in _call(YooReceipt.list, query).items or [] if r.type == kind]
+        if not found:
+            return None
+        oldest = found[-1]  # YooKassa lists newest first
+        return ReceiptState(provider_id=str(oldest.id), status=str(oldest.status))
 
     def notification_parse(self, *, body: bytes, headers: Mapping[str, str]) -> Notification:
         """Read the notification's subject back from the API; the body only
