@@ -4,11 +4,14 @@ and paying them."""
 from __future__ import annotations
 
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django.db.models import Prefetch, QuerySet
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, status
+from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -17,11 +20,12 @@ from accounts.selectors import buyer_of
 from commands.cancel import order_cancel_for_buyer
 from commands.pay import payment_card_settle, payment_card_start
 from commands.place import order_place
-from commands.quote import LineRequest, checkout_quote
+from commands.quote import DELIVERY_DOOR, LineRequest, checkout_quote
 from commands.serializers import (
     OrderEventSerializer,
     OrderInputSerializer,
     OrderSerializer,
+    QuoteInputSerializer,
     QuoteSerializer,
     order_data,
     quote_data,
@@ -34,6 +38,8 @@ from core.api import (
 )
 from core.errors import ApplicationError, Conflict, NotFound, PaymentDeclined, error_body
 from core.idempotency import AfterCommit, idempotent
+from core.parsers import BoundedJSONParser
+from core.regions import region_zone
 from orders.models import Order, OrderStatus
 from orders.selectors import order_events, order_get_for_buyer, orders_for_buyer
 from orders.services import Address
@@ -69,15 +75,27 @@ def _order_input(data: Any) -> tuple[list[LineRequest], Address, str]:
 
 
 class QuoteView(APIView):
+    """The landed cost of a cart, for anyone (no account needed): the same
+    lines to the same region are charged exactly this when ordered now."""
+
+    permission_classes = [AllowAny]
+    parser_classes = [BoundedJSONParser]
+
     @extend_schema(
-        request=OrderInputSerializer,
+        request=QuoteInputSerializer,
         responses={200: QuoteSerializer, **error_responses(400, 401, 409)},
         tags=["checkout"],
     )
     def post(self, request: Request) -> Response:
-        lines, address, _method = _order_input(request.data)
-        quote = checkout_quote(lines=lines, region=address.region)
-        return Response(quote_data(quote))
+        serializer = QuoteInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        valid = serializer.validated_data
+        lines = [LineRequest(sku=line["sku"], quantity=line["quantity"]) for line in valid["lines"]]
+        region = valid["region"]
+        quote = checkout_quote(lines=lines, region=region)
+        today = timezone.localtime(timezone=ZoneInfo(region_zone(region))).date()
+        kind = valid.get("delivery", {}).get("kind", DELIVERY_DOOR)
+        return Response(quote_data(quote, region=region, kind=kind, today=today))
 
 
 class OrderListCreateView(generics.ListAPIView):

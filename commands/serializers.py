@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -8,7 +9,7 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from commands.quote import Quote
+from commands.quote import DELIVERY_DOOR, Quote, delivery_options
 from core.api import MoneySerializer, StrictSerializer
 from core.regions import REGION_CHOICES
 from core.validators import phone_validator, postcode_validator
@@ -46,6 +47,23 @@ class OrderInputSerializer(StrictSerializer):
         if len(set(skus)) != len(skus):
             raise serializers.ValidationError(_("List each SKU once."))
         return lines
+
+
+class DeliveryInputSerializer(StrictSerializer):
+    kind = serializers.ChoiceField(choices=[(DELIVERY_DOOR, DELIVERY_DOOR)], default=DELIVERY_DOOR)
+
+
+class QuoteInputSerializer(StrictSerializer):
+    """A cart and where it goes: enough for a guest's cart page."""
+
+    lines = LineInputSerializer(  # type: ignore[call-arg]
+        many=True, allow_empty=False, max_length=settings.AMUR["MAX_ORDER_LINES"]
+    )
+    region = serializers.ChoiceField(choices=REGION_CHOICES)
+    postcode = serializers.CharField(max_length=6, validators=[postcode_validator], required=False)
+    delivery = DeliveryInputSerializer(required=False)
+
+    validate_lines = OrderInputSerializer.validate_lines
 
 
 class TotalsSerializer(serializers.Serializer):
@@ -205,6 +223,26 @@ class DeliveryWindowSerializer(serializers.Serializer):
     max_days = serializers.IntegerField()
 
 
+class DeliveryDatesSerializer(DeliveryWindowSerializer):
+    earliest = serializers.DateField(help_text="In the delivery region's time zone.")
+    latest = serializers.DateField()
+
+
+def delivery_dates(min_days: int, max_days: int, start: date) -> dict[str, Any]:
+    return {
+        "min_days": min_days,
+        "max_days": max_days,
+        "earliest": (start + timedelta(days=min_days)).isoformat(),
+        "latest": (start + timedelta(days=max_days)).isoformat(),
+    }
+
+
+class DeliveryOptionSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=[(DELIVERY_DOOR, DELIVERY_DOOR)])
+    price = MoneySerializer()
+    window = DeliveryDatesSerializer()
+
+
 class QuoteParcelSerializer(serializers.Serializer):
     warehouse = serializers.CharField()
     lane = serializers.CharField()
@@ -219,14 +257,29 @@ class QuoteParcelSerializer(serializers.Serializer):
 
 
 class QuoteSerializer(serializers.Serializer):
+    region = serializers.CharField()
+    delivery = DeliveryOptionSerializer(help_text="The option asked for, which totals include.")
+    delivery_options = DeliveryOptionSerializer(many=True)
     parcels = QuoteParcelSerializer(many=True)
     totals = TotalsSerializer()
     rates = RatesSerializer()
 
 
-def quote_data(quote: Quote) -> dict[str, Any]:
+def quote_data(quote: Quote, *, region: str, kind: str, today: date) -> dict[str, Any]:
+    """`today` is the date in the delivery region, where the windows' dates fall."""
     sku_of = {pl.product.id: pl.product.sku for pl in quote.lines}
+    options = [
+        {
+            "kind": option.kind,
+            "price": money(option.price_rub, "RUB"),
+            "window": delivery_dates(option.min_days, option.max_days, today),
+        }
+        for option in delivery_options(quote)
+    ]
     return {
+        "region": region,
+        "delivery": next(option for option in options if option["kind"] == kind),
+        "delivery_options": options,
         "parcels": [
             {
                 "warehouse": p.warehouse,

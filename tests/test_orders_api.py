@@ -66,7 +66,8 @@ def test_order_is_priced_in_roubles_with_shipping_and_duty(world: World) -> None
 def test_quote_matches_the_order_and_reserves_nothing(world: World) -> None:
     client = client_for(world.buyer.user)
     body = world.order_body(("BOOT-0002", 3), region="RU-PRI")
-    quote = client.post("/api/v1/checkout/quote/", body, format="json").json()
+    cart = world.quote_body(("BOOT-0002", 3), region="RU-PRI")
+    quote = client.post("/api/v1/checkout/quote/", cart, format="json").json()
     assert StockLevel.objects.filter(reserved__gt=0).count() == 0
     order = client.post("/api/v1/orders/", body, format="json", HTTP_IDEMPOTENCY_KEY="q").json()
     assert order["totals"] == quote["totals"]
@@ -82,7 +83,7 @@ def test_order_over_the_duty_threshold_pays_duty(world: World) -> None:
     client = client_for(world.buyer.user)
     # 2 phones = 2598 CNY = EUR 310.63, over EUR 200: 5 % of the whole = EUR 15.53.
     quote = client.post(
-        "/api/v1/checkout/quote/", world.order_body(("PHONE-0003", 2)), format="json"
+        "/api/v1/checkout/quote/", world.quote_body(("PHONE-0003", 2)), format="json"
     ).json()
     assert [p["duty_eur"] for p in quote["parcels"]] == [{"amount": "15.53", "currency": "EUR"}]
     assert quote["totals"]["duty"] == "1428.76"  # 15.53 * 92
