@@ -52,6 +52,13 @@ def error_responses(*statuses: int) -> dict[int, OpenApiResponse]:
     return {code: OpenApiResponse(ErrorSerializer, description="Error") for code in statuses}
 
 
+LANG_PARAMETER = OpenApiParameter(
+    "lang",
+    str,
+    enum=["ru", "zh-hans", "en"],
+    description="The answer's language (labels, messages), over Accept-Language.",
+)
+
 IDEMPOTENCY_HEADER = OpenApiParameter(
     name="Idempotency-Key",
     type=str,

@@ -286,16 +286,31 @@ def test_orders_require_authentication(api: Any, world: World) -> None:
 
 def test_order_list_query_count_does_not_grow_with_orders(world: World) -> None:
     client = client_for(world.buyer.user)
-    place(world, ("TEA-0001", 1), key="a")
+    first = place(world, ("TEA-0001", 1), key="a").json()["number"]
+    client.post(f"/api/v1/orders/{first}/pay/", {"token": "tok_approve"}, format="json")
     with CaptureQueriesContext(connection) as one:
         assert client.get("/api/v1/orders/").status_code == 200
     for i in range(5):
-        place(world, ("TEA-0001", 1), ("BOOT-0002", 1), key=f"b{i}")
+        number = place(world, ("TEA-0001", 1), ("BOOT-0002", 1), key=f"b{i}").json()["number"]
+        client.post(
+            f"/api/v1/orders/{number}/pay/",
+            {"token": f"tok_{'3ds' if i % 2 else 'approve'}"},
+            format="json",
+        )
     with CaptureQueriesContext(connection) as six:
         response = client.get("/api/v1/orders/")
     assert response.json()["count"] == 6
-    # token, count, page, lines, parcels, shipments and their parcels
-    assert len(one.captured_queries) == len(six.captured_queries) == 7
+    assert [o["payment"]["status"] for o in response.json()["results"]] == [
+        "captured",
+        "requires_action",
+        "captured",
+        "requires_action",
+        "captured",
+        "captured",
+    ]
+    # token, count, page, lines, parcels, shipments and their parcels,
+    # payments and their refunds
+    assert len(one.captured_queries) == len(six.captured_queries) == 9
 
 
 def test_placing_an_order_takes_the_same_queries_for_1_and_10_lines(world: World) -> None:
