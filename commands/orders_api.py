@@ -159,7 +159,8 @@ class OrderDetailView(APIView):
 
 class OrderEventsView(APIView):
     @extend_schema(
-        responses={200: OrderEventSerializer(many=True), **error_responses(401, 404)},
+        parameters=[LANG_PARAMETER],
+        responses={200: OrderEventSerializer(many=True), **error_responses(400, 401, 404)},
         tags=["orders"],
     )
     def get(self, request: Request, number: str) -> Response:

@@ -15,9 +15,11 @@ from commands.order_render import (
     OrderPaymentSerializer,
     ShipmentSerializer,
     WindowSerializer,
+    event_reason_label,
     order_extras,
     parcel_data,
     rub_of,
+    status_label,
     window_data,
 )
 from commands.quote import DELIVERY_DOOR, Quote, delivery_options
@@ -217,9 +219,31 @@ def order_data(order: Order, *, base_url: str) -> dict[str, Any]:
 
 
 class OrderEventSerializer(serializers.ModelSerializer):
+    from_status_label = serializers.SerializerMethodField()
+    to_status_label = serializers.SerializerMethodField()
+    reason_label = serializers.SerializerMethodField(help_text="In the request's language.")
+
     class Meta:
         model = OrderEvent
-        fields = ["sequence", "from_status", "to_status", "reason", "created_at"]
+        fields = [
+            "sequence",
+            "from_status",
+            "from_status_label",
+            "to_status",
+            "to_status_label",
+            "reason",
+            "reason_label",
+            "created_at",
+        ]
+
+    def get_from_status_label(self, event: OrderEvent) -> str:
+        return status_label(event.from_status)
+
+    def get_to_status_label(self, event: OrderEvent) -> str:
+        return status_label(event.to_status)
+
+    def get_reason_label(self, event: OrderEvent) -> str:
+        return event_reason_label(event.reason)
 
 
 class QuoteLineSerializer(serializers.Serializer):
