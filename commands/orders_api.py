@@ -101,6 +101,8 @@ class OrderListCreateView(generics.ListAPIView):
 
     serializer_class = OrderSerializer
     filter_backends: list[type] = []
+    # Nested lines and address: JSON only (a form cannot carry them).
+    parser_classes = [BoundedJSONParser]
 
     def get_queryset(self) -> QuerySet[Order]:
         return _order_queryset(caller_id(self.request))

@@ -8,7 +8,7 @@ from django.http import HttpResponse
 from django.shortcuts import render
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.parsers import FormParser
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -41,8 +41,26 @@ class ProviderCallback(APIView):
     throttle_scope = "provider_webhooks"
 
 
+# Standard Webhooks: the notification's id, its Unix time and "v1,<base64
+# HMAC-SHA256>" signatures; a notification without them is refused.
+SIGNATURE_HEADERS = [
+    OpenApiParameter(
+        name, str, location=OpenApiParameter.HEADER, required=True, description=description
+    )
+    for name, description in (
+        ("webhook-id", "The notification's id (a repeat changes nothing)."),
+        ("webhook-timestamp", "Unix seconds; refused outside the tolerance."),
+        ("webhook-signature", "v1,<base64 HMAC-SHA256 of id.timestamp.body>"),
+    )
+]
+
+
 class SandboxWebhookView(ProviderCallback):
+    # The signature covers the raw JSON body.
+    parser_classes = [BoundedJSONParser]
+
     @extend_schema(
+        parameters=SIGNATURE_HEADERS,
         request=SandboxNotificationSerializer,
         responses={200: NotificationResultSerializer, **error_responses(400, 404, 409, 422, 429)},
         tags=["payments"],
@@ -56,6 +74,8 @@ class SandboxWebhookView(ProviderCallback):
 
 
 class YooKassaWebhookView(ProviderCallback):
+    parser_classes = [BoundedJSONParser]
+
     @extend_schema(
         request=YooKassaNotificationSerializer,
         responses={200: NotificationResultSerializer, **error_responses(400, 404, 429, 502)},

@@ -263,6 +263,8 @@ SPECTACULAR_SETTINGS = {
         "ParcelStatusEnum": "shipping.models.ParcelStatus",
         "UnassignedReasonEnum": "shipping.models.UnassignedReason",
         "SettlementStatementStatusEnum": "payments.models.SettlementStatement.Status",
+        "PaymentStatusEnum": "payments.models.Payment.Status",
+        "RefundStatusEnum": "payments.models.Refund.Status",
     },
 }
 
