@@ -315,6 +315,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "payments.statements_weekly",
         "schedule": crontab(minute=0, hour=2, day_of_week=1),
     },
+    # 04:10 UTC: partitions created ahead, old ones archived and dropped.
+    "partitions-maintain": {
+        "task": "core.partitions_maintain",
+        "schedule": crontab(minute=10, hour=4),
+    },
     # 03:45 UTC: recipients of orders closed past RECIPIENT_DATA_RETENTION_DAYS.
     "recipients-anonymise": {
         "task": "orders.recipients_anonymise",
@@ -370,6 +375,9 @@ class AmurSettings(TypedDict):
     STOREFRONT_PRODUCT_URL: str
     RECIPIENT_DATA_RETENTION_DAYS: int
     PERSONAL_DATA_POLICY_VERSION: str
+    TRACKING_RETENTION_DAYS: int
+    TRACKING_ARCHIVE_DIR: str
+    OUTBOX_RETENTION_DAYS: int
 
 
 # Domain settings.
@@ -428,4 +436,11 @@ AMUR: AmurSettings = {
     "RECIPIENT_DATA_RETENTION_DAYS": int(os.environ.get("RECIPIENT_DATA_RETENTION_DAYS", "1095")),
     # The personal data policy a buyer consents to at registration.
     "PERSONAL_DATA_POLICY_VERSION": os.environ.get("PERSONAL_DATA_POLICY_VERSION", "2026-07-01"),
+    # PostgreSQL partitions (core.partitions): tracking months older than this
+    # are written to TRACKING_ARCHIVE_DIR (gzipped COPY) and dropped; outbox
+    # events, webhook deliveries and attempts days older than
+    # OUTBOX_RETENTION_DAYS are dropped (every delivery is final within hours).
+    "TRACKING_RETENTION_DAYS": int(os.environ.get("TRACKING_RETENTION_DAYS", "730")),
+    "TRACKING_ARCHIVE_DIR": os.environ.get("TRACKING_ARCHIVE_DIR", str(VAR_DIR / "archive")),
+    "OUTBOX_RETENTION_DAYS": int(os.environ.get("OUTBOX_RETENTION_DAYS", "30")),
 }

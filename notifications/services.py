@@ -304,7 +304,12 @@ def outbox_events_fan_out(
             )
         )
         deliveries = [
-            WebhookDelivery(event=event, subscription=sub, next_attempt_at=now)
+            WebhookDelivery(
+                event=event,
+                event_created_at=event.created_at,
+                subscription=sub,
+                next_attempt_at=now,
+            )
             for event in events
             for sub in subscriptions
             if sub.wants(event.type)

@@ -93,7 +93,21 @@ class Order(models.Model):
             ),
             models.CheckConstraint(condition=Q(cny_rub_rate__gt=0), name="order_rate_positive"),
         ]
-        indexes = [models.Index(fields=["status", "created_at"], name="order_status_created")]
+        indexes = [
+            models.Index(fields=["status", "created_at"], name="order_status_created"),
+            # The hourly payables release and the daily recipients' retention
+            # read delivered (cancelled) orders by when they closed.
+            models.Index(
+                fields=["delivered_at"],
+                name="order_delivered",
+                condition=Q(status="delivered"),
+            ),
+            models.Index(
+                fields=["cancelled_at"],
+                name="order_cancelled",
+                condition=Q(status="cancelled"),
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.number

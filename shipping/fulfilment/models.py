@@ -237,7 +237,9 @@ class Parcel(models.Model):
                 fields=["lane", "created_at"],
                 name="parcel_to_plan",
                 condition=Q(departure__isnull=True),
-            )
+            ),
+            # The daily expiry of silent trackers (shipping.tracking.expiry).
+            models.Index(fields=["status", "created_at"], name="parcel_open_by_age"),
         ]
 
     def __str__(self) -> str:
