@@ -195,7 +195,8 @@ def main() -> None:
     small = phase(env, args, seeded["courier_token"], small_set, "at 10^5")
     queue.delete("celery")
     grow_seconds = grow_to(url, args.large, state)
-    large = phase(env, args, seeded["courier_token"], large_set, f"at {args.large:.0e}")
+    label = "at 10^7" if args.large == LARGE else f"at {args.large:,}"
+    large = phase(env, args, seeded["courier_token"], large_set, label)
     queue.delete("celery")
 
     with psycopg2.connect(url) as conn, conn.cursor() as cur:

@@ -13,6 +13,7 @@ from django.db import connections
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from core.replicas import replica_reads
 from core.tenancy import is_operator_staff, merchant_id_for_user
 
 
@@ -63,6 +64,16 @@ class LargeTableAdmin(admin.ModelAdmin):
 
     paginator = EstimatedCountPaginator
     show_full_result_count = False
+
+    def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> Any:
+        # A list a moment behind is fine; actions (POST) run on the primary.
+        if request.method != "GET":
+            return super().changelist_view(request, extra_context)
+        with replica_reads():
+            response = super().changelist_view(request, extra_context)
+            # The list is read as the template renders: render it here.
+            render = getattr(response, "render", None)
+            return render() if render is not None else response
 
 
 class ReadOnlyInline(admin.TabularInline):

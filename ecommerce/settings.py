@@ -146,8 +146,16 @@ TEMPLATES = [
 
 VAR_DIR = Path(os.environ.get("AMUR_VAR_DIR", BASE_DIR / "var"))
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
+DATABASE_REPLICA_URL = os.environ.get("DATABASE_REPLICA_URL", "")
 if DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+    # Reads that tolerate lag (core.replicas) go to the replica. Without one,
+    # the alias names the primary and nothing is routed to it; tests turn
+    # READ_REPLICA_ENABLED on against this mirror of the test database.
+    DATABASES["replica"] = {
+        **dj_database_url.parse(DATABASE_REPLICA_URL or DATABASE_URL, conn_max_age=60),
+        "TEST": {"MIRROR": "default"},
+    }
 else:
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES = {
@@ -158,6 +166,8 @@ else:
             "OPTIONS": {"timeout": 20, "transaction_mode": "IMMEDIATE"},
         }
     }
+READ_REPLICA_ENABLED = bool(DATABASE_REPLICA_URL)
+DATABASE_ROUTERS = ["core.replicas.ReplicaRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -279,7 +289,19 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # A publish while Redis is down must fail fast: the outbox sweep sends it later.
-CELERY_BROKER_TRANSPORT_OPTIONS = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2}
+CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, Any] = {
+    "max_retries": 1,
+    "interval_start": 0,
+    "interval_step": 0.2,
+}
+# Redis behind Sentinel: REDIS_URL lists the sentinels,
+# sentinel://host1:26379/0;sentinel://host2:26379/0, and REDIS_SENTINEL_MASTER
+# names the master they watch; the broker, the results and the outbox's
+# dispatch flag (notifications.services) all follow a failover.
+REDIS_SENTINEL_MASTER = os.environ.get("REDIS_SENTINEL_MASTER", "mymaster")
+if REDIS_URL.startswith("sentinel://"):
+    CELERY_BROKER_TRANSPORT_OPTIONS["master_name"] = REDIS_SENTINEL_MASTER
+    CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"master_name": REDIS_SENTINEL_MASTER}
 CELERY_BEAT_SCHEDULE = {
     "outbox-sweep": {"task": "notifications.outbox_sweep", "schedule": timedelta(seconds=15)},
     "orders-expire-unpaid": {
