@@ -95,17 +95,23 @@ class Order(models.Model):
         ]
         indexes = [
             models.Index(fields=["status", "created_at"], name="order_status_created"),
-            # The hourly payables release and the daily recipients' retention
-            # read delivered (cancelled) orders by when they closed.
+            # The hourly payables release reads delivered orders by when.
             models.Index(
                 fields=["delivered_at"],
                 name="order_delivered",
                 condition=Q(status="delivered"),
             ),
+            # The daily recipients' retention reads closed orders not yet
+            # anonymised: the indexes hold only those, not every order ever closed.
+            models.Index(
+                fields=["delivered_at"],
+                name="order_delivered_to_anonymise",
+                condition=Q(status="delivered", anonymised_at__isnull=True),
+            ),
             models.Index(
                 fields=["cancelled_at"],
-                name="order_cancelled",
-                condition=Q(status="cancelled"),
+                name="order_cancelled_to_anonymise",
+                condition=Q(status="cancelled", anonymised_at__isnull=True),
             ),
         ]
 
