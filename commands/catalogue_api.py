@@ -33,6 +33,7 @@ from commands.storefront import Market, Storefront
 from core.api import error_responses
 from core.errors import ValidationFailed
 from core.regions import REGIONS
+from core.replicas import ReplicaReadsMixin
 
 LANGUAGES = {"ru": "ru", "zh-hans": "zh-hans", "zh": "zh-hans", "en": "en"}
 
@@ -48,7 +49,7 @@ REGION_PARAMETER = OpenApiParameter(
 )
 
 
-class StorefrontView(generics.GenericAPIView):
+class StorefrontView(ReplicaReadsMixin, generics.GenericAPIView):
     """Public reads: no login, and credentials, if sent, are not looked at."""
 
     permission_classes = [AllowAny]

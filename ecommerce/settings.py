@@ -147,8 +147,16 @@ TEMPLATES = [
 
 VAR_DIR = Path(os.environ.get("AMUR_VAR_DIR", BASE_DIR / "var"))
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
+DATABASE_REPLICA_URL = os.environ.get("DATABASE_REPLICA_URL", "")
 if DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+    # Reads that tolerate lag (core.replicas) go to the replica. Without one,
+    # the alias names the primary and nothing is routed to it; tests turn
+    # READ_REPLICA_ENABLED on against this mirror of the test database.
+    DATABASES["replica"] = {
+        **dj_database_url.parse(DATABASE_REPLICA_URL or DATABASE_URL, conn_max_age=60),
+        "TEST": {"MIRROR": "default"},
+    }
 else:
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES = {
@@ -159,6 +167,8 @@ else:
             "OPTIONS": {"timeout": 20, "transaction_mode": "IMMEDIATE"},
         }
     }
+READ_REPLICA_ENABLED = bool(DATABASE_REPLICA_URL)
+DATABASE_ROUTERS = ["core.replicas.ReplicaRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -284,7 +294,19 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # A publish while Redis is down must fail fast: the outbox sweep sends it later.
-CELERY_BROKER_TRANSPORT_OPTIONS = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2}
+CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, Any] = {
+    "max_retries": 1,
+    "interval_start": 0,
+    "interval_step": 0.2,
+}
+# Redis behind Sentinel: REDIS_URL lists the sentinels,
+# sentinel://host1:26379/0;sentinel://host2:26379/0, and REDIS_SENTINEL_MASTER
+# names the master they watch; the broker, the results and the outbox's
+# dispatch flag (notifications.services) all follow a failover.
+REDIS_SENTINEL_MASTER = os.environ.get("REDIS_SENTINEL_MASTER", "mymaster")
+if REDIS_URL.startswith("sentinel://"):
+    CELERY_BROKER_TRANSPORT_OPTIONS["master_name"] = REDIS_SENTINEL_MASTER
+    CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"master_name": REDIS_SENTINEL_MASTER}
 CELERY_BEAT_SCHEDULE = {
     "outbox-sweep": {"task": "notifications.outbox_sweep", "schedule": timedelta(seconds=15)},
     "orders-expire-unpaid": {
@@ -320,6 +342,11 @@ CELERY_BEAT_SCHEDULE = {
     "settlement-statements-weekly": {
         "task": "payments.statements_weekly",
         "schedule": crontab(minute=0, hour=2, day_of_week=1),
+    },
+    # 04:10 UTC: partitions created ahead, old ones archived and dropped.
+    "partitions-maintain": {
+        "task": "core.partitions_maintain",
+        "schedule": crontab(minute=10, hour=4),
     },
     # 03:45 UTC: recipients of orders closed past RECIPIENT_DATA_RETENTION_DAYS.
     "recipients-anonymise": {
@@ -382,6 +409,9 @@ class AmurSettings(TypedDict):
     RECEIPT_AGENT_TYPE: str
     COD_RECEIPT_PROVIDER: str
     SBP_PAYMENT_TTL_MINUTES: int
+    TRACKING_RETENTION_DAYS: int
+    TRACKING_ARCHIVE_DIR: str
+    OUTBOX_RETENTION_DAYS: int
 
 
 # Domain settings.
@@ -453,4 +483,11 @@ AMUR: AmurSettings = {
     "COD_RECEIPT_PROVIDER": os.environ.get("COD_RECEIPT_PROVIDER", "sandbox"),
     # An SBP payment the buyer has not confirmed in this time is voided.
     "SBP_PAYMENT_TTL_MINUTES": int(os.environ.get("SBP_PAYMENT_TTL_MINUTES", "60")),
+    # PostgreSQL partitions (core.partitions): tracking months older than this
+    # are written to TRACKING_ARCHIVE_DIR (gzipped COPY) and dropped; outbox
+    # events, webhook deliveries and attempts days older than
+    # OUTBOX_RETENTION_DAYS are dropped (every delivery is final within hours).
+    "TRACKING_RETENTION_DAYS": int(os.environ.get("TRACKING_RETENTION_DAYS", "730")),
+    "TRACKING_ARCHIVE_DIR": os.environ.get("TRACKING_ARCHIVE_DIR", str(VAR_DIR / "archive")),
+    "OUTBOX_RETENTION_DAYS": int(os.environ.get("OUTBOX_RETENTION_DAYS", "30")),
 }

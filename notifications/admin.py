@@ -6,7 +6,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from core.admin_base import ReadOnlyAdmin, ReadOnlyInline
+from core.admin_base import LargeTableAdmin, ReadOnlyAdmin, ReadOnlyInline
 from notifications.delivery import webhook_delivery_resend
 from notifications.models import OutboxEvent, WebhookAttempt, WebhookDelivery, WebhookSubscription
 from notifications.services import subscription_resume
@@ -28,11 +28,11 @@ class WebhookSubscriptionAdmin(admin.ModelAdmin):
 
 
 @admin.register(OutboxEvent)
-class OutboxEventAdmin(ReadOnlyAdmin):
+class OutboxEventAdmin(LargeTableAdmin, ReadOnlyAdmin):
     list_display = ("type", "subject", "sequence", "occurred_at", "dispatched_at", "emailed_at")
     list_filter = ("type",)
     search_fields = ("subject",)
-    date_hierarchy = "created_at"
+    # No date hierarchy: its bar reads the oldest and newest row of the table.
 
 
 class WebhookAttemptInline(ReadOnlyInline):
@@ -42,7 +42,7 @@ class WebhookAttemptInline(ReadOnlyInline):
 
 
 @admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(ReadOnlyAdmin):
+class WebhookDeliveryAdmin(LargeTableAdmin, ReadOnlyAdmin):
     list_display = (
         "event",
         "subscription",

@@ -69,6 +69,8 @@ class OutboxEvent(models.Model):
         verbose_name_plural = _("outbox events")
         ordering = ["created_at"]
         indexes = [
+            # The admin's list, newest first, without sorting the table.
+            models.Index(fields=["created_at"], name="outbox_created"),
             models.Index(
                 fields=["created_at"],
                 name="outbox_undispatched",
@@ -87,7 +89,15 @@ class WebhookDelivery(models.Model):
         FAILED = "failed", _("Failed (not retried)")
         DEAD = "dead", _("Dead-lettered")
 
-    event = models.ForeignKey(OutboxEvent, on_delete=models.CASCADE, related_name="deliveries")
+    # No database foreign key: on PostgreSQL the outbox is partitioned, and a
+    # reference must name its whole key. Deletes still cascade through the ORM;
+    # retention drops an event's deliveries with it (same day, same partition).
+    event = models.ForeignKey(
+        OutboxEvent, on_delete=models.CASCADE, related_name="deliveries", db_constraint=False
+    )
+    # The event's created_at: the partition key, so an event and its
+    # deliveries live in partitions of the same day and are dropped together.
+    event_created_at = models.DateTimeField()
     subscription = models.ForeignKey(
         WebhookSubscription, on_delete=models.CASCADE, related_name="deliveries"
     )
@@ -105,7 +115,8 @@ class WebhookDelivery(models.Model):
         verbose_name_plural = _("webhook deliveries")
         constraints = [
             models.UniqueConstraint(
-                fields=["event", "subscription"], name="webhook_delivery_once_per_subscription"
+                fields=["event", "subscription", "event_created_at"],
+                name="webhook_delivery_once_per_subscription",
             ),
         ]
         indexes = [
@@ -121,7 +132,10 @@ class WebhookDelivery(models.Model):
 
 
 class WebhookAttempt(models.Model):
-    delivery = models.ForeignKey(WebhookDelivery, on_delete=models.CASCADE, related_name="log")
+    # No database foreign key: both tables are partitioned on PostgreSQL.
+    delivery = models.ForeignKey(
+        WebhookDelivery, on_delete=models.CASCADE, related_name="log", db_constraint=False
+    )
     number = models.PositiveSmallIntegerField()
     requested_at = models.DateTimeField()
     duration_ms = models.PositiveIntegerField(default=0)
@@ -135,7 +149,11 @@ class WebhookAttempt(models.Model):
         verbose_name_plural = _("webhook attempts")
         ordering = ["delivery_id", "number"]
         constraints = [
-            models.UniqueConstraint(fields=["delivery", "number"], name="webhook_attempt_number"),
+            # With requested_at, the partition key: numbers are taken under the
+            # delivery's lease, so this is the last line, not the only one.
+            models.UniqueConstraint(
+                fields=["delivery", "number", "requested_at"], name="webhook_attempt_number"
+            ),
         ]
 
     def __str__(self) -> str:

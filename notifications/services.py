@@ -27,6 +27,7 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from core.brokers import REDIS_SCHEMES, redis_client
 from core.locking import Rank, lock_rows, locked_transaction
 from core.rawsql import insert_rows
 from notifications.models import OutboxEvent, WebhookDelivery, WebhookSubscription
@@ -92,7 +93,7 @@ def outbox_enqueue_recorded(event_ids: Sequence[str]) -> None:
     if (
         len(event_ids) >= DISPATCH_CHUNK
         or conf.task_always_eager
-        or not str(conf.broker_url).startswith(("redis://", "rediss://"))
+        or not str(conf.broker_url).startswith(REDIS_SCHEMES)
     ):
         outbox_enqueue(event_ids)
     else:
@@ -132,7 +133,7 @@ def _broker_redis() -> redis.Redis:
 @functools.cache
 def _redis_for(url: str) -> redis.Redis:
     # Short timeouts: a commit's callback must not hang on a broker outage.
-    return redis.Redis.from_url(url, socket_connect_timeout=0.5, socket_timeout=0.5)
+    return redis_client(url, master_name=settings.REDIS_SENTINEL_MASTER, timeout=0.5)
 
 
 def safe_enqueue(send: Callable[[], Any]) -> None:
@@ -304,7 +305,12 @@ def outbox_events_fan_out(
             )
         )
         deliveries = [
-            WebhookDelivery(event=event, subscription=sub, next_attempt_at=now)
+            WebhookDelivery(
+                event=event,
+                event_created_at=event.created_at,
+                subscription=sub,
+                next_attempt_at=now,
+            )
             for event in events
             for sub in subscriptions
             if sub.wants(event.type)

@@ -96,7 +96,27 @@ class Order(models.Model):
             ),
             models.CheckConstraint(condition=Q(cny_rub_rate__gt=0), name="order_rate_positive"),
         ]
-        indexes = [models.Index(fields=["status", "created_at"], name="order_status_created")]
+        indexes = [
+            models.Index(fields=["status", "created_at"], name="order_status_created"),
+            # The hourly payables release reads delivered orders by when.
+            models.Index(
+                fields=["delivered_at"],
+                name="order_delivered",
+                condition=Q(status="delivered"),
+            ),
+            # The daily recipients' retention reads closed orders not yet
+            # anonymised: the indexes hold only those, not every order ever closed.
+            models.Index(
+                fields=["delivered_at"],
+                name="order_delivered_to_anonymise",
+                condition=Q(status="delivered", anonymised_at__isnull=True),
+            ),
+            models.Index(
+                fields=["cancelled_at"],
+                name="order_cancelled_to_anonymise",
+                condition=Q(status="cancelled", anonymised_at__isnull=True),
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.number

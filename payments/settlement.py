@@ -59,9 +59,16 @@ STATEMENT_TRANSITIONS = TransitionTable.build("settlement statement", {ST.DRAFT:
 # --- Release -------------------------------------------------------------------
 
 
-def payables_release(*, now: datetime) -> list[int]:
+# How far back past the returns window the hourly run looks: orders released
+# long ago are not read again each hour (the index order_delivered serves the
+# range). A longer outage is caught up by one run with an earlier `since`.
+RELEASE_CATCH_UP = timedelta(days=30)
+
+
+def payables_release(*, now: datetime, since: datetime | None = None) -> list[int]:
     """Release the held payable of every order delivered at least
-    RETURNS_WINDOW_DAYS before `now`; returns the ids of the orders released.
+    RETURNS_WINDOW_DAYS before `now` (and after `since`, by default
+    RELEASE_CATCH_UP before that); returns the ids of the orders released.
 
     Idempotent: each order is released in its own transaction under its row
     lock, at most once (a unique constraint on the ledger backs this up), and
@@ -71,6 +78,7 @@ def payables_release(*, now: datetime) -> list[int]:
         Order.objects.filter(
             status=OrderStatus.DELIVERED,
             delivered_at__lte=cutoff,
+            delivered_at__gt=since or cutoff - RELEASE_CATCH_UP,
             # A chargeback for less than was left leaves the rest held.
             payments__status__in=[
                 Payment.Status.CAPTURED,

@@ -101,7 +101,10 @@ def _delivery(url: str) -> WebhookDelivery:
         occurred_at=timezone.now(),
     )
     return WebhookDelivery.objects.create(
-        event=event, subscription=subscription, next_attempt_at=timezone.now()
+        event=event,
+        event_created_at=event.created_at,
+        subscription=subscription,
+        next_attempt_at=timezone.now(),
     )
 
 

@@ -33,6 +33,7 @@ from orders.services import Address, orders_transition
 from payments.ledger import ledger_post
 from payments.models import LedgerEntry, LedgerTransaction, Payment, SettlementStatement
 from payments.settlement import (
+    RELEASE_CATCH_UP,
     payables_release,
     statement_build,
     statement_issue,
@@ -101,6 +102,18 @@ def test_nothing_is_released_before_the_returns_window_closes(world: World, tea:
     assert payables_release(now=now) == []
     assert not LedgerTransaction.objects.filter(kind="payable_release").exists()
     assert balance("merchant_payable", tea) == D("1024.10")
+
+
+def test_the_hourly_run_reads_back_30_days_and_an_earlier_since_catches_up(
+    world: World, tea: Merchant
+) -> None:
+    order, _payment = paid_order(world)
+    now = timezone.now()
+    deliver(order, now - WINDOW - RELEASE_CATCH_UP - timedelta(hours=1))
+
+    assert payables_release(now=now) == []
+    assert payables_release(now=now, since=now - WINDOW - timedelta(days=60)) == [order.id]
+    assert balance(RELEASED, tea) == D("1024.10")
 
 
 def test_the_payable_is_released_once_when_the_window_closes(world: World, tea: Merchant) -> None:

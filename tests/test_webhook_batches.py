@@ -103,7 +103,15 @@ def deliveries(url: str, count: int, owner: Any = None) -> list[WebhookDelivery]
         ]
     )
     return WebhookDelivery.objects.bulk_create(
-        [WebhookDelivery(event=e, subscription=subscription, next_attempt_at=now) for e in events]
+        [
+            WebhookDelivery(
+                event=e,
+                event_created_at=e.created_at,
+                subscription=subscription,
+                next_attempt_at=now,
+            )
+            for e in events
+        ]
     )
 
 

@@ -9,6 +9,7 @@ from django.contrib import admin, messages
 from django.db.models import Count, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import path
+from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
@@ -33,6 +34,7 @@ from shipping.fulfilment.models import (
     ParcelLine,
     TrackingSeries,
 )
+from shipping.fulfilment.numbers import WARN_AT, series_used, tracking_series_restart
 from shipping.fulfilment.part_documents import fulfilment_packing_slips_pdf
 from shipping.tracking.models import TrackingEvent
 
@@ -115,7 +117,50 @@ class ParcelAdmin(ReadOnlyAdmin, MerchantReadableAdmin):
 
 @admin.register(TrackingSeries)
 class TrackingSeriesAdmin(admin.ModelAdmin):
-    list_display = ("prefix", "country", "next_serial")
+    """S10 series in the order they are used; a warning above the list names
+    every series past 80 %, and an exhausted one may be restarted 12 months
+    after its last number."""
+
+    list_display = (
+        "prefix",
+        "country",
+        "priority",
+        "is_active",
+        "first_serial",
+        "last_serial",
+        "used",
+        "exhausted_at",
+    )
+    readonly_fields = ("exhausted_at", "warned_at")
+    actions = ["restart"]
+
+    @admin.display(description=_("used"))
+    def used(self, obj: TrackingSeries) -> str:
+        return f"{series_used(obj):,} ({100 * series_used(obj) / obj.size:.1f} %)"
+
+    def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
+        for series in TrackingSeries.objects.filter(is_active=True, exhausted_at__isnull=True):
+            used = series_used(series)
+            if used >= WARN_AT * series.size:
+                messages.warning(
+                    request,
+                    _("Series %(series)s is %(share)d %% used: add the next series.")
+                    % {
+                        "series": str(series),
+                        "share": 100 * used // series.size,
+                    },
+                )
+        return super().changelist_view(request, extra_context)
+
+    @admin.action(description=_("Restart (its numbers older than 12 months)"))
+    def restart(self, request: HttpRequest, queryset: QuerySet[TrackingSeries]) -> None:
+        for series in queryset:
+            try:
+                tracking_series_restart(series_id=series.id, now=timezone.now())
+            except ApplicationError as error:
+                messages.error(request, f"{series}: {error.message}")
+            else:
+                messages.success(request, _("Restarted %(series)s.") % {"series": str(series)})
 
 
 class FulfilmentOrderLineInline(MerchantReadableInline):

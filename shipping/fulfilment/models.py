@@ -7,7 +7,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.validators import MinValueValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
 from catalogue.models import Merchant
@@ -237,7 +237,9 @@ class Parcel(models.Model):
                 fields=["lane", "created_at"],
                 name="parcel_to_plan",
                 condition=Q(departure__isnull=True),
-            )
+            ),
+            # The daily expiry of silent trackers (shipping.tracking.expiry).
+            models.Index(fields=["status", "created_at"], name="parcel_open_by_age"),
         ]
 
     def __str__(self) -> str:
@@ -269,21 +271,50 @@ class ParcelLine(models.Model):
 
 
 class TrackingSeries(models.Model):
-    """Next free S10 serial per prefix and country."""
+    """An S10 series: a prefix and country with a range of serials, used in
+    `priority` order until exhausted (shipping.fulfilment.numbers). On
+    PostgreSQL the position is a sequence of its own (`sequence_name`) and
+    `next_serial` only its starting point; on SQLite `next_serial` is the
+    position, taken under the row's lock."""
 
     prefix = models.CharField(max_length=2)
     country = models.CharField(max_length=2)
     next_serial = models.PositiveIntegerField(default=1)
+    first_serial = models.PositiveIntegerField(default=1)
+    last_serial = models.PositiveIntegerField(default=99_999_999)
+    priority = models.PositiveSmallIntegerField(
+        default=0, help_text=_("Series are used lowest first, the next when one runs out.")
+    )
+    is_active = models.BooleanField(default=True)
+    # When its last number was issued: it may start again 12 months later.
+    exhausted_at = models.DateTimeField(null=True, blank=True)
+    # When it passed 80 % used (the alert is given once per cycle).
+    warned_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         verbose_name = _("tracking number series")
         verbose_name_plural = _("tracking number series")
+        ordering = ["priority", "id"]
         constraints = [
             models.UniqueConstraint(fields=["prefix", "country"], name="tracking_series_unique"),
             models.CheckConstraint(
                 condition=Q(next_serial__lte=99_999_999), name="tracking_series_range"
             ),
+            models.CheckConstraint(
+                condition=Q(first_serial__gte=1)
+                & Q(first_serial__lte=F("last_serial"))
+                & Q(last_serial__lte=99_999_999),
+                name="tracking_series_bounds",
+            ),
         ]
 
     def __str__(self) -> str:
-        return f"{self.prefix}..{self.country} next {self.next_serial}"
+        return f"{self.prefix}..{self.country}"
+
+    @property
+    def sequence_name(self) -> str:
+        return f"s10_series_{self.id}"
+
+    @property
+    def size(self) -> int:
+        return self.last_serial - self.first_serial + 1

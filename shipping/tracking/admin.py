@@ -6,6 +6,7 @@ from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
 from core.admin_base import (
+    LargeTableAdmin,
     MerchantReadableAdmin,
     OperatorOnlyReadOnlyAdmin,
     ReadOnlyAdmin,
@@ -14,7 +15,7 @@ from shipping.tracking.models import PendingEvent, TrackingEvent
 
 
 @admin.register(TrackingEvent)
-class TrackingEventAdmin(ReadOnlyAdmin, MerchantReadableAdmin):
+class TrackingEventAdmin(LargeTableAdmin, ReadOnlyAdmin, MerchantReadableAdmin):
     merchant_lookup = "parcel__fulfilment_order__merchant"
     list_display = ("parcel", "event", "status", "emsevt", "occurred_at", "source", "location")
     list_filter = ("event", "source")

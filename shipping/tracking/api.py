@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 
 from core.api import LANG_PARAMETER, error_responses
 from core.regions import region_zone
+from core.replicas import ReplicaReadsMixin
 from shipping.fulfilment.models import Parcel, ParcelStatus
 from shipping.tracking.events import FINAL_STATUSES, REASONED_EVENTS, reason_label
 from shipping.tracking.selectors import parcel_buyer_timeline, parcel_for_tracking
@@ -60,8 +61,9 @@ def tracking_data(parcel: Parcel) -> dict[str, Any]:
     }
 
 
-class TrackingView(APIView):
-    """Public: the status and timeline of one parcel."""
+class TrackingView(ReplicaReadsMixin, APIView):
+    """Public: the status and timeline of one parcel, from the read replica
+    when there is one (a scan may show a moment later)."""
 
     permission_classes = [AllowAny]
 

@@ -39,7 +39,12 @@ class TrackingEvent(models.Model):
     courier = models.ForeignKey(
         "accounts.Courier", null=True, blank=True, on_delete=models.SET_NULL
     )
-    scan_id = models.CharField(max_length=64, null=True, blank=True, unique=True)
+    # Unique with occurred_at (the partition key on PostgreSQL, which wants it
+    # in every unique constraint): a courier's device resends a scan with the
+    # same id and time. The index also serves lookups by scan_id alone.
+    # Null, not blank, for events that are no scan: the constraint must not
+    # see them as one repeated id.
+    scan_id = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001
     data = models.JSONField(default=dict, blank=True)
 
     class Meta:
@@ -48,6 +53,9 @@ class TrackingEvent(models.Model):
         verbose_name_plural = _("tracking events")
         ordering = ["parcel_id", "occurred_at", "id"]
         indexes = [models.Index(fields=["parcel", "occurred_at"], name="tracking_timeline")]
+        constraints = [
+            models.UniqueConstraint(fields=["scan_id", "occurred_at"], name="tracking_scan_once")
+        ]
 
     def __str__(self) -> str:
         return f"{self.parcel_id} {self.event} {self.occurred_at:%Y-%m-%d %H:%M}"

@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from core.errors import NotFound
 from core.regions import region_zone
+from core.replicas import replica_reads
 from shipping.tracking.api import tracking_data
 from shipping.tracking.selectors import parcel_for_tracking
 
@@ -20,7 +21,13 @@ def zone_label(zone: ZoneInfo) -> str:
 
 def tracking_page(request: HttpRequest, tracking_number: str) -> HttpResponse:
     """The buyer-facing tracking page, in the language the browser asks for
-    (or ?lang=), times and dates in the delivery region's zone."""
+    (or ?lang=), times and dates in the delivery region's zone; read from the
+    replica when there is one."""
+    with replica_reads():
+        return _tracking_page(request, tracking_number)
+
+
+def _tracking_page(request: HttpRequest, tracking_number: str) -> HttpResponse:
     try:
         parcel = parcel_for_tracking(tracking_number=tracking_number.upper())
     except NotFound:
