@@ -93,6 +93,17 @@ class Merchant(models.Model):
         validators=[supplier_inn_validator],
         help_text=_("Taxpayer number (INN) for fiscal receipts; empty for a foreign supplier."),
     )
+    # Consumer protection law, art. 26.1: goods bought remotely may be
+    # returned within 7 days of hand-over, or 3 months where the seller did
+    # not give the return terms in writing on delivery.
+    return_terms_in_writing = models.BooleanField(
+        default=True,
+        db_default=True,
+        help_text=_(
+            "The return terms are handed to buyers in writing: returns within 7 days of"
+            " delivery; otherwise within 3 months."
+        ),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

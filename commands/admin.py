@@ -12,6 +12,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext_lazy as _
 
 from commands.pack import fulfilment_order_pack, order_pack
+from commands.returns import return_decide, return_receive
 from commands.review import order_review_approve, order_review_reject
 from commands.transfers import transfer_dispatch
 from core.api import pdf_response
@@ -26,6 +27,9 @@ from shipping.fulfilment.documents import packing_slip_pdf
 from shipping.fulfilment.models import FulfilmentOrder
 from shipping.linehaul.admin import TransferAdmin, transfer_action
 from shipping.linehaul.models import Transfer
+from shipping.returns.admin import ReturnAdmin
+from shipping.returns.models import Return
+from warehouses.models import Warehouse
 
 
 @admin.register(RiskHold)
@@ -123,3 +127,61 @@ class StockTransferAdmin(TransferAdmin):
         transfer_action(transfer_dispatch, "Dispatch (stock leaves the origin)", "dispatch"),
         *TransferAdmin.actions,
     ]
+
+
+@admin.register(Return)
+class ReturnDecisionAdmin(ReturnAdmin):
+    actions = ["approve", "reject", "receive"]
+
+    def has_operator_permission(self, request: HttpRequest) -> bool:
+        return is_operator_staff(request.user)
+
+    def has_decide_permission(self, request: HttpRequest) -> bool:
+        """Operator staff, or a merchant's staff for returns of their own
+        goods (the command refuses any other)."""
+        return is_operator_staff(request.user) or merchant_id_for_user(request.user) is not None
+
+    def _decide(self, request: HttpRequest, queryset: QuerySet[Return], approve: bool) -> None:
+        for ret in queryset.order_by("id"):
+            try:
+                ret = return_decide(
+                    number=ret.number,
+                    approve=approve,
+                    actor_id=request.user.pk,
+                    merchant_id=merchant_id_for_user(request.user),
+                )
+            except ApplicationError as error:
+                messages.error(request, f"{ret.number}: {error.message}")
+            else:
+                messages.success(request, f"{ret.number}: {ret.get_status_display()}")
+
+    @admin.action(description=_("Approve the selected returns"), permissions=["decide"])
+    def approve(self, request: HttpRequest, queryset: QuerySet[Return]) -> None:
+        self._decide(request, queryset, approve=True)
+
+    @admin.action(description=_("Reject the selected returns"), permissions=["decide"])
+    def reject(self, request: HttpRequest, queryset: QuerySet[Return]) -> None:
+        self._decide(request, queryset, approve=False)
+
+    @admin.action(
+        description=_("Receive the selected returns at the first Russian warehouse (restock all)"),
+        permissions=["operator"],
+    )
+    def receive(self, request: HttpRequest, queryset: QuerySet[Return]) -> None:
+        warehouse = (
+            Warehouse.objects.filter(kind=Warehouse.Kind.OVERSEAS, country="RU", is_active=True)
+            .order_by("code")
+            .first()
+        )
+        if warehouse is None:
+            messages.error(request, _("No returns warehouse in Russia."))
+            return
+        for ret in queryset.order_by("id"):
+            try:
+                ret = return_receive(
+                    number=ret.number, warehouse_code=warehouse.code, actor_id=request.user.pk
+                )
+            except ApplicationError as error:
+                messages.error(request, f"{ret.number}: {error.message}")
+            else:
+                messages.success(request, f"{ret.number}: {ret.get_status_display()}")

@@ -52,6 +52,9 @@ MERCHANT_PERMISSIONS = [
     ("warehouses", "view_reservation"),
     ("shipping", "view_parcel"),
     ("shipping", "view_trackingevent"),
+    ("shipping", "view_return"),
+    ("shipping", "view_returnline"),
+    ("shipping", "view_returnevent"),
     ("payments", "view_settlementstatement"),
 ]
 

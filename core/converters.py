@@ -30,6 +30,11 @@ class OrderNumberConverter(_Text):
     regex = "AM[0-9]{4}[0-9A-Z]{10}"
 
 
+class ReturnNumberConverter(_Text):
+    # shipping.returns.services: the order's number, "-R" and a count.
+    regex = "AM[0-9]{4}[0-9A-Z]{10}-R[1-9][0-9]{0,3}"
+
+
 class FulfilmentOrderNumberConverter(_Text):
     # The order's number, a dash and the part's place in it.
     regex = "AM[0-9]{4}[0-9A-Z]{10}-[0-9]{1,3}"
@@ -72,6 +77,7 @@ class IdConverter:
 CONVERTERS: dict[str, type] = {
     "order": OrderNumberConverter,
     "part": FulfilmentOrderNumberConverter,
+    "return": ReturnNumberConverter,
     "s10": TrackingNumberConverter,
     "warehouse": WarehouseCodeConverter,
     "lane": LaneCodeConverter,

@@ -14,6 +14,7 @@ from commands import (
     ops_api,
     orders_api,
     provider_api,
+    returns_api,
 )
 from core.converters import converters_register
 from notifications import api as notifications_api
@@ -68,6 +69,27 @@ v1 = [
     ),
     path(
         "orders/<order:number>/cancel/", orders_api.OrderCancelView.as_view(), name="order-cancel"
+    ),
+    path(
+        "orders/<order:number>/returns/",
+        returns_api.OrderReturnsView.as_view(),
+        name="order-returns",
+    ),
+    path("ops/returns/", returns_api.OpsReturnListView.as_view(), name="ops-returns"),
+    path(
+        "ops/returns/<return:number>/decision/",
+        returns_api.OpsReturnDecisionView.as_view(),
+        name="ops-return-decision",
+    ),
+    path(
+        "ops/returns/<return:number>/ship/",
+        returns_api.OpsReturnShipView.as_view(),
+        name="ops-return-ship",
+    ),
+    path(
+        "ops/returns/<return:number>/receive/",
+        returns_api.OpsReturnReceiveView.as_view(),
+        name="ops-return-receive",
     ),
     path(
         "orders/<order:number>/recipient-identity/",

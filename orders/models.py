@@ -27,6 +27,8 @@ class OrderStatus(models.TextChoices):
     PACKED = "packed", _("Packed")
     IN_TRANSIT = "in_transit", _("In transit")
     DELIVERED = "delivered", _("Delivered")
+    # Every parcel came back to the sender (refused, not collected).
+    RETURNED = "returned", _("Returned to sender")
     CANCELLED = "cancelled", _("Cancelled")
 
 
@@ -70,6 +72,7 @@ class Order(models.Model):
     paid_at = models.DateTimeField(null=True, blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
     cancelled_at = models.DateTimeField(null=True, blank=True)
+    returned_at = models.DateTimeField(null=True, blank=True)
     # When the retention run erased the recipient's personal data (152-FZ).
     anonymised_at = models.DateTimeField(null=True, blank=True)
 

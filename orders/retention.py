@@ -1,6 +1,6 @@
 """Personal data retention (152-FZ art. 5(7)): personal data are kept no
-longer than their purpose needs. Once an order has been delivered or
-cancelled for RECIPIENT_DATA_RETENTION_DAYS (by default three years, the
+longer than their purpose needs. Once an order has been delivered, returned
+to sender or cancelled for RECIPIENT_DATA_RETENTION_DAYS (by default three years, the
 period in which customs may still audit a release, EAEU Customs Code art.
 310), its recipient's name, phone and street are overwritten and its identity
 document is deleted. The order, its money and its region stay for the books."""
@@ -23,8 +23,10 @@ def recipients_anonymise(*, now: datetime) -> int:
     """Anonymise every order closed before the retention period; returns how
     many. Idempotent: an anonymised order is stamped and not taken again."""
     cutoff = now - timedelta(days=settings.AMUR["RECIPIENT_DATA_RETENTION_DAYS"])
-    closed_long_ago = Q(status=OrderStatus.DELIVERED, delivered_at__lt=cutoff) | Q(
-        status=OrderStatus.CANCELLED, cancelled_at__lt=cutoff
+    closed_long_ago = (
+        Q(status=OrderStatus.DELIVERED, delivered_at__lt=cutoff)
+        | Q(status=OrderStatus.RETURNED, returned_at__lt=cutoff)
+        | Q(status=OrderStatus.CANCELLED, cancelled_at__lt=cutoff)
     )
     done = 0
     while True:

@@ -41,11 +41,17 @@ ORDER_TRANSITIONS = TransitionTable.build(
         S.COD_CONFIRMED: {S.ALLOCATED, S.CANCELLED},
         S.ALLOCATED: {S.PACKED, S.CANCELLED},
         S.PACKED: {S.IN_TRANSIT},
-        S.IN_TRANSIT: {S.DELIVERED},
+        # Every parcel back with the sender (refused, not collected).
+        S.IN_TRANSIT: {S.DELIVERED, S.RETURNED},
     },
 )
 CANCELLABLE = ORDER_TRANSITIONS.sources_of(S.CANCELLED)
-_TIMESTAMP_FIELD = {S.PAID: "paid_at", S.DELIVERED: "delivered_at", S.CANCELLED: "cancelled_at"}
+_TIMESTAMP_FIELD = {
+    S.PAID: "paid_at",
+    S.DELIVERED: "delivered_at",
+    S.RETURNED: "returned_at",
+    S.CANCELLED: "cancelled_at",
+}
 _NUMBER_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
 

@@ -9,7 +9,9 @@ Posting rules (debit = Dr, credit = Cr):
   per merchant (its goods share less the platform fee), Cr platform_fee,
   Cr shipping_revenue (shipping), Cr duty_payable (duty).
 - cash collected on delivery: Dr courier_cash_in_hand; the same credits.
-- refund: Dr the capture's credit accounts, each in proportion to the refund;
+- refund: Dr the capture's credit accounts, each in proportion to the refund
+  (a refund of returned goods: the returning merchants' payables and the
+  platform fee, split as a capture splits goods);
   Cr buyer_payments_in_transit (card, back through the acquirer) or
   Cr refunds_payable (bank transfer owed to the buyer). A chargeback (the
   card's bank takes back what is left of the payment) posts like a card
@@ -28,7 +30,7 @@ Posting rules (debit = Dr, credit = Cr):
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import NamedTuple
@@ -293,9 +295,40 @@ def payable_released(*, order_id: int) -> bool:
     ).exists()
 
 
-def ledger_post_refund(*, refund: Refund, payment: Payment) -> LedgerTransaction:
+def _goods_shares(
+    *,
+    captured: Mapping[Component, int],
+    refunded: Mapping[Component, int],
+    amount: int,
+    goods_by_merchant: Mapping[int, Decimal],
+) -> dict[Component, int] | None:
+    """A refund of returned goods taken from the goods alone: each returning
+    merchant's payable its share less the platform fee (as a capture splits
+    goods), the platform fee the rest; shipping and duty untouched. None when
+    a component has less left than its share (earlier refunds split
+    otherwise): the caller then splits in proportion."""
+    nets = merchant_net_shares(
+        goods=amount,
+        goods_by_merchant=goods_by_merchant,
+        fee_rate=Decimal(settings.AMUR["PLATFORM_FEE_RATE"]),
+    )
+    shares: dict[Component, int] = {
+        (MERCHANT_PAYABLE, merchant_id): net for merchant_id, net in nets.items()
+    }
+    shares[(PLATFORM_FEE, None)] = amount - sum(nets.values())
+    for component, units in shares.items():
+        if units > captured.get(component, 0) - refunded.get(component, 0):
+            return None
+    return {component: shares.get(component, 0) for component in captured}
+
+
+def ledger_post_refund(
+    *, refund: Refund, payment: Payment, goods_by_merchant: Mapping[int, Decimal] | None = None
+) -> LedgerTransaction:
     """Money out: reverse the capture's credits in proportion to the refund,
-    to the kopek (payments.splits.refund_split). A card refund or a
+    to the kopek (payments.splits.refund_split), or, for returned goods
+    (`goods_by_merchant`: the returned lines' price per merchant), from those
+    merchants' payables and the platform fee only. A card refund or a
     chargeback goes back through the acquirer (buyer_payments_in_transit); a
     bank transfer is owed to the buyer (refunds_payable) until the bank
     confirms it."""
@@ -305,9 +338,19 @@ def ledger_post_refund(*, refund: Refund, payment: Payment) -> LedgerTransaction
         # Captured before the ledger existed: split as a capture would have.
         captured = capture_components(order=order, amount=payment.amount)
     currency = refund.currency
-    shares = refund_split(
-        captured=captured, refunded=refunded, amount=to_minor(refund.amount, currency)
+    amount = to_minor(refund.amount, currency)
+    shares = (
+        _goods_shares(
+            captured=captured,
+            refunded=refunded,
+            amount=amount,
+            goods_by_merchant=goods_by_merchant,
+        )
+        if goods_by_merchant
+        else None
     )
+    if shares is None:
+        shares = refund_split(captured=captured, refunded=refunded, amount=amount)
     zero = Decimal(0)
     credit_account = (
         REFUNDS_PAYABLE

@@ -9,7 +9,7 @@ transaction and made after commit."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -366,9 +366,11 @@ def payment_refund_record(
     reason: str,
     actor_id: int | None,
     bank_reference: str = "",
+    goods_by_merchant: Mapping[int, Decimal] | None = None,
 ) -> Refund:
     """Refund part or all of a captured payment of an order the caller has
-    locked, with its ledger postings.
+    locked, with its ledger postings (`goods_by_merchant`: a refund of
+    returned goods, payments.ledger.ledger_post_refund).
 
     A card payment is refunded through its provider: the refund is recorded
     pending and its call queued (the provider's reference arrives with the
@@ -439,7 +441,7 @@ def payment_refund_record(
             "reason": reason,
         },
     )
-    ledger_post_refund(refund=refund, payment=payment)
+    ledger_post_refund(refund=refund, payment=payment, goods_by_merchant=goods_by_merchant)
     return refund
 
 

@@ -20,6 +20,7 @@ from shipping.linehaul.models import (
     TransferLine,
     TransferStatus,
 )
+from shipping.returns.models import Return, ReturnEvent, ReturnKind, ReturnLine, ReturnStatus
 from shipping.tracking.models import DeliveryFailureReason, PendingEvent, TrackingEvent
 
 __all__ = [
@@ -35,6 +36,11 @@ __all__ = [
     "ParcelLine",
     "ParcelStatus",
     "PendingEvent",
+    "Return",
+    "ReturnEvent",
+    "ReturnKind",
+    "ReturnLine",
+    "ReturnStatus",
     "TrackingEvent",
     "TrackingSeries",
     "Transfer",

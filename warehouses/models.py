@@ -90,6 +90,7 @@ class StockMovement(models.Model):
         ADJUSTMENT = "adjustment", _("Adjustment")
         TRANSFER_OUT = "transfer_out", _("Transfer out")
         TRANSFER_IN = "transfer_in", _("Transfer in")
+        RETURN = "return", _("Return")
 
     stock = models.ForeignKey(StockLevel, on_delete=models.PROTECT, related_name="movements")
     kind = models.CharField(max_length=20, choices=Kind.choices)

@@ -36,6 +36,7 @@ from orders.models import Order, OrderStatus
 from orders.services import ORDER_TRANSITIONS, orders_transition
 from shipping.fulfilment.models import Parcel, ParcelStatus
 from shipping.fulfilment.orders import fulfilment_orders_of_parcels_follow
+from shipping.returns.services import returns_to_sender_open
 from shipping.tracking.events import (
     EMAIL_STATUSES,
     EVENT_KINDS,
@@ -412,9 +413,13 @@ def _parcel_event_spec(
     )
 
 
+_ENDED = frozenset({ParcelStatus.DELIVERED, ParcelStatus.RETURNED})
+
+
 def _orders_follow(*, parcels: Iterable[Parcel]) -> None:
     """Orders move with their parcels: in transit when one has shipped,
-    delivered when all are delivered."""
+    delivered when all are delivered (or some delivered and the rest
+    returned), returned when all came back to the sender."""
     parcels = list(parcels)
     fulfilment_orders_of_parcels_follow(
         order_ids=sorted({p.order_id for p in parcels}),
@@ -429,7 +434,12 @@ def _orders_follow(*, parcels: Iterable[Parcel]) -> None:
             if p.status == ParcelStatus.DELIVERED and p.fulfilment_order_id
         },
     )
-    shipped = {p.order_id for p in parcels if p.status in SHIPPED_STATUSES}
+    # A parcel back with the sender left the warehouse too.
+    shipped = {
+        p.order_id
+        for p in parcels
+        if p.status in SHIPPED_STATUSES or p.status == ParcelStatus.RETURNED
+    }
     if shipped:
         # Most of a batch's orders are in transit already: lock only those
         # that can still move (orders_transition checks again under the lock).
@@ -440,14 +450,26 @@ def _orders_follow(*, parcels: Iterable[Parcel]) -> None:
         )
         if movable:
             orders_transition(order_ids=movable, to=OrderStatus.IN_TRANSIT, strict=False)
-    delivered_candidates = {p.order_id for p in parcels if p.status == ParcelStatus.DELIVERED}
-    if delivered_candidates:
+    ended = {p.order_id for p in parcels if p.status in _ENDED}
+    if ended:
+        # An order is done when every parcel is delivered or back with the
+        # sender: delivered if any reached the buyer, else returned.
         open_counts = dict(
-            Parcel.objects.filter(order_id__any_of=delivered_candidates)
-            .exclude(status=ParcelStatus.DELIVERED)
+            Parcel.objects.filter(order_id__any_of=ended)
+            .exclude(status__in=_ENDED)
             .values_list("order_id")
             .annotate(n=Count("id"))
         )
-        done = sorted(o for o in delivered_candidates if not open_counts.get(o))
-        if done:
-            orders_transition(order_ids=done, to=OrderStatus.DELIVERED, strict=False)
+        delivered = set(
+            Parcel.objects.filter(
+                order_id__any_of=ended, status=ParcelStatus.DELIVERED
+            ).values_list("order_id", flat=True)
+        )
+        done = sorted(o for o in ended if not open_counts.get(o))
+        if to_deliver := [o for o in done if o in delivered]:
+            orders_transition(order_ids=to_deliver, to=OrderStatus.DELIVERED, strict=False)
+        if to_return := [o for o in done if o not in delivered]:
+            orders_transition(order_ids=to_return, to=OrderStatus.RETURNED, strict=False)
+    # Goods coming back to the sender: a return each, closed on receipt
+    # (commands.returns) like a buyer's.
+    returns_to_sender_open(parcels=parcels)

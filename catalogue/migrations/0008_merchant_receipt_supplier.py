@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('catalogue', '0006_product_search_indexes_postgresql'),
+        ('catalogue', '0007_merchant_return_terms_in_writing'),
     ]
 
     operations = [
