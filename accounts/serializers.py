@@ -15,8 +15,10 @@ from core.validators import (
 
 class RegisterSerializer(serializers.Serializer):
     email = serializers.EmailField(max_length=150)
+    # A password is taken as typed: trimming would let in one longer than
+    # max_length says, and a different one from what the buyer chose.
     password = serializers.CharField(
-        write_only=True, max_length=128, style={"input_type": "password"}
+        write_only=True, max_length=128, trim_whitespace=False, style={"input_type": "password"}
     )
     language = serializers.ChoiceField(choices=Language.choices, default=Language.RU)
     phone = serializers.CharField(
@@ -37,7 +39,9 @@ class RegisteredSerializer(serializers.Serializer):
 
 class TokenRequestSerializer(serializers.Serializer):
     email = serializers.EmailField()
-    password = serializers.CharField(max_length=128, style={"input_type": "password"})
+    password = serializers.CharField(
+        max_length=128, trim_whitespace=False, style={"input_type": "password"}
+    )
 
 
 class TokenSerializer(serializers.Serializer):

@@ -84,15 +84,6 @@ class Merchant(models.Model):
     display_name_en = models.CharField(max_length=200, blank=True)
     city = models.CharField(max_length=100, default="Harbin")
     contact_email = models.EmailField(blank=True)
-    # The supplier's details that 54-FZ receipts carry for goods Amur sells on
-    # the merchant's behalf (tags 1171 and 1226).
-    phone = models.CharField(max_length=16, blank=True, validators=[international_phone_validator])
-    inn = models.CharField(
-        max_length=12,
-        blank=True,
-        validators=[supplier_inn_validator],
-        help_text=_("Taxpayer number (INN) for fiscal receipts; empty for a foreign supplier."),
-    )
     # Consumer protection law, art. 26.1: goods bought remotely may be
     # returned within 7 days of hand-over, or 3 months where the seller did
     # not give the return terms in writing on delivery.
@@ -103,6 +94,15 @@ class Merchant(models.Model):
             "The return terms are handed to buyers in writing: returns within 7 days of"
             " delivery; otherwise within 3 months."
         ),
+    )
+    # The supplier's details that 54-FZ receipts carry for goods Amur sells on
+    # the merchant's behalf (tags 1171 and 1226).
+    phone = models.CharField(max_length=16, blank=True, validators=[international_phone_validator])
+    inn = models.CharField(
+        max_length=12,
+        blank=True,
+        validators=[supplier_inn_validator],
+        help_text=_("Taxpayer number (INN) for fiscal receipts; empty for a foreign supplier."),
     )
     created_at = models.DateTimeField(auto_now_add=True)
 

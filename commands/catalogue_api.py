@@ -42,6 +42,7 @@ LANG_PARAMETER = OpenApiParameter(
 REGION_PARAMETER = OpenApiParameter(
     "region",
     str,
+    enum=sorted(REGIONS),
     description="ISO 3166-2:RU code (RU-MOW): delivery windows, and the region"
     " that available=true means",
 )

@@ -14,6 +14,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.db.models.functions import Lower
 from django.utils.translation import gettext_lazy as _
 from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.utils import extend_schema_field
 
 from catalogue.models import Listing, Product, language_suffix
 from catalogue.selectors import category_by_slug, listings_search, products_search
@@ -54,6 +55,15 @@ def cny_at_most_for_rub(rub: Decimal, rate: Decimal) -> Decimal:
     while money_round((cny + CENT) * rate, "RUB") <= rub:
         cny += CENT
     return cny
+
+
+# What _price_filter accepts, for the schema: 0 up to 14 digits, 2 after the point.
+PRICE_SCHEMA = {
+    "type": "number",
+    "minimum": 0,
+    "maximum": 999_999_999_999.99,
+    "multipleOf": 0.01,
+}
 
 
 def _price_filter(method: str, label: str) -> django_filters.NumberFilter:
@@ -119,9 +129,11 @@ class StorefrontFilter(django_filters.FilterSet):
     def on_merchant(self, queryset: QuerySet[Any], name: str, value: str) -> QuerySet[Any]:
         return self._variants(queryset, Q(merchant__code=value))
 
+    @extend_schema_field(PRICE_SCHEMA)
     def on_min_cny(self, queryset: QuerySet[Any], name: str, value: Decimal) -> QuerySet[Any]:
         return self._variants(queryset, Q(price_cny__gte=value))
 
+    @extend_schema_field(PRICE_SCHEMA)
     def on_max_cny(self, queryset: QuerySet[Any], name: str, value: Decimal) -> QuerySet[Any]:
         return self._variants(queryset, Q(price_cny__lte=value))
 
@@ -135,9 +147,11 @@ class StorefrontFilter(django_filters.FilterSet):
             )
         return rate
 
+    @extend_schema_field(PRICE_SCHEMA)
     def on_min_rub(self, queryset: QuerySet[Any], name: str, value: Decimal) -> QuerySet[Any]:
         return self._variants(queryset, Q(price_cny__gte=cny_at_least_for_rub(value, self._rate())))
 
+    @extend_schema_field(PRICE_SCHEMA)
     def on_max_rub(self, queryset: QuerySet[Any], name: str, value: Decimal) -> QuerySet[Any]:
         return self._variants(queryset, Q(price_cny__lte=cny_at_most_for_rub(value, self._rate())))
 

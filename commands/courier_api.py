@@ -15,11 +15,15 @@ from core.api import (
     error_responses,
 )
 from core.errors import ApplicationError, Forbidden
+from core.parsers import BoundedJSONParser
 from shipping.tracking.scans import scans_parse
 from shipping.tracking.serializers import ScanBatchSerializer, ScanResultSerializer
 
 
 class CourierScansView(APIView):
+    # A batch of scans is a nested list: JSON only.
+    parser_classes = [BoundedJSONParser]
+
     @extend_schema(
         request=ScanBatchSerializer,
         responses={200: ScanResultSerializer, **error_responses(400, 401, 403, 404)},

@@ -4,24 +4,29 @@ and paying them."""
 from __future__ import annotations
 
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import QuerySet
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, status
+from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.selectors import buyer_of
 from commands.cancel import order_cancel_for_buyer
+from commands.order_render import absolute_url, order_render_queryset
 from commands.pay import payment_card_settle, payment_card_start
 from commands.place import order_place
-from commands.quote import LineRequest, checkout_quote
+from commands.quote import DELIVERY_DOOR, LineRequest, checkout_quote
 from commands.serializers import (
     OrderEventSerializer,
     OrderInputSerializer,
     OrderSerializer,
+    QuoteInputSerializer,
     QuoteSerializer,
     order_data,
     quote_data,
@@ -29,12 +34,15 @@ from commands.serializers import (
 from core.api import (
     IDEMPOTENCY_HEADER,
     IDEMPOTENCY_HEADER_REQUIRED,
+    LANG_PARAMETER,
     caller_id,
     error_responses,
 )
 from core.errors import ApplicationError, Conflict, NotFound, PaymentDeclined, error_body
 from core.idempotency import AfterCommit, idempotent
-from orders.models import Order, OrderStatus
+from core.parsers import BoundedJSONParser
+from core.regions import region_zone
+from orders.models import Order, OrderStatus, PaymentMethod
 from orders.selectors import order_events, order_get_for_buyer, orders_for_buyer
 from orders.services import Address
 from payments.models import Payment
@@ -44,20 +52,16 @@ from payments.serializers import (
     PaymentSerializer,
 )
 from payments.services import OPEN
-from shipping.fulfilment.models import FulfilmentOrder, Parcel
-
-# The order's shipments (fulfilment orders) with their parcels: two queries
-# for any number of orders.
-SHIPMENTS = (
-    Prefetch("fulfilment_orders", queryset=FulfilmentOrder.objects.order_by("id")),
-    Prefetch("fulfilment_orders__parcels", queryset=Parcel.objects.order_by("id")),
-)
+from shipping.fulfilment.models import FulfilmentOrder
 
 
 def _order_queryset(user_id: int) -> QuerySet[Order]:
-    return orders_for_buyer(user_id=user_id).prefetch_related(
-        Prefetch("parcels", queryset=Parcel.objects.order_by("id")), *SHIPMENTS
-    )
+    return order_render_queryset(orders_for_buyer(user_id=user_id))
+
+
+def base_url(request: Request) -> str:
+    """The caller's scheme and host, for links in answers."""
+    return request.build_absolute_uri("/").rstrip("/")
 
 
 def _order_input(data: Any) -> tuple[list[LineRequest], Address, str]:
@@ -69,15 +73,27 @@ def _order_input(data: Any) -> tuple[list[LineRequest], Address, str]:
 
 
 class QuoteView(APIView):
+    """The landed cost of a cart, for anyone (no account needed): the same
+    lines to the same region are charged exactly this when ordered now."""
+
+    permission_classes = [AllowAny]
+    parser_classes = [BoundedJSONParser]
+
     @extend_schema(
-        request=OrderInputSerializer,
+        request=QuoteInputSerializer,
         responses={200: QuoteSerializer, **error_responses(400, 401, 409)},
         tags=["checkout"],
     )
     def post(self, request: Request) -> Response:
-        lines, address, _method = _order_input(request.data)
-        quote = checkout_quote(lines=lines, region=address.region)
-        return Response(quote_data(quote))
+        serializer = QuoteInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        valid = serializer.validated_data
+        lines = [LineRequest(sku=line["sku"], quantity=line["quantity"]) for line in valid["lines"]]
+        region = valid["region"]
+        quote = checkout_quote(lines=lines, region=region)
+        today = timezone.localtime(timezone=ZoneInfo(region_zone(region))).date()
+        kind = valid.get("delivery", {}).get("kind", DELIVERY_DOOR)
+        return Response(quote_data(quote, region=region, kind=kind, today=today))
 
 
 class OrderListCreateView(generics.ListAPIView):
@@ -85,11 +101,16 @@ class OrderListCreateView(generics.ListAPIView):
 
     serializer_class = OrderSerializer
     filter_backends: list[type] = []
+    # Nested lines and address: JSON only (a form cannot carry them).
+    parser_classes = [BoundedJSONParser]
 
     def get_queryset(self) -> QuerySet[Order]:
         return _order_queryset(caller_id(self.request))
 
-    @extend_schema(tags=["orders"])
+    def get_serializer_context(self) -> dict[str, Any]:
+        return {**super().get_serializer_context(), "base_url": base_url(self.request)}
+
+    @extend_schema(parameters=[LANG_PARAMETER], tags=["orders"])
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().get(request, *args, **kwargs)
 
@@ -110,28 +131,38 @@ class OrderListCreateView(generics.ListAPIView):
             payment_method=method,
             buyer=buyer_of(user=request.user),
         )
-        # A new order has no parcels yet: no need to ask the database (an empty
-        # list, as an empty QuerySet would still go through the query compiler).
-        order._prefetched_objects_cache["parcels"] = []  # type: ignore[attr-defined]
+        # A new order has no parcels yet, and a card order no payment: no need
+        # to ask the database (empty lists, as an empty QuerySet would still go
+        # through the query compiler).
         parts = list(FulfilmentOrder.objects.filter(order_id=order.id).order_by("id"))
         for part in parts:
             part._prefetched_objects_cache = {"parcels": []}  # type: ignore[attr-defined]
-        order._prefetched_objects_cache["fulfilment_orders"] = parts  # type: ignore[attr-defined]
-        return Response(order_data(order), status=status.HTTP_201_CREATED)
+        known: dict[str, list[Any]] = {"parcels": [], "fulfilment_orders": parts}
+        if method == PaymentMethod.CARD:
+            known["payments"] = []
+        order._prefetched_objects_cache.update(known)  # type: ignore[attr-defined]
+        return Response(
+            order_data(order, base_url=base_url(request)), status=status.HTTP_201_CREATED
+        )
 
 
 class OrderDetailView(APIView):
-    @extend_schema(responses={200: OrderSerializer, **error_responses(401, 404)}, tags=["orders"])
+    @extend_schema(
+        parameters=[LANG_PARAMETER],
+        responses={200: OrderSerializer, **error_responses(400, 401, 404)},
+        tags=["orders"],
+    )
     def get(self, request: Request, number: str) -> Response:
         order = _order_queryset(caller_id(request)).filter(number=number).first()
         if order is None:
             raise NotFound()
-        return Response(order_data(order))
+        return Response(order_data(order, base_url=base_url(request)))
 
 
 class OrderEventsView(APIView):
     @extend_schema(
-        responses={200: OrderEventSerializer(many=True), **error_responses(401, 404)},
+        parameters=[LANG_PARAMETER],
+        responses={200: OrderEventSerializer(many=True), **error_responses(400, 401, 404)},
         tags=["orders"],
     )
     def get(self, request: Request, number: str) -> Response:
@@ -150,7 +181,8 @@ class OrderCancelView(APIView):
     def post(self, request: Request, number: str) -> Response:
         user_id = caller_id(request)
         order = order_cancel_for_buyer(user_id=user_id, number=number)
-        return Response(order_data(_order_queryset(user_id).get(id=order.id)))
+        order = _order_queryset(user_id).get(id=order.id)
+        return Response(order_data(order, base_url=base_url(request)))
 
 
 class OrderPayView(APIView):
@@ -186,10 +218,12 @@ class OrderPayView(APIView):
         )
         # The charge is made once the attempt is committed, with no row
         # locked: the answer is the provider's.
-        return AfterCommit(lambda: _payment_response(payment_card_settle(payment=payment)))
+        return AfterCommit(
+            lambda: _payment_response(payment_card_settle(payment=payment), base_url(request))
+        )
 
 
-def _payment_response(payment: Payment) -> Response:
+def _payment_response(payment: Payment, base: str) -> Response:
     if payment.status == Payment.Status.FAILED:
         # Returned, not raised: the failed attempt stays on record.
         error: ApplicationError = PaymentDeclined(
@@ -210,7 +244,9 @@ def _payment_response(payment: Payment) -> Response:
         body = error_body(error.code, error.message, error.fields, **error.extra)
         return Response(body, status=error.status_code)
     in_progress = payment.status in OPEN
+    data = PaymentSerializer(payment).data
+    data["confirmation_url"] = absolute_url(payment.confirmation_url, base)
     return Response(
-        PaymentSerializer(payment).data,
+        data,
         status=status.HTTP_202_ACCEPTED if in_progress else status.HTTP_201_CREATED,
     )

@@ -72,6 +72,11 @@ class Quote:
     def total_rub(self) -> Decimal:
         return self.goods_rub + self.shipping_rub + self.duty_rub
 
+    @property
+    def window(self) -> tuple[int, int]:
+        """Days until the whole order is there: its slowest parcel's."""
+        return (max(p.min_days for p in self.parcels), max(p.max_days for p in self.parcels))
+
     def totals(self) -> OrderTotals:
         return OrderTotals(
             goods_cny=self.goods_cny,
@@ -112,6 +117,29 @@ class Quote:
                 }
             )
         return list(groups.values())
+
+
+DELIVERY_DOOR = "door"
+
+
+@dataclass(frozen=True)
+class DeliveryOption:
+    kind: str
+    price_rub: Decimal
+    min_days: int
+    max_days: int
+
+
+def delivery_options(quote: Quote) -> list[DeliveryOption]:
+    """The ways a quoted cart can be received, each with its price and
+    window. To the door, the price is the parcels' shipping, which is what
+    the order charges."""
+    min_days, max_days = quote.window
+    return [
+        DeliveryOption(
+            kind=DELIVERY_DOOR, price_rub=quote.shipping_rub, min_days=min_days, max_days=max_days
+        )
+    ]
 
 
 def _priced(lines: Sequence[LineRequest], by_sku: Mapping[str, Product]) -> list[PricedLine]:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -8,7 +9,20 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from commands.quote import Quote
+from commands.order_render import (
+    HoldSerializer,
+    OrderParcelSerializer,
+    OrderPaymentSerializer,
+    ShipmentSerializer,
+    WindowSerializer,
+    event_reason_label,
+    order_extras,
+    parcel_data,
+    rub_of,
+    status_label,
+    window_data,
+)
+from commands.quote import DELIVERY_DOOR, Quote, delivery_options
 from core.api import MoneySerializer, StrictSerializer
 from core.regions import REGION_CHOICES
 from core.validators import phone_validator, postcode_validator
@@ -48,6 +62,23 @@ class OrderInputSerializer(StrictSerializer):
         return lines
 
 
+class DeliveryInputSerializer(StrictSerializer):
+    kind = serializers.ChoiceField(choices=[(DELIVERY_DOOR, DELIVERY_DOOR)], default=DELIVERY_DOOR)
+
+
+class QuoteInputSerializer(StrictSerializer):
+    """A cart and where it goes: enough for a guest's cart page."""
+
+    lines = LineInputSerializer(  # type: ignore[call-arg]
+        many=True, allow_empty=False, max_length=settings.AMUR["MAX_ORDER_LINES"]
+    )
+    region = serializers.ChoiceField(choices=REGION_CHOICES)
+    postcode = serializers.CharField(max_length=6, validators=[postcode_validator], required=False)
+    delivery = DeliveryInputSerializer(required=False)
+
+    validate_lines = OrderInputSerializer.validate_lines
+
+
 class TotalsSerializer(serializers.Serializer):
     goods = serializers.CharField()
     shipping = serializers.CharField()
@@ -69,10 +100,20 @@ def totals(goods: Decimal, shipping: Decimal, duty: Decimal, total: Decimal) -> 
 class OrderLineSerializer(serializers.ModelSerializer):
     unit_price = serializers.SerializerMethodField()
     line_total = serializers.SerializerMethodField()
+    unit_price_rub = MoneySerializer(help_text="At the order's rate.")
+    line_total_rub = MoneySerializer(help_text="At the order's rate, rounded alone.")
 
     class Meta:
         model = OrderLine
-        fields = ["sku", "name", "quantity", "unit_price", "line_total"]
+        fields = [
+            "sku",
+            "name",
+            "quantity",
+            "unit_price",
+            "line_total",
+            "unit_price_rub",
+            "line_total_rub",
+        ]
 
     @extend_schema_field(MoneySerializer)
     def get_unit_price(self, obj: OrderLine) -> dict[str, str]:
@@ -81,20 +122,6 @@ class OrderLineSerializer(serializers.ModelSerializer):
     @extend_schema_field(MoneySerializer)
     def get_line_total(self, obj: OrderLine) -> dict[str, str]:
         return money(obj.line_total_cny, "CNY")
-
-
-class OrderParcelSerializer(serializers.Serializer):
-    tracking_number = serializers.CharField()
-    status = serializers.CharField()
-
-
-class ShipmentSerializer(serializers.Serializer):
-    """One fulfilment order as the buyer sees it: a shipment of the order."""
-
-    number = serializers.CharField()
-    status = serializers.CharField()
-    parcels = OrderParcelSerializer(many=True)
-    tracking_numbers = serializers.ListField(child=serializers.CharField())
 
 
 class RatesSerializer(serializers.Serializer):
@@ -111,35 +138,50 @@ class OrderSerializer(serializers.ModelSerializer):
     shipping_address = AddressSerializer(read_only=True)
     rates = RatesSerializer(read_only=True)
     parcels = OrderParcelSerializer(many=True, read_only=True)
-    shipments = ShipmentSerializer(many=True, read_only=True)
+    status_label = serializers.CharField(help_text="In the request's language.")
+    payment_method_label = serializers.CharField()
+    pay_by = serializers.DateTimeField(
+        allow_null=True,
+        help_text="Unpaid card orders are cancelled then; null when nothing is to pay.",
+    )
+    hold = HoldSerializer(allow_null=True, help_text="Why the order waits (on_hold only).")
+    payment = OrderPaymentSerializer(allow_null=True, help_text="The latest payment attempt.")
+    shipments = ShipmentSerializer(many=True, help_text="One per shipping warehouse.")
 
     class Meta:
         model = Order
         fields = [
             "number",
             "status",
+            "status_label",
             "payment_method",
+            "payment_method_label",
             "created_at",
+            "pay_by",
+            "hold",
             "lines",
             "totals",
             "shipping_address",
             "rates",
+            "payment",
+            "shipments",
             "parcels",
             "shipments",
         ]
 
     def to_representation(self, instance: Order) -> dict[str, Any]:
-        return order_data(instance)
+        return order_data(instance, base_url=self.context.get("base_url", ""))
 
 
 # DRF's own rendering of a datetime (current time zone, "Z" for UTC), unbound.
 _DATETIME = serializers.DateTimeField()
 
 
-def order_data(order: Order) -> dict[str, Any]:
+def order_data(order: Order, *, base_url: str) -> dict[str, Any]:
     """An order as OrderSerializer documents it, built by hand: a
     ModelSerializer builds its fields on every use, and this runs on every
-    checkout and in every listing."""
+    checkout and in every listing. `base_url` is the caller's host, for
+    relative links."""
     return {
         "number": order.number,
         "status": order.status,
@@ -152,6 +194,8 @@ def order_data(order: Order) -> dict[str, Any]:
                 "quantity": line.quantity,
                 "unit_price": money(line.unit_price_cny, "CNY"),
                 "line_total": money(line.line_total_cny, "CNY"),
+                "unit_price_rub": rub_of(line.unit_price_cny, order),
+                "line_total_rub": rub_of(line.line_total_cny, order),
             }
             for line in order.lines.all()
         ],
@@ -169,30 +213,37 @@ def order_data(order: Order) -> dict[str, Any]:
             "eur_rub": str(order.eur_rub_rate),
             "date": order.rates_date.isoformat(),
         },
-        "parcels": [
-            {"tracking_number": p.tracking_number, "status": p.status} for p in order.parcels.all()
-        ],
-        # The buyer's one order, shipped in parts (a merchant's goods from one
-        # warehouse each): no merchant, price or share of theirs is named.
-        "shipments": [
-            {
-                "number": part.number,
-                "status": part.status,
-                "parcels": [
-                    {"tracking_number": p.tracking_number, "status": p.status}
-                    for p in part.parcels.all()
-                ],
-                "tracking_numbers": [p.tracking_number for p in part.parcels.all()],
-            }
-            for part in order.fulfilment_orders.all()
-        ],
+        "parcels": [parcel_data(p) for p in order.parcels.all()],
+        **order_extras(order, base_url=base_url),
     }
 
 
 class OrderEventSerializer(serializers.ModelSerializer):
+    from_status_label = serializers.SerializerMethodField()
+    to_status_label = serializers.SerializerMethodField()
+    reason_label = serializers.SerializerMethodField(help_text="In the request's language.")
+
     class Meta:
         model = OrderEvent
-        fields = ["sequence", "from_status", "to_status", "reason", "created_at"]
+        fields = [
+            "sequence",
+            "from_status",
+            "from_status_label",
+            "to_status",
+            "to_status_label",
+            "reason",
+            "reason_label",
+            "created_at",
+        ]
+
+    def get_from_status_label(self, event: OrderEvent) -> str:
+        return status_label(event.from_status)
+
+    def get_to_status_label(self, event: OrderEvent) -> str:
+        return status_label(event.to_status)
+
+    def get_reason_label(self, event: OrderEvent) -> str:
+        return event_reason_label(event.reason)
 
 
 class QuoteLineSerializer(serializers.Serializer):
@@ -203,6 +254,12 @@ class QuoteLineSerializer(serializers.Serializer):
 class DeliveryWindowSerializer(serializers.Serializer):
     min_days = serializers.IntegerField()
     max_days = serializers.IntegerField()
+
+
+class DeliveryOptionSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=[(DELIVERY_DOOR, DELIVERY_DOOR)])
+    price = MoneySerializer()
+    window = WindowSerializer()
 
 
 class QuoteParcelSerializer(serializers.Serializer):
@@ -219,14 +276,29 @@ class QuoteParcelSerializer(serializers.Serializer):
 
 
 class QuoteSerializer(serializers.Serializer):
+    region = serializers.CharField()
+    delivery = DeliveryOptionSerializer(help_text="The option asked for, which totals include.")
+    delivery_options = DeliveryOptionSerializer(many=True)
     parcels = QuoteParcelSerializer(many=True)
     totals = TotalsSerializer()
     rates = RatesSerializer()
 
 
-def quote_data(quote: Quote) -> dict[str, Any]:
+def quote_data(quote: Quote, *, region: str, kind: str, today: date) -> dict[str, Any]:
+    """`today` is the date in the delivery region, where the windows' dates fall."""
     sku_of = {pl.product.id: pl.product.sku for pl in quote.lines}
+    options = [
+        {
+            "kind": option.kind,
+            "price": money(option.price_rub, "RUB"),
+            "window": window_data(option.min_days, option.max_days, today),
+        }
+        for option in delivery_options(quote)
+    ]
     return {
+        "region": region,
+        "delivery": next(option for option in options if option["kind"] == kind),
+        "delivery_options": options,
         "parcels": [
             {
                 "warehouse": p.warehouse,

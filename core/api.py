@@ -11,7 +11,7 @@ from rest_framework import serializers, status
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.request import Request
 
-from core.errors import ApplicationError
+from core.errors import ApplicationError, ValidationFailed
 
 
 def caller_id(request: Request) -> int:
@@ -30,8 +30,37 @@ def caller_id(request: Request) -> int:
 
 
 class Pagination(PageNumberPagination):
+    """Pages of at most 100; a page or page_size that is not a whole number
+    in range is a 400 (DRF would silently use the default page size)."""
+
     page_size_query_param = "page_size"
     max_page_size = 100
+
+    def get_page_size(self, request: Request) -> int | None:
+        self._whole_number(request, self.page_query_param, 1, None)
+        size = self._whole_number(request, self.page_size_query_param, 1, self.max_page_size)
+        return size if size is not None else self.page_size
+
+    def _whole_number(self, request: Request, name: str, low: int, high: int | None) -> int | None:
+        raw = request.query_params.get(name)
+        if raw is None:
+            return None
+        if not raw.isascii() or not raw.isdigit() or int(raw) < low or (high and int(raw) > high):
+            message = (
+                _("Use a whole number from %(low)d to %(high)d.") % {"low": low, "high": high}
+                if high
+                else _("Use a whole number from %(low)d up.") % {"low": low}
+            )
+            raise ValidationFailed(fields={name: [message]})
+        return int(raw)
+
+    def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
+        parameters: list[dict[str, Any]] = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            parameter["schema"]["minimum"] = 1
+            if parameter["name"] == self.page_size_query_param:
+                parameter["schema"]["maximum"] = self.max_page_size
+        return parameters
 
 
 class ErrorSerializer(serializers.Serializer):
@@ -52,16 +81,32 @@ def error_responses(*statuses: int) -> dict[int, OpenApiResponse]:
     return {code: OpenApiResponse(ErrorSerializer, description="Error") for code in statuses}
 
 
+LANG_PARAMETER = OpenApiParameter(
+    "lang",
+    str,
+    enum=["ru", "zh-hans", "en"],
+    description="The answer's language (labels, messages), over Accept-Language.",
+)
+
+# 1-255 characters, no control character but the tab (core.idempotency refuses
+# the rest), neither starting nor ending with a space (HTTP strips those).
+IDEMPOTENCY_KEY_SCHEMA = {
+    "type": "string",
+    "minLength": 1,
+    "maxLength": 255,
+    "pattern": "^[^\\s\\x00-\\x1f\\x7f]([^\\x00-\\x08\\x0a-\\x1f\\x7f]*[^\\s\\x00-\\x1f\\x7f])?$",
+}
+
 IDEMPOTENCY_HEADER = OpenApiParameter(
     name="Idempotency-Key",
-    type=str,
+    type=IDEMPOTENCY_KEY_SCHEMA,
     location=OpenApiParameter.HEADER,
     required=False,
     description="1-255 characters; the same key and body replay the first response.",
 )
 IDEMPOTENCY_HEADER_REQUIRED = OpenApiParameter(
     name="Idempotency-Key",
-    type=str,
+    type=IDEMPOTENCY_KEY_SCHEMA,
     location=OpenApiParameter.HEADER,
     required=True,
     description="1-255 characters; the same key and body replay the first response.",

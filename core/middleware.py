@@ -14,6 +14,7 @@ from collections.abc import Callable
 from django.conf import settings
 from django.core.exceptions import BadRequest
 from django.http import Http404, HttpRequest, HttpResponse
+from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
 from core.errors import (
@@ -79,3 +80,30 @@ class RequestGuardMiddleware:
         if isinstance(refusal, NotFound):
             raise Http404
         raise BadRequest(str(refusal))
+
+
+# ?lang= values and the language each means (Django's codes).
+QUERY_LANGUAGES = {"ru": "ru", "zh-hans": "zh-hans", "zh": "zh-hans", "en": "en"}
+
+
+class QueryLanguageMiddleware:
+    """`?lang=` chooses the language over Accept-Language, as a link can
+    carry it and a header cannot: for the whole request (labels, errors,
+    Content-Language). Under /api/ an unknown value is a 400; on pages it
+    is ignored. After LocaleMiddleware, which it overrides."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        asked = request.GET.get("lang")
+        if asked is not None:
+            language = QUERY_LANGUAGES.get(asked.lower())
+            if language is not None:
+                translation.activate(language)
+                request.LANGUAGE_CODE = language
+            elif is_api(request):
+                return error_response(
+                    ValidationFailed(fields={"lang": [_("Choose ru, zh-hans or en.")]})
+                )
+        return self.get_response(request)

@@ -86,3 +86,43 @@ REGIONS: dict[str, str] = {
     "RU-YAN": "Ямало-Ненецкий автономный округ",
 }
 REGION_CHOICES = sorted(REGIONS.items())
+
+# Each region's legal time (IANA zone), for local times and dates shown to
+# people there. Where a region spans zones (Yakutia), its capital's.
+_ZONE_REGIONS: dict[str, str] = {
+    "Europe/Kaliningrad": "KGD",
+    "Europe/Moscow": (
+        "AD CE DA IN KB KL KC KR KO ME MO SE TA CU KDA STA ARK BEL BRY IVA KLU KIR KOS KRS"
+        " LEN LIP MOS MUR NIZ NGR ORL PNZ PSK ROS RYA SMO TAM TUL TVE VLA VLG VOR YAR MOW"
+        " SPE NEN"
+    ),
+    "Europe/Volgograd": "VGG",
+    "Europe/Samara": "SAM UD",
+    "Europe/Astrakhan": "AST",
+    "Europe/Saratov": "SAR",
+    "Europe/Ulyanovsk": "ULY",
+    "Asia/Yekaterinburg": "BA PER CHE KGN ORE SVE TYU KHM YAN",
+    "Asia/Omsk": "OMS",
+    "Asia/Novosibirsk": "NVS",
+    "Asia/Barnaul": "AL ALT",
+    "Asia/Tomsk": "TOM",
+    "Asia/Novokuznetsk": "KEM",
+    "Asia/Krasnoyarsk": "KYA KK TY",
+    "Asia/Irkutsk": "IRK BU",
+    "Asia/Chita": "ZAB",
+    "Asia/Yakutsk": "SA AMU",
+    "Asia/Vladivostok": "PRI KHA YEV",
+    "Asia/Sakhalin": "SAK",
+    "Asia/Magadan": "MAG",
+    "Asia/Kamchatka": "KAM",
+    "Asia/Anadyr": "CHU",
+}
+REGION_ZONES: dict[str, str] = {
+    f"RU-{code}": zone for zone, codes in _ZONE_REGIONS.items() for code in codes.split()
+}
+DEFAULT_ZONE = "Europe/Moscow"
+
+
+def region_zone(region: str) -> str:
+    """The IANA zone of a delivery region (Moscow's for an unknown one)."""
+    return REGION_ZONES.get(region, DEFAULT_ZONE)

@@ -113,6 +113,7 @@ MIDDLEWARE = [
     "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
+    "core.middleware.QueryLanguageMiddleware",
     "core.middleware.RequestGuardMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -264,6 +265,8 @@ SPECTACULAR_SETTINGS = {
         "SettlementStatementStatusEnum": "payments.models.SettlementStatement.Status",
         "ReturnStatusEnum": "shipping.models.ReturnStatus",
         "ReturnKindEnum": "shipping.models.ReturnKind",
+        "PaymentStatusEnum": "payments.models.Payment.Status",
+        "RefundStatusEnum": "payments.models.Refund.Status",
     },
 }
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import QuerySet
+from django.utils.translation import gettext_lazy as _
 
 from core.errors import NotFound
 from core.tenancy import merchant_id_for_user
-from payments.models import SettlementStatement
+from payments.models import Payment, SettlementStatement
 
 
 def statements_for_user(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[SettlementStatement]:
@@ -32,3 +33,15 @@ def statement_get_for_user(
     if statement is None:
         raise NotFound()
     return statement
+
+
+def sandbox_payment_get(*, reference: str) -> Payment:
+    """The sandbox payment a 3-D Secure page is for, with its order."""
+    payment = (
+        Payment.objects.select_related("order")
+        .filter(provider="sandbox", provider_reference=reference)
+        .first()
+    )
+    if payment is None:
+        raise NotFound(_("No such payment."))
+    return payment

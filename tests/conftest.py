@@ -147,6 +147,10 @@ class World:
             "payment_method": method,
         }
 
+    def quote_body(self, *lines: tuple[str, int], region: str = "RU-SVE") -> dict[str, Any]:
+        """A guest's cart: lines and a region, as a cart page knows them."""
+        return {"lines": [{"sku": sku, "quantity": q} for sku, q in lines], "region": region}
+
 
 @pytest.fixture
 def world(db: Any) -> World:

@@ -279,7 +279,8 @@ def test_an_order_uses_the_rule_of_the_day_it_is_placed(
 def test_quote_order_cn23_registry_ledger_and_statements_agree(world: World, camera: str) -> None:
     client = client_for(world.buyer.user)
     body = world.order_body((camera, 1), ("TEA-0001", 1))
-    quote = client.post("/api/v1/checkout/quote/", body, format="json").json()
+    cart = world.quote_body((camera, 1), ("TEA-0001", 1))
+    quote = client.post("/api/v1/checkout/quote/", cart, format="json").json()
     # EUR 1,000 + 98 CNY / 8 = EUR 12.25 in one parcel: 5 % of 1,012.25.
     assert [p["duty_eur"] for p in quote["parcels"]] == [{"amount": "50.61", "currency": "EUR"}]
     assert quote["totals"]["duty"] == "4656.12"  # 50.61 * 92
@@ -336,7 +337,7 @@ def test_checkout_refuses_excluded_goods_from_abroad_but_not_from_russia(world: 
     stock_receive(warehouse_id=world.hrb.id, product_id=engine.id, quantity=2)
     response = client_for(world.buyer.user).post(
         "/api/v1/checkout/quote/",
-        world.order_body(("ENGINE-0005", 1)),
+        world.quote_body(("ENGINE-0005", 1)),
         format="json",
         HTTP_ACCEPT_LANGUAGE="en",
     )

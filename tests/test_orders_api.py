@@ -66,7 +66,8 @@ def test_order_is_priced_in_roubles_with_shipping_and_duty(world: World) -> None
 def test_quote_matches_the_order_and_reserves_nothing(world: World) -> None:
     client = client_for(world.buyer.user)
     body = world.order_body(("BOOT-0002", 3), region="RU-PRI")
-    quote = client.post("/api/v1/checkout/quote/", body, format="json").json()
+    cart = world.quote_body(("BOOT-0002", 3), region="RU-PRI")
+    quote = client.post("/api/v1/checkout/quote/", cart, format="json").json()
     assert StockLevel.objects.filter(reserved__gt=0).count() == 0
     order = client.post("/api/v1/orders/", body, format="json", HTTP_IDEMPOTENCY_KEY="q").json()
     assert order["totals"] == quote["totals"]
@@ -82,7 +83,7 @@ def test_order_over_the_duty_threshold_pays_duty(world: World) -> None:
     client = client_for(world.buyer.user)
     # 2 phones = 2598 CNY = EUR 310.63, over EUR 200: 5 % of the whole = EUR 15.53.
     quote = client.post(
-        "/api/v1/checkout/quote/", world.order_body(("PHONE-0003", 2)), format="json"
+        "/api/v1/checkout/quote/", world.quote_body(("PHONE-0003", 2)), format="json"
     ).json()
     assert [p["duty_eur"] for p in quote["parcels"]] == [{"amount": "15.53", "currency": "EUR"}]
     assert quote["totals"]["duty"] == "1428.76"  # 15.53 * 92
@@ -285,16 +286,31 @@ def test_orders_require_authentication(api: Any, world: World) -> None:
 
 def test_order_list_query_count_does_not_grow_with_orders(world: World) -> None:
     client = client_for(world.buyer.user)
-    place(world, ("TEA-0001", 1), key="a")
+    first = place(world, ("TEA-0001", 1), key="a").json()["number"]
+    client.post(f"/api/v1/orders/{first}/pay/", {"token": "tok_approve"}, format="json")
     with CaptureQueriesContext(connection) as one:
         assert client.get("/api/v1/orders/").status_code == 200
     for i in range(5):
-        place(world, ("TEA-0001", 1), ("BOOT-0002", 1), key=f"b{i}")
+        number = place(world, ("TEA-0001", 1), ("BOOT-0002", 1), key=f"b{i}").json()["number"]
+        client.post(
+            f"/api/v1/orders/{number}/pay/",
+            {"token": f"tok_{'3ds' if i % 2 else 'approve'}"},
+            format="json",
+        )
     with CaptureQueriesContext(connection) as six:
         response = client.get("/api/v1/orders/")
     assert response.json()["count"] == 6
-    # token, count, page, lines, parcels, shipments and their parcels
-    assert len(one.captured_queries) == len(six.captured_queries) == 7
+    assert [o["payment"]["status"] for o in response.json()["results"]] == [
+        "captured",
+        "requires_action",
+        "captured",
+        "requires_action",
+        "captured",
+        "captured",
+    ]
+    # token, count, page, lines, parcels, shipments and their parcels,
+    # payments and their refunds
+    assert len(one.captured_queries) == len(six.captured_queries) == 9
 
 
 def test_placing_an_order_takes_the_same_queries_for_1_and_10_lines(world: World) -> None:

@@ -110,8 +110,9 @@ def test_3ds_approved_on_the_confirmation_page_captures_by_signed_notification(
     body = response.json()
     payment = Payment.objects.get(id=body["id"])
     assert body["status"] == "requires_action"
+    # Absolute, on the caller's host (no PUBLIC_BASE_URL here).
     assert body["confirmation_url"] == (
-        f"/api/v1/payments/sandbox/confirm/{payment.provider_reference}/"
+        f"http://testserver/api/v1/payments/sandbox/confirm/{payment.provider_reference}/"
     )
     assert Order.objects.get(id=order.id).status == "pending_payment"
 

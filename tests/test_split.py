@@ -204,13 +204,31 @@ def test_cancelling_the_order_cancels_every_part(world: World) -> None:
 
 def test_the_buyer_sees_one_order_with_two_shipments(world: World, mixed: Mixed) -> None:
     [parcel_a] = fulfilment_order_pack(fulfilment_order_id=mixed.part_a.id)
-    body = client_for(world.buyer.user).get(f"/api/v1/orders/{mixed.order.number}/").json()
+    body = (
+        client_for(world.buyer.user)
+        .get(f"/api/v1/orders/{mixed.order.number}/", HTTP_ACCEPT_LANGUAGE="en")
+        .json()
+    )
     tracking = parcel_a.tracking_number
-    assert body["shipments"] == [
+    # Each part with its warehouse's window (issue #13), not asserted here.
+    assert [
+        {
+            k: v
+            for k, v in part.items()
+            if k not in {"warehouse", "lane", "crosses_border", "window"}
+        }
+        for part in body["shipments"]
+    ] == [
         {
             "number": mixed.part_a.number,
             "status": "packed",
-            "parcels": [{"tracking_number": tracking, "status": "info_received"}],
+            "parcels": [
+                {
+                    "tracking_number": tracking,
+                    "status": "info_received",
+                    "status_label": "Information received",
+                }
+            ],
             "tracking_numbers": [tracking],
         },
         {"number": mixed.part_b.number, "status": "ready", "parcels": [], "tracking_numbers": []},

@@ -256,8 +256,14 @@ def test_events_after_the_delivery_by_other_roads_are_kept_but_not_shown(
     assert outbox(parcel) == AS_DELIVERED
     assert len(mail.outbox) == emails
     assert public_events(api, parcel) == ["label_created", "out_for_delivery", "delivered"]
-    page = api.get(f"/track/{parcel.tracking_number}").content.decode()
-    assert ("delivered" in page, "customs_held" in page, "arrived" in page) == (True, False, False)
+    page = api.get(f"/track/{parcel.tracking_number}?lang=en").content.decode()
+    assert ("Delivered" in page, "Held by customs" in page, "Arrived" in page) == (
+        True,
+        False,
+        False,
+    )
+    # Nothing is expected any more.
+    assert ("Delivered on" in page, "Expected delivery" in page) == (True, False)
 
 
 def test_scans_of_one_batch_out_of_time_order_close_at_the_delivery(

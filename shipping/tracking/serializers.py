@@ -16,7 +16,20 @@ from shipping.tracking.models import TrackingEvent
 MAX_SCANS_PER_REQUEST = 1000
 
 
+class LocalDateTimeField(serializers.DateTimeField):
+    """Keeps the offset the value carries: DRF's field would move it to the
+    current time zone (UTC)."""
+
+    def to_representation(self, value: datetime) -> str:
+        return value.isoformat()
+
+
 class TrackingEventSerializer(serializers.ModelSerializer):
+    description = serializers.CharField(help_text="What happened, in the request's language.")
+    occurred_at_local = LocalDateTimeField(
+        help_text="occurred_at in the delivery region's time zone (time_zone), with its offset."
+    )
+    place = serializers.CharField(help_text="location by name, in the request's language.")
     reason = serializers.CharField(help_text="Why, where the event has a reason (customs holds).")
     reason_display = serializers.CharField()
 
@@ -24,10 +37,13 @@ class TrackingEventSerializer(serializers.ModelSerializer):
         model = TrackingEvent
         fields = [
             "event",
+            "description",
             "status",
             "emsevt",
             "occurred_at",
+            "occurred_at_local",
             "location",
+            "place",
             "reason",
             "reason_display",
         ]
@@ -44,7 +60,12 @@ class TrackingSerializer(serializers.Serializer):
     tracking_number = serializers.CharField()
     status = serializers.CharField()
     status_display = serializers.CharField()
-    promised = PromiseSerializer()
+    final = serializers.BooleanField(
+        help_text="Delivered, returned or expired: nothing more is expected."
+    )
+    delivered_at = serializers.DateTimeField(allow_null=True)
+    time_zone = serializers.CharField(help_text="The delivery region's IANA time zone.")
+    promised = PromiseSerializer(help_text="The window promised at packing.")
     events = TrackingEventSerializer(many=True)
 
 
