@@ -20,6 +20,9 @@ from corsheaders.defaults import default_headers as cors_default_headers
 from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
+from kombu import Queue
+
+from core import queues
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DEV_SECRET_KEY = "amur-development-key-not-for-production"  # noqa: S105 - refused in production
@@ -279,9 +282,36 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # A publish while Redis is down must fail fast: the outbox sweep sends it later.
-CELERY_BROKER_TRANSPORT_OPTIONS = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2}
+# Redis hands an unacknowledged message to another worker after the
+# visibility timeout: it stays above the longest countdown (ecommerce.queues).
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "max_retries": 1,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "visibility_timeout": queues.VISIBILITY_TIMEOUT_SECONDS,
+}
+CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"visibility_timeout": queues.VISIBILITY_TIMEOUT_SECONDS}
+# A queue per workload (ecommerce.queues); a worker without -Q takes them all.
+CELERY_TASK_QUEUES = [Queue(name) for name in queues.QUEUES]
+CELERY_TASK_DEFAULT_QUEUE = queues.DEFAULT.queue
+CELERY_TASK_ROUTES = queues.routes()
+CELERY_TASK_ANNOTATIONS = queues.time_limits()
+CELERY_TASK_SOFT_TIME_LIMIT = queues.DEFAULT.soft_seconds
+CELERY_TASK_TIME_LIMIT = queues.DEFAULT.hard_seconds
+# One active beat however many run: RedBeat keeps the schedule and each
+# entry's last run in Redis behind a lock, so a second beat waits as a
+# standby and takes over within the lock's timeout if the first dies.
+if REDIS_URL:
+    CELERY_BEAT_SCHEDULER = "redbeat.RedBeatScheduler"
+CELERY_REDBEAT_REDIS_URL = REDIS_URL
+CELERY_REDBEAT_KEY_PREFIX = os.environ.get("REDBEAT_KEY_PREFIX", "amur:beat")
+CELERY_REDBEAT_LOCK_TIMEOUT = 60
+# The lock is renewed every tick: ticks must come well within its timeout.
+CELERY_BEAT_MAX_LOOP_INTERVAL = 10
 CELERY_BEAT_SCHEDULE = {
     "outbox-sweep": {"task": "notifications.outbox_sweep", "schedule": timedelta(seconds=15)},
+    # E-mails whose task was lost or whose attempt failed, once they are due.
+    "emails-sweep": {"task": "notifications.emails_sweep", "schedule": timedelta(seconds=30)},
     "orders-expire-unpaid": {
         "task": "commands.orders_expire_unpaid",
         "schedule": timedelta(minutes=1),
@@ -310,10 +340,12 @@ CELERY_BEAT_SCHEDULE = {
     "cod-reconcile": {"task": "payments.cod_reconcile", "schedule": crontab(minute=30, hour=22)},
     "idempotency-purge": {"task": "core.idempotency_purge", "schedule": timedelta(hours=1)},
     "payables-release": {"task": "payments.payables_release", "schedule": timedelta(hours=1)},
-    # Monday 02:00 UTC: last week (Monday to Sunday, UTC) is closed.
+    # Daily at 02:00 UTC: every closed week (Monday to Sunday, UTC) of the
+    # last STATEMENT_CATCHUP_WEEKS that lacks its statements gets them, so a
+    # missed Monday is made up the next day.
     "settlement-statements-weekly": {
         "task": "payments.statements_weekly",
-        "schedule": crontab(minute=0, hour=2, day_of_week=1),
+        "schedule": crontab(minute=0, hour=2),
     },
     # 03:45 UTC: recipients of orders closed past RECIPIENT_DATA_RETENTION_DAYS.
     "recipients-anonymise": {
@@ -370,6 +402,7 @@ class AmurSettings(TypedDict):
     STOREFRONT_PRODUCT_URL: str
     RECIPIENT_DATA_RETENTION_DAYS: int
     PERSONAL_DATA_POLICY_VERSION: str
+    STATEMENT_CATCHUP_WEEKS: int
 
 
 # Domain settings.
@@ -428,4 +461,7 @@ AMUR: AmurSettings = {
     "RECIPIENT_DATA_RETENTION_DAYS": int(os.environ.get("RECIPIENT_DATA_RETENTION_DAYS", "1095")),
     # The personal data policy a buyer consents to at registration.
     "PERSONAL_DATA_POLICY_VERSION": os.environ.get("PERSONAL_DATA_POLICY_VERSION", "2026-07-01"),
+    # The weekly statements job looks back this many closed weeks for ones
+    # still lacking their statement (a missed or failed run).
+    "STATEMENT_CATCHUP_WEEKS": int(os.environ.get("STATEMENT_CATCHUP_WEEKS", "8")),
 }

@@ -8,7 +8,13 @@ from django.http import HttpRequest
 
 from core.admin_base import ReadOnlyAdmin, ReadOnlyInline
 from notifications.delivery import webhook_delivery_resend
-from notifications.models import OutboxEvent, WebhookAttempt, WebhookDelivery, WebhookSubscription
+from notifications.models import (
+    Email,
+    OutboxEvent,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookSubscription,
+)
 from notifications.services import subscription_resume
 
 
@@ -32,6 +38,13 @@ class OutboxEventAdmin(ReadOnlyAdmin):
     list_display = ("type", "subject", "sequence", "occurred_at", "dispatched_at", "emailed_at")
     list_filter = ("type",)
     search_fields = ("subject",)
+    date_hierarchy = "created_at"
+
+
+@admin.register(Email)
+class EmailAdmin(ReadOnlyAdmin):
+    list_display = ("to", "subject", "attempts", "next_attempt_at", "sent_at", "last_error")
+    search_fields = ("to", "subject")
     date_hierarchy = "created_at"
 
 

@@ -140,3 +140,38 @@ class WebhookAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"{self.delivery_id} #{self.number}"
+
+
+class Email(models.Model):
+    """One e-mail to send, durable: written in the transaction that decided
+    to send it, then retried until sent (the e-mail sweep). A message is
+    claimed for EMAIL_LEASE_SECONDS before it is handed to the mail server
+    and marked sent after; only a worker killed in between sends it twice."""
+
+    event_id = models.UUIDField(
+        null=True, blank=True, unique=True, help_text=_("The outbox event it tells of, if any.")
+    )
+    to = models.EmailField()
+    subject = models.CharField(max_length=200)
+    body = models.TextField()
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField()
+    locked_until = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=500, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("e-mail")
+        verbose_name_plural = _("e-mails")
+        ordering = ["id"]
+        indexes = [
+            models.Index(
+                fields=["next_attempt_at"],
+                name="email_unsent_due",
+                condition=models.Q(sent_at__isnull=True),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.to}: {self.subject}"
