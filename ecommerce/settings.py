@@ -151,6 +151,13 @@ VAR_DIR = Path(os.environ.get("AMUR_VAR_DIR", BASE_DIR / "var"))
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
 if DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+    # Behind PgBouncer in transaction pooling, consecutive transactions may
+    # get different server connections: a server-side cursor (QuerySet.iterator)
+    # would outlive its transaction's connection. Nothing else in Amur keeps
+    # session state (no advisory locks, LISTEN, session SET or temp tables).
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = env_bool(
+        "DATABASE_TRANSACTION_POOLING", False
+    )
 else:
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES = {
