@@ -1,7 +1,5 @@
 from django.conf import settings
 from django.contrib import admin
-from django.db import connection
-from django.http import HttpRequest, JsonResponse
 from django.urls import include, path, re_path
 from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
@@ -9,6 +7,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from accounts import api as accounts_api
 from commands import catalogue_api, courier_api, ops_api, orders_api, provider_api
 from core.converters import converters_register
+from ecommerce import observability
 from notifications import api as notifications_api
 from payments import settlement_api
 from payments.cod import api as cod_api
@@ -18,17 +17,6 @@ from shipping.linehaul import api as linehaul_api
 from shipping.linehaul import manifests_api
 from shipping.tracking import api as tracking_api
 from shipping.tracking import page as tracking_page
-
-
-def healthz(request: HttpRequest) -> JsonResponse:
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-            cursor.fetchone()
-    except Exception:
-        return JsonResponse({"status": "unavailable", "database": "down"}, status=503)
-    return JsonResponse({"status": "ok", "database": "up"})
-
 
 # Before the routes: they name these converters.
 converters_register()
@@ -204,7 +192,9 @@ v1 = [
 ]
 
 urlpatterns = [
-    path("healthz", healthz, name="healthz"),
+    path("healthz", observability.healthz, name="healthz"),
+    path("readyz", observability.readyz, name="readyz"),
+    path("metrics", observability.metrics, name="metrics"),
     path("admin/", admin.site.urls),
     path("api/v1/", include(v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -114,6 +114,12 @@ class WebhookDelivery(models.Model):
                 name="webhook_delivery_due",
                 condition=models.Q(status="pending"),
             ),
+            # The dead-letter gauge per subscription (ecommerce.observability).
+            models.Index(
+                fields=["subscription"],
+                name="webhook_delivery_dead",
+                condition=models.Q(status="dead"),
+            ),
         ]
 
     def __str__(self) -> str:

@@ -101,7 +101,9 @@ def test_every_service_has_a_healthcheck(compose: dict[str, Any], name: str) -> 
 
 
 @pytest.mark.parametrize("name", APP_SERVICES)
-def test_app_services_wait_for_the_migrations_and_healthy_services(compose: dict[str, Any], name: str) -> None:
+def test_app_services_wait_for_the_migrations_and_healthy_services(
+    compose: dict[str, Any], name: str
+) -> None:
     depends_on = service(compose, name).get("depends_on")
     # The list form of depends_on cannot say "healthy": it only orders the starts.
     assert isinstance(depends_on, dict), f"{name} needs depends_on with conditions"
@@ -358,3 +360,24 @@ def test_the_compose_demo_encryption_key_is_not_the_development_one(
     assert match, env["FIELD_ENCRYPTION_KEYS"]
     assert match["default"] != DEV_FIELD_ENCRYPTION_KEY
     Fernet(match["default"])  # a valid key, or production mode would not start
+
+
+# README
+
+
+def settings_variables() -> set[str]:
+    """Every environment variable the settings and gunicorn.conf.py read."""
+    found: set[str] = set()
+    for path in (ROOT / "ecommerce" / "settings.py", ROOT / "gunicorn.conf.py"):
+        text = path.read_text(encoding="utf-8")
+        found |= set(re.findall(r'(?:environ\.get|env_bool|env_list)\(\s*"([A-Z0-9_]+)"', text))
+    return found
+
+
+def test_the_readme_configuration_table_lists_every_variable() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    table = readme.split("## Configuration", 1)[1].split("\n## ", 1)[0]
+    listed = set(re.findall(r"`([A-Z][A-Z0-9_]+)`", table))
+    variables = settings_variables()
+    assert len(variables) >= 40
+    assert variables - listed == set()
