@@ -7,4 +7,4 @@ class CoreConfig(AppConfig):
     verbose_name = _("Core")
 
     def ready(self) -> None:
-        from core import lookups  # noqa: F401 - registers field__any_of
+        from core import checks, lookups  # noqa: F401 - registers field__any_of, the checks

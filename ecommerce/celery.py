@@ -25,3 +25,17 @@ def _django_logging(**_kwargs: object) -> None:
     from django.conf import settings
 
     logging.config.dictConfig(settings.LOGGING)
+
+
+@signals.worker_init.connect(weak=False)
+@signals.beat_init.connect(weak=False)
+def _refuse_development_settings(**_kwargs: object) -> None:
+    from django.core.exceptions import ImproperlyConfigured
+
+    from core.checks import production_refusals
+
+    try:
+        production_refusals()
+    except ImproperlyConfigured as error:
+        # Celery logs and swallows a handler's exceptions; an exit it cannot.
+        raise SystemExit(str(error)) from None

@@ -29,6 +29,8 @@ DEV_SECRET_KEY = "amur-development-key-not-for-production"  # noqa: S105 - refus
 # The Fernet key of "amur-dev-field-key-not-for-prod!": encrypts identity
 # documents in development and tests; refused in production.
 DEV_FIELD_ENCRYPTION_KEY = "YW11ci1kZXYtZmllbGQta2V5LW5vdC1mb3ItcHJvZCE="
+# Signs the sandbox provider's notifications; published here, so refused in production.
+DEV_SANDBOX_WEBHOOK_SECRET = "whsec_c2FuZGJveC1kZXZlbG9wbWVudC1vbmx5LXNlY3JldA=="  # noqa: S105
 
 
 def env_bool(name: str, default: bool) -> bool:
@@ -43,6 +45,9 @@ def env_list(name: str, default: str) -> list[str]:
 
 
 PRODUCTION = env_bool("AMUR_PRODUCTION", False)
+# The compose demo: production settings on one machine, with the sandbox card
+# provider (core.checks refuses it in production otherwise).
+DEMO_STACK = env_bool("AMUR_DEMO_STACK", False)
 SECRET_KEY = os.environ.get("SECRET_KEY", DEV_SECRET_KEY)
 DEBUG = env_bool("DEBUG", not PRODUCTION)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "" if PRODUCTION else "127.0.0.1,localhost,testserver")
@@ -480,9 +485,7 @@ AMUR: AmurSettings = {
     "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL", "").rstrip("/"),
     # Every sandbox call waits this long, as a slow acquirer would.
     "SANDBOX_LATENCY_SECONDS": float(os.environ.get("SANDBOX_LATENCY_SECONDS", "0")),
-    "SANDBOX_WEBHOOK_SECRET": os.environ.get(
-        "SANDBOX_WEBHOOK_SECRET", "whsec_c2FuZGJveC1kZXZlbG9wbWVudC1vbmx5LXNlY3JldA=="
-    ),
+    "SANDBOX_WEBHOOK_SECRET": os.environ.get("SANDBOX_WEBHOOK_SECRET", DEV_SANDBOX_WEBHOOK_SECRET),
     # A signed provider notification older or newer than this is refused (replay).
     "PROVIDER_WEBHOOK_TOLERANCE_SECONDS": 300,
     "YOOKASSA_SHOP_ID": os.environ.get("YOOKASSA_SHOP_ID", ""),

@@ -22,7 +22,11 @@ import yaml
 from cryptography.fernet import Fernet
 
 from core.queues import QUEUES
-from ecommerce.settings import DEV_FIELD_ENCRYPTION_KEY, DEV_SECRET_KEY
+from ecommerce.settings import (
+    DEV_FIELD_ENCRYPTION_KEY,
+    DEV_SANDBOX_WEBHOOK_SECRET,
+    DEV_SECRET_KEY,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE_FILE = ROOT / "docker-compose.yml"
@@ -46,6 +50,13 @@ ENV_CLEARED = (
     "STATIC_ROOT",
     "EMAIL_BACKEND",
     "FIELD_ENCRYPTION_KEYS",
+    "PAYMENT_PROVIDER",
+    "SANDBOX_WEBHOOK_SECRET",
+    "AMUR_DEMO_STACK",
+    "YOOKASSA_SHOP_ID",
+    "YOOKASSA_SECRET_KEY",
+    "WEBHOOK_ALLOW_PRIVATE_URLS",
+    "SENTRY_DSN",
 )
 
 
@@ -288,6 +299,10 @@ def production_env(
         env["FIELD_ENCRYPTION_KEYS"] = field_keys
     env.update(
         AMUR_PRODUCTION="1",
+        PAYMENT_PROVIDER="yookassa",
+        YOOKASSA_SHOP_ID="123456",
+        YOOKASSA_SECRET_KEY="live_" + secrets.token_hex(16),
+        SANDBOX_WEBHOOK_SECRET="whsec_" + secrets.token_hex(24),
         ALLOWED_HOSTS="amur.example",
         AMUR_VAR_DIR=str(var_dir),
         DJANGO_SETTINGS_MODULE="ecommerce.settings",
@@ -381,3 +396,46 @@ def test_the_readme_configuration_table_lists_every_variable() -> None:
     variables = settings_variables()
     assert len(variables) >= 40
     assert variables - listed == set()
+
+
+@pytest.mark.parametrize(
+    ("changes", "refusal"),
+    [
+        ({"PAYMENT_PROVIDER": "sandbox"}, "amur.E004"),
+        ({"SANDBOX_WEBHOOK_SECRET": DEV_SANDBOX_WEBHOOK_SECRET}, "amur.E003"),
+        ({"YOOKASSA_SECRET_KEY": ""}, "amur.E005"),
+        ({"WEBHOOK_ALLOW_PRIVATE_URLS": "1"}, "amur.E007"),
+    ],
+    ids=["sandbox-provider", "sandbox-secret", "yookassa-without-key", "private-webhooks"],
+)
+def test_production_refuses_development_settings(
+    tmp_path: Path, changes: dict[str, str], refusal: str
+) -> None:
+    env = {**production_env(tmp_path, secrets.token_hex(32)), **changes}
+    result = check_deploy(env)
+    assert result.returncode != 0, result.stdout
+    assert refusal in result.stderr
+    # gunicorn runs no system checks: the WSGI module refuses by itself, and so does Celery.
+    for code in (
+        "import ecommerce.wsgi",
+        "from ecommerce.celery import app; from celery import signals;"
+        " signals.worker_init.send(sender=None)",
+    ):
+        started = subprocess.run(
+            [sys.executable, "-c", code],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            stdin=subprocess.DEVNULL,
+        )
+        assert started.returncode != 0, code
+        assert "AMUR_PRODUCTION=1 refuses to start" in started.stderr, started.stderr
+
+
+def test_the_compose_demo_may_use_the_sandbox_with_its_own_secret(tmp_path: Path) -> None:
+    env = production_env(tmp_path, secrets.token_hex(32))
+    env.update(PAYMENT_PROVIDER="sandbox", AMUR_DEMO_STACK="1")
+    result = check_deploy(env)
+    assert result.returncode == 0, f"{result.stdout}\n{result.stderr}"
