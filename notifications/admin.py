@@ -23,7 +23,9 @@ class WebhookSubscriptionAdmin(admin.ModelAdmin):
     list_display = ("url", "owner", "all_events", "is_active", "consecutive_failures", "paused_at")
     list_filter = ("is_active", "all_events")
     search_fields = ("url", "owner__email")
-    readonly_fields = ("secret", "consecutive_failures", "paused_at", "created_at")
+    # The signing secret is not shown: its owner saw it once, when subscribing.
+    exclude = ("secret",)
+    readonly_fields = ("consecutive_failures", "paused_at", "created_at")
     actions = ["resume"]
 
     @admin.action(description="Resume the selected subscriptions")

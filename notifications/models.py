@@ -8,13 +8,16 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from core.fields import EncryptedTextField
+
 
 class WebhookSubscription(models.Model):
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="webhook_subscriptions"
     )
     url = models.URLField(max_length=500)
-    secret = models.CharField(max_length=100, editable=False)
+    # Encrypted at rest (FIELD_ENCRYPTION_KEYS); shown once, when created.
+    secret = EncryptedTextField(editable=False)
     event_types = models.JSONField(default=list, blank=True, help_text=_("Empty: every type."))
     all_events = models.BooleanField(
         default=False,
