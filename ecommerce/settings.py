@@ -257,6 +257,10 @@ REST_FRAMEWORK = {
         # Per client address; providers send a few notifications per payment.
         "provider_webhooks": os.environ.get("PROVIDER_WEBHOOK_THROTTLE_RATE", "600/min"),
     },
+    # Proxies in front of the app that append to X-Forwarded-For: the client
+    # is the address that many hops back. 0 (default): the connection's own
+    # address, so a client cannot pick its throttle bucket by sending the header.
+    "NUM_PROXIES": int(os.environ.get("NUM_PROXIES", "0")),
     "COERCE_DECIMAL_TO_STRING": True,
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
@@ -287,6 +291,17 @@ SPECTACULAR_SETTINGS = {
 
 # Celery: with REDIS_URL the real broker; without it tasks run in this process.
 REDIS_URL = os.environ.get("REDIS_URL", "")
+# Throttle counts (and any other cache use) shared by every process and
+# machine in services mode; per process in the embedded one.
+CACHE_URL = os.environ.get("CACHE_URL", REDIS_URL)
+if CACHE_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": CACHE_URL,
+            "KEY_PREFIX": "amur",
+        }
+    }
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_RESULT_BACKEND = REDIS_URL or None
 CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
