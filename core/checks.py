@@ -20,19 +20,17 @@ def _problems() -> list[tuple[str, str]]:
     """(id, message) of every development setting left in production."""
     if not settings.PRODUCTION:
         return []
-    from ecommerce.settings import (
-        DEV_FIELD_ENCRYPTION_KEY,
-        DEV_SANDBOX_WEBHOOK_SECRET,
-        DEV_SECRET_KEY,
-    )
-
+    # The published development values, named in the settings module.
+    dev_secret_key = settings.DEV_SECRET_KEY
+    dev_field_key = settings.DEV_FIELD_ENCRYPTION_KEY
+    dev_sandbox_secret = settings.DEV_SANDBOX_WEBHOOK_SECRET
     amur = settings.AMUR
     found = []
-    if settings.SECRET_KEY == DEV_SECRET_KEY:
+    if dev_secret_key == settings.SECRET_KEY:
         found.append(("amur.E001", "SECRET_KEY is the development key."))
-    if DEV_FIELD_ENCRYPTION_KEY in settings.FIELD_ENCRYPTION_KEYS:
+    if dev_field_key in settings.FIELD_ENCRYPTION_KEYS:
         found.append(("amur.E002", "FIELD_ENCRYPTION_KEYS holds the development key."))
-    if amur["SANDBOX_WEBHOOK_SECRET"] == DEV_SANDBOX_WEBHOOK_SECRET:
+    if amur["SANDBOX_WEBHOOK_SECRET"] == dev_sandbox_secret:
         found.append(("amur.E003", "SANDBOX_WEBHOOK_SECRET is the published development secret."))
     if amur["PAYMENT_PROVIDER"] == "sandbox" and not settings.DEMO_STACK:
         found.append(

@@ -56,6 +56,7 @@ TASKS: dict[str, Route] = {
     "payments.cod_reconcile": Route(BATCH, 1500, 1800),
     "orders.recipients_anonymise": Route(BATCH, 1500, 1800),
     "core.idempotency_purge": Route(BATCH, 540, 600),
+    "accounts.tokens_purge": Route(BATCH, 540, 600),
 }
 
 # A task not listed above still runs: on the batch worker, with these limits

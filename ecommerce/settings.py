@@ -97,7 +97,9 @@ INSTALLED_APPS = [
     "corsheaders",
     "django_prometheus",
     "rest_framework",
+    # Kept for its table: migration accounts 0004 moved its tokens into knox's.
     "rest_framework.authtoken",
+    "knox",
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -265,6 +267,14 @@ REST_FRAMEWORK = {
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 
+# API tokens (django-rest-knox): only a SHA-512 digest is stored; each login
+# issues a token that expires after API_TOKEN_TTL_HOURS and can be revoked.
+REST_KNOX = {
+    "TOKEN_TTL": timedelta(hours=int(os.environ.get("API_TOKEN_TTL_HOURS", "720"))),
+    "AUTH_HEADER_PREFIX": "Token",
+    "AUTO_REFRESH": False,
+}
+
 SPECTACULAR_SETTINGS = {
     "TITLE": "Amur API",
     "DESCRIPTION": "Orders and fulfilment for cross-border e-commerce from Heilongjiang to Russia.",
@@ -371,6 +381,7 @@ CELERY_BEAT_SCHEDULE = {
     # 01:30 in Moscow: the previous two days' cash, per courier.
     "cod-reconcile": {"task": "payments.cod_reconcile", "schedule": crontab(minute=30, hour=22)},
     "idempotency-purge": {"task": "core.idempotency_purge", "schedule": timedelta(hours=1)},
+    "tokens-purge": {"task": "accounts.tokens_purge", "schedule": crontab(minute=20, hour=4)},
     "payables-release": {"task": "payments.payables_release", "schedule": timedelta(hours=1)},
     # Daily at 02:00 UTC: every closed week (Monday to Sunday, UTC) of the
     # last STATEMENT_CATCHUP_WEEKS that lacks its statements gets them, so a

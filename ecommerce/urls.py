@@ -24,6 +24,7 @@ converters_register()
 v1 = [
     path("auth/register/", accounts_api.RegisterView.as_view(), name="auth-register"),
     path("auth/token/", accounts_api.TokenView.as_view(), name="auth-token"),
+    path("auth/token/revoke/", accounts_api.TokenRevokeView.as_view(), name="auth-token-revoke"),
     path(
         "account/recipient-identity/",
         accounts_api.AccountRecipientIdentityView.as_view(),

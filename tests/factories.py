@@ -8,7 +8,7 @@ import factory
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
+from knox.models import AuthToken
 
 from accounts.models import Buyer, BuyerIdentity, Courier, MerchantStaff
 from catalogue.models import Listing, Merchant, Product
@@ -209,4 +209,5 @@ def rates_today(cny: str = "11.0000", eur: str = "92.0000") -> None:
 
 
 def token_for(user: User) -> str:
-    return Token.objects.get_or_create(user=user)[0].key
+    """A new API token for the user (only its digest is stored)."""
+    return AuthToken.objects.create(user=user)[1]
