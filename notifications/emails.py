@@ -5,7 +5,8 @@ sweep until the mail server takes it.
 A lost task, a worker killed mid-batch, a mail server down for a day: the
 row stays unsent and the sweep hands it out again once it is due. A message
 is sent at most once, except when a worker dies between the mail server's
-answer and the row's update (the lease then lapses and it goes again).
+answers and the batch's update (the lease then lapses and the batch goes
+again).
 """
 
 from __future__ import annotations
@@ -129,9 +130,9 @@ def emails_send(*, email_ids: Sequence[int]) -> int:
                     [email.to],
                     connection=mailer,
                 )
-                _sent(email)
                 sent += 1
     except Exception as error:
+        _sent(rows[:sent])
         failed, untried = rows[sent], rows[sent + 1 :]
         logger.warning("e-mail %s not sent, retried later", failed.id, exc_info=True)
         Email.objects.filter(id=failed.id).update(
@@ -142,14 +143,23 @@ def emails_send(*, email_ids: Sequence[int]) -> int:
         Email.objects.filter(id__in=[e.id for e in untried]).update(
             locked_until=None, attempts=F("attempts") - 1, next_attempt_at=timezone.now()
         )
+        return sent
+    _sent(rows)
     return sent
 
 
-def _sent(email: Email) -> None:
+def _sent(emails: Sequence[Email]) -> None:
+    """Marked together after the batch, two statements whatever its size (a
+    worker killed before this sends the batch again once the lease lapses)."""
+    if not emails:
+        return
     now = timezone.now()
-    Email.objects.filter(id=email.id).update(sent_at=now, locked_until=None, last_error="")
-    if email.event_id is not None:
-        OutboxEvent.objects.filter(id=email.event_id).update(emailed_at=now)
+    Email.objects.filter(id__in=[e.id for e in emails]).update(
+        sent_at=now, locked_until=None, last_error=""
+    )
+    events = [e.event_id for e in emails if e.event_id is not None]
+    if events:
+        OutboxEvent.objects.filter(id__in=events).update(emailed_at=now)
 
 
 def events_email_send(*, event_ids: Sequence[str]) -> int:
