@@ -2,6 +2,7 @@ from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path, re_path
 from django.views.static import serve
+from django_otp.admin import OTPAdminSite
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from accounts import api as accounts_api
@@ -17,6 +18,11 @@ from shipping.linehaul import api as linehaul_api
 from shipping.linehaul import manifests_api
 from shipping.tracking import api as tracking_api
 from shipping.tracking import page as tracking_page
+
+# The admin needs a verified second factor (django-otp) as well as is_staff,
+# in production (ADMIN_OTP_REQUIRED) and in the tests.
+if settings.ADMIN_OTP_REQUIRED:
+    admin.site.__class__ = OTPAdminSite
 
 # Before the routes: they name these converters.
 converters_register()
