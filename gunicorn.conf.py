@@ -2,11 +2,15 @@
 
 PORT             port to listen on, on all interfaces (default 8000)
 WEB_CONCURRENCY  number of worker processes (default 2 * cores + 1, at most 8)
+PROMETHEUS_MULTIPROC_DIR  where the workers keep their Prometheus metrics, so that
+                 /metrics adds them up whichever worker answers (emptied at start)
 """
 
 from __future__ import annotations
 
 import os
+import shutil
+from typing import Any
 
 MAX_DEFAULT_WORKERS = 8
 
@@ -42,3 +46,18 @@ workers = _workers()
 timeout = 30
 accesslog = "-"
 errorlog = "-"
+
+
+def on_starting(server: Any) -> None:
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if directory:
+        # Counters of a previous run's workers would be added to this run's.
+        shutil.rmtree(directory, ignore_errors=True)
+        os.makedirs(directory, exist_ok=True)
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)

@@ -3,8 +3,8 @@ from __future__ import annotations
 from django.contrib.auth import authenticate
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema
+from knox.models import AuthToken
 from rest_framework import status
-from rest_framework.authtoken.models import Token
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -18,9 +18,17 @@ from accounts.serializers import (
     RegisteredSerializer,
     RegisterSerializer,
     TokenRequestSerializer,
+    TokenRevokeSerializer,
     TokenSerializer,
 )
-from accounts.services import buyer_identity_delete, buyer_identity_save, buyer_register
+from accounts.services import (
+    buyer_identity_delete,
+    buyer_identity_save,
+    buyer_register,
+    token_create,
+    token_revoke,
+    tokens_revoke_all,
+)
 from core.api import caller_id, error_responses
 from core.errors import ApplicationError, NotFound
 
@@ -42,8 +50,10 @@ class RegisterView(AuthThrottled):
         serializer = RegisterSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         user = buyer_register(**serializer.validated_data)
-        token, _created = Token.objects.get_or_create(user=user)
-        return Response({"email": user.email, "token": token.key}, status=status.HTTP_201_CREATED)
+        key, expiry = token_create(user=user)
+        return Response(
+            {"email": user.email, "token": key, "expiry": expiry}, status=status.HTTP_201_CREATED
+        )
 
 
 class TokenView(AuthThrottled):
@@ -61,8 +71,24 @@ class TokenView(AuthThrottled):
             raise ApplicationError(
                 _("E-mail or password is wrong."), code="invalid_credentials", status_code=400
             )
-        token, _created = Token.objects.get_or_create(user=user)
-        return Response({"token": token.key})
+        key, expiry = token_create(user=user)
+        return Response({"token": key, "expiry": expiry})
+
+
+class TokenRevokeView(APIView):
+    """Revoke the token of this request (`all: true`: every token of the caller)."""
+
+    @extend_schema(
+        request=TokenRevokeSerializer, responses={204: None, **error_responses(401)}, tags=["auth"]
+    )
+    def post(self, request: Request) -> Response:
+        serializer = TokenRevokeSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        if serializer.validated_data["all"]:
+            tokens_revoke_all(user_id=caller_id(request))
+        elif isinstance(request.auth, AuthToken):
+            token_revoke(token=request.auth)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class AccountRecipientIdentityView(APIView):

@@ -35,6 +35,7 @@ class RegisterSerializer(serializers.Serializer):
 class RegisteredSerializer(serializers.Serializer):
     email = serializers.EmailField()
     token = serializers.CharField()
+    expiry = serializers.DateTimeField(allow_null=True)
 
 
 class TokenRequestSerializer(serializers.Serializer):
@@ -46,6 +47,11 @@ class TokenRequestSerializer(serializers.Serializer):
 
 class TokenSerializer(serializers.Serializer):
     token = serializers.CharField()
+    expiry = serializers.DateTimeField(allow_null=True)
+
+
+class TokenRevokeSerializer(serializers.Serializer):
+    all = serializers.BooleanField(required=False, default=False)
 
 
 class RecipientIdentitySerializer(serializers.Serializer):

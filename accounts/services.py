@@ -4,12 +4,16 @@ customs in their profile."""
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Any
+
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from knox.models import AuthToken
 
 from accounts.models import Buyer, BuyerIdentity, PersonalDataConsent
 from core.errors import Conflict, ValidationFailed
@@ -60,3 +64,24 @@ def buyer_identity_delete(*, buyer: Buyer) -> bool:
     """Forget the saved identity document; orders keep the copy they were declared with."""
     deleted, _kinds = BuyerIdentity.objects.filter(buyer=buyer).delete()
     return deleted > 0
+
+
+def token_create(*, user: Any) -> tuple[str, datetime | None]:
+    """A new API token for the user: the key (shown once; only its digest is
+    stored) and when it expires (API_TOKEN_TTL_HOURS)."""
+    instance, key = AuthToken.objects.create(user=user)
+    return key, instance.expiry
+
+
+def token_revoke(*, token: AuthToken) -> None:
+    AuthToken.objects.filter(digest=token.digest).delete()
+
+
+def tokens_revoke_all(*, user_id: int) -> int:
+    deleted, _per_model = AuthToken.objects.filter(user_id=user_id).delete()
+    return deleted
+
+
+def tokens_expired_purge(*, now: datetime) -> int:
+    deleted, _per_model = AuthToken.objects.filter(expiry__lte=now).delete()
+    return deleted

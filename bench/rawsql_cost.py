@@ -58,7 +58,7 @@ def measure(seeded: dict, rounds: int) -> None:
     from django.db.models import Count, F, Q, Subquery
     from django.test import Client
     from django.utils import timezone
-    from rest_framework.authtoken.models import Token
+    from knox.models import AuthToken
 
     from accounts.models import Buyer
     from accounts.selectors import token_get
@@ -77,7 +77,7 @@ def measure(seeded: dict, rounds: int) -> None:
     settings.ALLOWED_HOSTS = ["*"]
     skus = seeded["skus"][:2]
     key = seeded["tokens"][0]
-    token = Token.objects.select_related("user").get(key=key)
+    token = AuthToken.objects.select_related("user").get(token_key=key[:15])
     buyer = Buyer.objects.get(user=token.user)
     products = list(Product.objects.filter(sku__in=skus))
     warehouse_ids = sorted(set(StockLevel.objects.values_list("warehouse_id", flat=True)))
@@ -102,7 +102,7 @@ def measure(seeded: dict, rounds: int) -> None:
 
     pair(
         "token with user and buyer",
-        lambda: Token.objects.select_related("user__buyer").filter(key=key).first(),
+        lambda: AuthToken.objects.select_related("user__buyer").filter(token_key=key[:15]).first(),
         lambda: token_get(key=key),
     )
 

@@ -20,7 +20,7 @@ django.setup()
 
 from django.contrib.auth import get_user_model
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
+from knox.models import AuthToken
 
 from accounts.models import Buyer
 from catalogue.models import Listing, Merchant, Product
@@ -93,7 +93,7 @@ def main(skus: int, buyers: int, units: int) -> None:
     for i in range(buyers):
         user = User.objects.create_user(username=f"b{i}@bench.ru", email=f"b{i}@bench.ru")
         Buyer.objects.create(user=user)
-        tokens.append(Token.objects.create(user=user).key)
+        tokens.append(AuthToken.objects.create(user=user)[1])
     print(json.dumps({"skus": [p.sku for p in products], "tokens": tokens}))
 
 

@@ -37,7 +37,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
 from django.db import transaction
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
+from knox.models import AuthToken
 
 from accounts.models import Buyer, Courier
 from bench.seed import harbin_lane
@@ -217,8 +217,8 @@ def main(parcels: int, buyers: int, stage: str) -> None:
             username="ops@bench.ru", email="ops@bench.ru", is_staff=True
         )
         result = {
-            "courier_token": Token.objects.create(user=courier_user).key,
-            "staff_token": Token.objects.create(user=staff).key,
+            "courier_token": AuthToken.objects.create(user=courier_user)[1],
+            "staff_token": AuthToken.objects.create(user=staff)[1],
             "staff_user_id": staff.id,
             "departure_id": departure.id,
             "tracking_numbers": numbers,

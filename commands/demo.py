@@ -10,10 +10,9 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission, User
 from django.db import transaction
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 
 from accounts.models import Buyer, BuyerIdentity, Courier, MerchantStaff
-from accounts.services import buyer_identity_save
+from accounts.services import buyer_identity_save, token_create
 from catalogue.models import Merchant, Product
 from commands import demo_data as data
 from commands.demo_catalogue import catalogue_seed
@@ -188,7 +187,6 @@ def _people() -> list[Buyer]:
     for email, _name, phone, *_rest in data.BUYERS:
         user = _user(email, password=data.DEMO_PASSWORD)
         buyer, _created = Buyer.objects.get_or_create(user=user, defaults={"phone": phone})
-        Token.objects.get_or_create(user=user)
         if not BuyerIdentity.objects.filter(buyer=buyer).exists():
             series, number, issued_on, born_on, inn = data.IDENTITIES[email]
             buyer_identity_save(
@@ -209,7 +207,6 @@ def _people() -> list[Buyer]:
             user=user, defaults={"name": name, "company": company, "regions": regions}
         )
         courier.lanes.set([lanes[c] for c in lane_codes])
-        Token.objects.get_or_create(user=user)
     return buyers
 
 
@@ -266,7 +263,8 @@ def demo_seed() -> DemoSummary:
         _duty_rule()
         buyers = _people()
         tracking = _sample_shipment(buyers[0])
-    token = Token.objects.get(user=buyers[0].user).key
+    # A new token each run: only digests are stored, so an old one cannot be shown.
+    token, _expiry = token_create(user=buyers[0].user)
     return DemoSummary(
         admin_email=data.ADMIN_EMAIL,
         admin_password=data.ADMIN_PASSWORD,

@@ -8,6 +8,7 @@ class CoreConfig(AppConfig):
 
     def ready(self) -> None:
         from core import (
+            checks,  # noqa: F401 - registers the checks
             lookups,  # noqa: F401 - registers field__any_of
             schema,  # noqa: F401 - registers the schema extensions
         )

@@ -13,6 +13,7 @@ from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypedDict
+from urllib.parse import urlparse
 
 import dj_database_url
 from celery.schedules import crontab
@@ -20,12 +21,17 @@ from corsheaders.defaults import default_headers as cors_default_headers
 from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
+from kombu import Queue
+
+from core import queues
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DEV_SECRET_KEY = "amur-development-key-not-for-production"  # noqa: S105 - refused in production
 # The Fernet key of "amur-dev-field-key-not-for-prod!": encrypts identity
 # documents in development and tests; refused in production.
 DEV_FIELD_ENCRYPTION_KEY = "YW11ci1kZXYtZmllbGQta2V5LW5vdC1mb3ItcHJvZCE="
+# Signs the sandbox provider's notifications; published here, so refused in production.
+DEV_SANDBOX_WEBHOOK_SECRET = "whsec_c2FuZGJveC1kZXZlbG9wbWVudC1vbmx5LXNlY3JldA=="  # noqa: S105
 
 
 def env_bool(name: str, default: bool) -> bool:
@@ -40,6 +46,9 @@ def env_list(name: str, default: str) -> list[str]:
 
 
 PRODUCTION = env_bool("AMUR_PRODUCTION", False)
+# The compose demo: production settings on one machine, with the sandbox card
+# provider (core.checks refuses it in production otherwise).
+DEMO_STACK = env_bool("AMUR_DEMO_STACK", False)
 SECRET_KEY = os.environ.get("SECRET_KEY", DEV_SECRET_KEY)
 DEBUG = env_bool("DEBUG", not PRODUCTION)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "" if PRODUCTION else "127.0.0.1,localhost,testserver")
@@ -87,10 +96,16 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "corsheaders",
+    "django_prometheus",
     "rest_framework",
+    # Kept for its table: migration accounts 0004 moved its tokens into knox's.
     "rest_framework.authtoken",
+    "knox",
     "django_filters",
     "drf_spectacular",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "axes",
     "drf_spectacular_sidecar",
     "treebeard",
     "imagekit",
@@ -107,6 +122,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First and last: the request counters and latency cover every middleware.
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    "core.request_ids.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Before anything that may answer on its own (CommonMiddleware), so that a
     # preflight gets its CORS headers.
@@ -118,13 +136,18 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # request.user.is_verified(): the admin asks staff for a TOTP code too.
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: turns a locked-out login into its answer.
+    "axes.middleware.AxesMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 if PRODUCTION:
     # gunicorn serves the admin's and the API docs' static files itself.
-    MIDDLEWARE.insert(1, "whitenoise.middleware.WhiteNoiseMiddleware")
+    MIDDLEWARE.insert(3, "whitenoise.middleware.WhiteNoiseMiddleware")
 
 ROOT_URLCONF = "ecommerce.urls"
 WSGI_APPLICATION = "ecommerce.wsgi.application"
@@ -157,6 +180,13 @@ if DATABASE_URL:
         **dj_database_url.parse(DATABASE_REPLICA_URL or DATABASE_URL, conn_max_age=60),
         "TEST": {"MIRROR": "default"},
     }
+    # Behind PgBouncer in transaction pooling, consecutive transactions may
+    # get different server connections: a server-side cursor (QuerySet.iterator)
+    # would outlive its transaction's connection. Nothing else in Amur keeps
+    # session state (no advisory locks, LISTEN, session SET or temp tables).
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = env_bool(
+        "DATABASE_TRANSACTION_POOLING", False
+    )
 else:
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES = {
@@ -170,6 +200,25 @@ else:
 READ_REPLICA_ENABLED = bool(DATABASE_REPLICA_URL)
 DATABASE_ROUTERS = ["core.replicas.ReplicaRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Staff sign in to the admin with a password and a TOTP code (django-otp;
+# devices under Django OTP > TOTP devices), in production by default (the
+# demo's logins have no devices); ADMIN_LOCKOUT_FAILURES wrong passwords in a row for one
+# account from one address lock it out for ADMIN_LOCKOUT_MINUTES (django-axes,
+# the admin only: the API's token endpoint has its throttle).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+ADMIN_OTP_REQUIRED = env_bool("ADMIN_OTP_REQUIRED", PRODUCTION)
+AXES_ONLY_ADMIN_SITE = True
+AXES_FAILURE_LIMIT = int(os.environ.get("ADMIN_LOCKOUT_FAILURES", "5"))
+AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("ADMIN_LOCKOUT_MINUTES", "30")))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_USERNAME_FORM_FIELD = "username"
+OTP_TOTP_ISSUER = "Amur"
+AXES_VERBOSE = False
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -248,8 +297,20 @@ REST_FRAMEWORK = {
         # Per client address; providers send a few notifications per payment.
         "provider_webhooks": os.environ.get("PROVIDER_WEBHOOK_THROTTLE_RATE", "600/min"),
     },
+    # Proxies in front of the app that append to X-Forwarded-For: the client
+    # is the address that many hops back. 0 (default): the connection's own
+    # address, so a client cannot pick its throttle bucket by sending the header.
+    "NUM_PROXIES": int(os.environ.get("NUM_PROXIES", "0")),
     "COERCE_DECIMAL_TO_STRING": True,
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+
+# API tokens (django-rest-knox): only a SHA-512 digest is stored; each login
+# issues a token that expires after API_TOKEN_TTL_HOURS and can be revoked.
+REST_KNOX = {
+    "TOKEN_TTL": timedelta(hours=int(os.environ.get("API_TOKEN_TTL_HOURS", "720"))),
+    "AUTH_HEADER_PREFIX": "Token",
+    "AUTO_REFRESH": False,
 }
 
 SPECTACULAR_SETTINGS = {
@@ -282,6 +343,17 @@ SPECTACULAR_SETTINGS = {
 
 # Celery: with REDIS_URL the real broker; without it tasks run in this process.
 REDIS_URL = os.environ.get("REDIS_URL", "")
+# Throttle counts (and any other cache use) shared by every process and
+# machine in services mode; per process in the embedded one.
+CACHE_URL = os.environ.get("CACHE_URL", REDIS_URL)
+if CACHE_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": CACHE_URL,
+            "KEY_PREFIX": "amur",
+        }
+    }
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_RESULT_BACKEND = REDIS_URL or None
 CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
@@ -294,10 +366,16 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # A publish while Redis is down must fail fast: the outbox sweep sends it later.
+# Redis hands an unacknowledged message to another worker after the
+# visibility timeout: it stays above the longest countdown (ecommerce.queues).
 CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, Any] = {
     "max_retries": 1,
     "interval_start": 0,
     "interval_step": 0.2,
+    "visibility_timeout": queues.VISIBILITY_TIMEOUT_SECONDS,
+}
+CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS: dict[str, Any] = {
+    "visibility_timeout": queues.VISIBILITY_TIMEOUT_SECONDS
 }
 # Redis behind Sentinel: REDIS_URL lists the sentinels,
 # sentinel://host1:26379/0;sentinel://host2:26379/0, and REDIS_SENTINEL_MASTER
@@ -306,9 +384,37 @@ CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, Any] = {
 REDIS_SENTINEL_MASTER = os.environ.get("REDIS_SENTINEL_MASTER", "mymaster")
 if REDIS_URL.startswith("sentinel://"):
     CELERY_BROKER_TRANSPORT_OPTIONS["master_name"] = REDIS_SENTINEL_MASTER
-    CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"master_name": REDIS_SENTINEL_MASTER}
+    CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS["master_name"] = REDIS_SENTINEL_MASTER
+# A queue per workload (ecommerce.queues); a worker without -Q takes them all.
+CELERY_TASK_QUEUES = [Queue(name) for name in queues.QUEUES]
+CELERY_TASK_DEFAULT_QUEUE = queues.DEFAULT.queue
+CELERY_TASK_ROUTES = queues.routes()
+CELERY_TASK_ANNOTATIONS = queues.time_limits()
+CELERY_TASK_SOFT_TIME_LIMIT = queues.DEFAULT.soft_seconds
+CELERY_TASK_TIME_LIMIT = queues.DEFAULT.hard_seconds
+# One active beat however many run: RedBeat keeps the schedule and each
+# entry's last run in Redis behind a lock, so a second beat waits as a
+# standby and takes over within the lock's timeout if the first dies.
+if REDIS_URL:
+    CELERY_BEAT_SCHEDULER = "redbeat.RedBeatScheduler"
+CELERY_REDBEAT_REDIS_URL = REDIS_URL
+CELERY_REDBEAT_KEY_PREFIX = os.environ.get("REDBEAT_KEY_PREFIX", "amur:beat")
+CELERY_REDBEAT_LOCK_TIMEOUT = 60
+if REDIS_URL.startswith("sentinel://"):
+    # RedBeat reads Sentinel from its own options, not from kombu's URL list.
+    CELERY_REDBEAT_REDIS_URL = "redis-sentinel://"
+    CELERY_REDBEAT_REDIS_OPTIONS = {
+        "sentinels": [
+            (urlparse(url).hostname, urlparse(url).port or 26379) for url in REDIS_URL.split(";")
+        ],
+        "service_name": REDIS_SENTINEL_MASTER,
+    }
+# The lock is renewed every tick: ticks must come well within its timeout.
+CELERY_BEAT_MAX_LOOP_INTERVAL = 10
 CELERY_BEAT_SCHEDULE = {
     "outbox-sweep": {"task": "notifications.outbox_sweep", "schedule": timedelta(seconds=15)},
+    # E-mails whose task was lost or whose attempt failed, once they are due.
+    "emails-sweep": {"task": "notifications.emails_sweep", "schedule": timedelta(seconds=30)},
     "orders-expire-unpaid": {
         "task": "commands.orders_expire_unpaid",
         "schedule": timedelta(minutes=1),
@@ -337,11 +443,14 @@ CELERY_BEAT_SCHEDULE = {
     # 01:30 in Moscow: the previous two days' cash, per courier.
     "cod-reconcile": {"task": "payments.cod_reconcile", "schedule": crontab(minute=30, hour=22)},
     "idempotency-purge": {"task": "core.idempotency_purge", "schedule": timedelta(hours=1)},
+    "tokens-purge": {"task": "accounts.tokens_purge", "schedule": crontab(minute=20, hour=4)},
     "payables-release": {"task": "payments.payables_release", "schedule": timedelta(hours=1)},
-    # Monday 02:00 UTC: last week (Monday to Sunday, UTC) is closed.
+    # Daily at 02:00 UTC: every closed week (Monday to Sunday, UTC) of the
+    # last STATEMENT_CATCHUP_WEEKS that lacks its statements gets them, so a
+    # missed Monday is made up the next day.
     "settlement-statements-weekly": {
         "task": "payments.statements_weekly",
-        "schedule": crontab(minute=0, hour=2, day_of_week=1),
+        "schedule": crontab(minute=0, hour=2),
     },
     # 04:10 UTC: partitions created ahead, old ones archived and dropped.
     "partitions-maintain": {
@@ -365,12 +474,43 @@ EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
 EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "25"))
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Amur <no-reply@amur.example>")
 
+# One JSON object per line in production (LOG_FORMAT=json), plain text on a
+# developer's console; both carry the request and task ids (core.request_ids).
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "json" if PRODUCTION else "text")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"context": {"()": "core.request_ids.ContextFilter"}},
+    "formatters": {
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s %(task_id)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+            "timestamp": False,
+        },
+        "text": {
+            "format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s %(task_id)s] %(message)s"
+        },
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "json" if LOG_FORMAT == "json" else "text",
+            "filters": ["context"],
+        }
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
 }
+
+# Error reporting, off unless SENTRY_DSN is set; personal data is scrubbed.
+SENTRY_DSN = os.environ.get("SENTRY_DSN", "")
+if SENTRY_DSN:
+    from core.sentry import sentry_init
+
+    sentry_init(
+        SENTRY_DSN,
+        os.environ.get("SENTRY_ENVIRONMENT", "production" if PRODUCTION else "development"),
+    )
 
 
 class AmurSettings(TypedDict):
@@ -412,6 +552,7 @@ class AmurSettings(TypedDict):
     TRACKING_RETENTION_DAYS: int
     TRACKING_ARCHIVE_DIR: str
     OUTBOX_RETENTION_DAYS: int
+    STATEMENT_CATCHUP_WEEKS: int
 
 
 # Domain settings.
@@ -446,9 +587,7 @@ AMUR: AmurSettings = {
     "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL", "").rstrip("/"),
     # Every sandbox call waits this long, as a slow acquirer would.
     "SANDBOX_LATENCY_SECONDS": float(os.environ.get("SANDBOX_LATENCY_SECONDS", "0")),
-    "SANDBOX_WEBHOOK_SECRET": os.environ.get(
-        "SANDBOX_WEBHOOK_SECRET", "whsec_c2FuZGJveC1kZXZlbG9wbWVudC1vbmx5LXNlY3JldA=="
-    ),
+    "SANDBOX_WEBHOOK_SECRET": os.environ.get("SANDBOX_WEBHOOK_SECRET", DEV_SANDBOX_WEBHOOK_SECRET),
     # A signed provider notification older or newer than this is refused (replay).
     "PROVIDER_WEBHOOK_TOLERANCE_SECONDS": 300,
     "YOOKASSA_SHOP_ID": os.environ.get("YOOKASSA_SHOP_ID", ""),
@@ -490,4 +629,7 @@ AMUR: AmurSettings = {
     "TRACKING_RETENTION_DAYS": int(os.environ.get("TRACKING_RETENTION_DAYS", "730")),
     "TRACKING_ARCHIVE_DIR": os.environ.get("TRACKING_ARCHIVE_DIR", str(VAR_DIR / "archive")),
     "OUTBOX_RETENTION_DAYS": int(os.environ.get("OUTBOX_RETENTION_DAYS", "30")),
+    # The weekly statements job looks back this many closed weeks for ones
+    # still lacking their statement (a missed or failed run).
+    "STATEMENT_CATCHUP_WEEKS": int(os.environ.get("STATEMENT_CATCHUP_WEEKS", "8")),
 }

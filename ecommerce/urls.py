@@ -1,9 +1,8 @@
 from django.conf import settings
 from django.contrib import admin
-from django.db import connection
-from django.http import HttpRequest, JsonResponse
 from django.urls import include, path, re_path
 from django.views.static import serve
+from django_otp.admin import OTPAdminSite
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from accounts import api as accounts_api
@@ -17,6 +16,7 @@ from commands import (
     returns_api,
 )
 from core.converters import converters_register
+from ecommerce import observability
 from notifications import api as notifications_api
 from payments import settlement_api
 from payments.cod import api as cod_api
@@ -28,16 +28,10 @@ from shipping.linehaul import manifests_api
 from shipping.tracking import api as tracking_api
 from shipping.tracking import page as tracking_page
 
-
-def healthz(request: HttpRequest) -> JsonResponse:
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-            cursor.fetchone()
-    except Exception:
-        return JsonResponse({"status": "unavailable", "database": "down"}, status=503)
-    return JsonResponse({"status": "ok", "database": "up"})
-
+# The admin needs a verified second factor (django-otp) as well as is_staff,
+# in production (ADMIN_OTP_REQUIRED) and in the tests.
+if settings.ADMIN_OTP_REQUIRED:
+    admin.site.__class__ = OTPAdminSite
 
 # Before the routes: they name these converters.
 converters_register()
@@ -45,6 +39,7 @@ converters_register()
 v1 = [
     path("auth/register/", accounts_api.RegisterView.as_view(), name="auth-register"),
     path("auth/token/", accounts_api.TokenView.as_view(), name="auth-token"),
+    path("auth/token/revoke/", accounts_api.TokenRevokeView.as_view(), name="auth-token-revoke"),
     path(
         "account/recipient-identity/",
         accounts_api.AccountRecipientIdentityView.as_view(),
@@ -264,7 +259,9 @@ v1 = [
 ]
 
 urlpatterns = [
-    path("healthz", healthz, name="healthz"),
+    path("healthz", observability.healthz, name="healthz"),
+    path("readyz", observability.readyz, name="readyz"),
+    path("metrics", observability.metrics, name="metrics"),
     path("admin/", admin.site.urls),
     path("api/v1/", include(v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -8,7 +8,13 @@ from django.http import HttpRequest
 
 from core.admin_base import LargeTableAdmin, ReadOnlyAdmin, ReadOnlyInline
 from notifications.delivery import webhook_delivery_resend
-from notifications.models import OutboxEvent, WebhookAttempt, WebhookDelivery, WebhookSubscription
+from notifications.models import (
+    Email,
+    OutboxEvent,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookSubscription,
+)
 from notifications.services import subscription_resume
 
 
@@ -17,7 +23,9 @@ class WebhookSubscriptionAdmin(admin.ModelAdmin):
     list_display = ("url", "owner", "all_events", "is_active", "consecutive_failures", "paused_at")
     list_filter = ("is_active", "all_events")
     search_fields = ("url", "owner__email")
-    readonly_fields = ("secret", "consecutive_failures", "paused_at", "created_at")
+    # The signing secret is not shown: its owner saw it once, when subscribing.
+    exclude = ("secret",)
+    readonly_fields = ("consecutive_failures", "paused_at", "created_at")
     actions = ["resume"]
 
     @admin.action(description="Resume the selected subscriptions")
@@ -33,6 +41,13 @@ class OutboxEventAdmin(LargeTableAdmin, ReadOnlyAdmin):
     list_filter = ("type",)
     search_fields = ("subject",)
     # No date hierarchy: its bar reads the oldest and newest row of the table.
+
+
+@admin.register(Email)
+class EmailAdmin(ReadOnlyAdmin):
+    list_display = ("to", "subject", "attempts", "next_attempt_at", "sent_at", "last_error")
+    search_fields = ("to", "subject")
+    date_hierarchy = "created_at"
 
 
 class WebhookAttemptInline(ReadOnlyInline):

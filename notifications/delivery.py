@@ -21,13 +21,13 @@ from datetime import datetime, timedelta
 
 import requests
 from django.conf import settings
-from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import F, Max, Q
 from django.utils import timezone
 from requests.utils import NETRC_FILES
 
 from core.locking import Rank, lock_rows, locked_transaction
+from notifications.emails import email_queue
 from notifications.models import WebhookAttempt, WebhookDelivery, WebhookSubscription
 from notifications.services import safe_enqueue, webhook_body
 from notifications.signing import headers_build
@@ -352,15 +352,11 @@ def _subscription_health_record(*, subscription: WebhookSubscription, oks: Seque
     if paused and subscription.owner.email:
         owner_email = subscription.owner.email
         url = subscription.url
-        transaction.on_commit(
-            lambda: send_mail(
-                "Amur: webhook subscription paused",
-                f"Deliveries to {url} failed {limit} times in a row, so the subscription "
-                "is paused. Fix the endpoint, then resume it in the admin.",
-                settings.DEFAULT_FROM_EMAIL,
-                [owner_email],
-                fail_silently=True,
-            )
+        email_queue(
+            to=owner_email,
+            subject="Amur: webhook subscription paused",
+            body=f"Deliveries to {url} failed {limit} times in a row, so the subscription "
+            "is paused. Fix the endpoint, then resume it in the admin.",
         )
 
 

@@ -8,13 +8,16 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from core.fields import EncryptedTextField
+
 
 class WebhookSubscription(models.Model):
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="webhook_subscriptions"
     )
     url = models.URLField(max_length=500)
-    secret = models.CharField(max_length=100, editable=False)
+    # Encrypted at rest (FIELD_ENCRYPTION_KEYS); shown once, when created.
+    secret = EncryptedTextField(editable=False)
     event_types = models.JSONField(default=list, blank=True, help_text=_("Empty: every type."))
     all_events = models.BooleanField(
         default=False,
@@ -125,6 +128,12 @@ class WebhookDelivery(models.Model):
                 name="webhook_delivery_due",
                 condition=models.Q(status="pending"),
             ),
+            # The dead-letter gauge per subscription (ecommerce.observability).
+            models.Index(
+                fields=["subscription"],
+                name="webhook_delivery_dead",
+                condition=models.Q(status="dead"),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -158,3 +167,38 @@ class WebhookAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"{self.delivery_id} #{self.number}"
+
+
+class Email(models.Model):
+    """One e-mail to send, durable: written in the transaction that decided
+    to send it, then retried until sent (the e-mail sweep). A message is
+    claimed for EMAIL_LEASE_SECONDS before it is handed to the mail server
+    and marked sent after; only a worker killed in between sends it twice."""
+
+    event_id = models.UUIDField(
+        null=True, blank=True, unique=True, help_text=_("The outbox event it tells of, if any.")
+    )
+    to = models.EmailField()
+    subject = models.CharField(max_length=200)
+    body = models.TextField()
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField()
+    locked_until = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=500, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("e-mail")
+        verbose_name_plural = _("e-mails")
+        ordering = ["id"]
+        indexes = [
+            models.Index(
+                fields=["next_attempt_at"],
+                name="email_unsent_due",
+                condition=models.Q(sent_at__isnull=True),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.to}: {self.subject}"

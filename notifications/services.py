@@ -20,8 +20,6 @@ from typing import Any
 
 import redis
 from celery import current_app
-from django.conf import settings
-from django.core.mail import get_connection, send_mail
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 from django.db.models import Q
@@ -30,6 +28,7 @@ from django.utils import timezone
 from core.brokers import REDIS_SCHEMES, redis_client
 from core.locking import Rank, lock_rows, locked_transaction
 from core.rawsql import insert_rows
+from notifications.emails import emails_record_for_events
 from notifications.models import OutboxEvent, WebhookDelivery, WebhookSubscription
 from notifications.signing import secret_generate
 
@@ -40,8 +39,6 @@ DISPATCH_CHUNK = 200
 # Deliveries per delivery task, all for one subscription: one claim, one
 # keep-alive connection, one transaction to record them.
 WEBHOOK_BATCH = 100
-# E-mails per sending task, over one connection.
-EMAIL_BATCH = 200
 
 
 # Fewer rows go in with one INSERT: COPY's setup costs the server more than it
@@ -321,6 +318,7 @@ def outbox_events_fan_out(
             )
         ]
         WebhookDelivery.objects.bulk_create(deliveries, batch_size=1000, ignore_conflicts=True)
+        emails_record_for_events(event_ids=[str(e.id) for e in events])
         OutboxEvent.objects.filter(id__in=[e.id for e in events]).update(dispatched_at=now)
     pending = WebhookDelivery.objects.filter(
         event_id__in=[e.id for e in events], status=WebhookDelivery.Status.PENDING
@@ -333,44 +331,6 @@ def outbox_events_fan_out(
             previous = subscription_id
         batches[-1].append(delivery_id)
     return batches
-
-
-def events_email_send(*, event_ids: Sequence[str]) -> int:
-    """Send the events' e-mails, each at most once, over one connection.
-
-    Each is claimed (emailed_at set) before it is sent; if sending fails, the
-    failed one and those not yet sent are released and the error raised, so a
-    retry sends only what is left. Returns how many were sent."""
-    now = timezone.now()
-    with locked_transaction():
-        rows = lock_rows(
-            OutboxEvent.objects.filter(id__in=event_ids, emailed_at__isnull=True)
-            .exclude(email_to="")
-            .only("id", "email_to", "email_subject", "email_body", "created_at"),
-            rank=Rank.QUEUE,
-        )
-        rows.sort(key=lambda e: (e.created_at, e.id))
-        claimed = [(e.id, e.email_to, e.email_subject, e.email_body) for e in rows]
-        OutboxEvent.objects.filter(id__in=[row[0] for row in claimed]).update(emailed_at=now)
-    if not claimed:
-        return 0
-    sent = 0
-    try:
-        with get_connection() as mailer:
-            for _id, email_to, subject, body in claimed:
-                send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [email_to], connection=mailer)
-                sent += 1
-    except Exception:
-        OutboxEvent.objects.filter(id__in=[row[0] for row in claimed[sent:]]).update(
-            emailed_at=None
-        )
-        raise
-    return sent
-
-
-def event_email_send(*, event_id: str) -> bool:
-    """Send the event's e-mail at most once (claimed before it is sent)."""
-    return events_email_send(event_ids=[event_id]) == 1
 
 
 def subscription_create(

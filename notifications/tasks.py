@@ -7,25 +7,17 @@ from datetime import datetime, timedelta
 from celery import current_app, shared_task
 from django.utils import timezone
 
-from notifications import delivery, services
-from notifications.models import OutboxEvent
+from core import queues
+from notifications import delivery, emails, services
 
 
 @shared_task(name="notifications.outbox_dispatch", ignore_result=True)
 def outbox_dispatch(event_ids: list[str]) -> None:
     """Fan a chunk of events out, then queue its deliveries in batches (one
-    subscription each) and its e-mails in one task."""
+    subscription each) and its e-mails (written by the fan-out) in batches."""
     for batch in services.outbox_events_fan_out(event_ids=event_ids):
         services.safe_enqueue(functools.partial(webhooks_deliver.delay, batch))
-    emails = [
-        str(event_id)
-        for event_id in OutboxEvent.objects.filter(id__in=event_ids, emailed_at__isnull=True)
-        .exclude(email_to="")
-        .values_list("id", flat=True)
-    ]
-    for start in range(0, len(emails), services.EMAIL_BATCH):
-        chunk = emails[start : start + services.EMAIL_BATCH]
-        services.safe_enqueue(functools.partial(events_email.delay, chunk))
+    emails.emails_enqueue(emails.emails_unsent_for_events(event_ids=event_ids))
 
 
 @shared_task(name="notifications.outbox_dispatch_pending", ignore_result=True)
@@ -51,13 +43,21 @@ def webhooks_deliver(delivery_ids: list[int]) -> dict[int, str]:
     if not current_app.conf.task_always_eager:
         # Released unattempted: due now. Failed: due again after their backoff;
         # the sweep would find them too, scheduling them saves up to a sweep period.
+        # Longer waits are left to the sweep alone: a message kept in Redis past
+        # the visibility timeout would be delivered twice (core.queues).
         if outcome.released:
             _deliveries_enqueue(outcome.released)
-        for retry, eta in _retry_groups(outcome.retry_at):
+        for retry, eta in _retries_scheduled(outcome.retry_at):
             services.safe_enqueue(
                 functools.partial(webhooks_deliver.apply_async, (retry,), eta=eta)
             )
     return outcome.statuses
+
+
+def _retries_scheduled(retry_at: dict[int, datetime]) -> list[tuple[list[int], datetime]]:
+    """The retry groups due within MAX_COUNTDOWN_SECONDS; the sweep has the rest."""
+    horizon = timezone.now() + timedelta(seconds=queues.MAX_COUNTDOWN_SECONDS)
+    return [(ids, eta) for ids, eta in _retry_groups(retry_at) if eta <= horizon]
 
 
 def _retry_groups(retry_at: dict[int, datetime]) -> list[tuple[list[int], datetime]]:
@@ -82,26 +82,29 @@ def webhook_deliver(delivery_id: int) -> str:
     return webhooks_deliver([delivery_id])[delivery_id]
 
 
-@shared_task(
-    name="notifications.events_email",
-    ignore_result=True,
-    autoretry_for=(OSError,),
-    retry_backoff=30,
-    max_retries=5,
-)
+@shared_task(name="notifications.emails_send", ignore_result=True)
+def emails_send_task(email_ids: list[int]) -> int:
+    """Failures are retried by the e-mail sweep, from the row's due time."""
+    return emails.emails_send(email_ids=email_ids)
+
+
+@shared_task(name="notifications.emails_sweep", ignore_result=True)
+def emails_sweep() -> int:
+    """Queue every unsent e-mail that is due: lost tasks, failed attempts."""
+    due = emails.emails_due()
+    emails.emails_enqueue(due)
+    return len(due)
+
+
+# Tasks queued before e-mails had rows of their own.
+@shared_task(name="notifications.events_email", ignore_result=True)
 def events_email(event_ids: list[str]) -> int:
-    return services.events_email_send(event_ids=event_ids)
+    return emails.events_email_send(event_ids=event_ids)
 
 
-@shared_task(
-    name="notifications.event_email",
-    ignore_result=True,
-    autoretry_for=(OSError,),
-    retry_backoff=30,
-    max_retries=5,
-)
+@shared_task(name="notifications.event_email", ignore_result=True)
 def event_email(event_id: str) -> bool:
-    return services.event_email_send(event_id=event_id)
+    return emails.events_email_send(event_ids=[event_id]) == 1
 
 
 @shared_task(name="notifications.outbox_sweep", ignore_result=True)

@@ -20,6 +20,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db.models import Sum
+from django.db.models.functions import TruncWeek
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -392,21 +393,41 @@ def statement_issue(*, statement_id: int, actor_id: int | None) -> SettlementSta
         return statement_transition(statement=locked, to=ST.ISSUED, actor_id=actor_id)
 
 
-def statements_build_weekly(*, now: datetime) -> list[SettlementStatement]:
-    """Build and issue last week's statement for every merchant whose
-    released payable moved in it (and any draft already started for it)."""
-    week_start = week_start_of(now) - timedelta(days=7)
-    start, end = week_bounds(week_start)
-    merchants = {
-        merchant for merchant, _order in _released_movements(merchant_id=None, start=start, end=end)
-    }
-    merchants |= set(
-        SettlementStatement.objects.filter(period_start=week_start, status=ST.DRAFT).values_list(
-            "merchant_id", flat=True
+def statements_due(*, now: datetime) -> list[tuple[int, date]]:
+    """(merchant, Monday) of every closed week of the last
+    STATEMENT_CATCHUP_WEEKS in which the merchant's released payable moved,
+    or a draft was started, and that has no issued statement yet: what the
+    weekly build must still do, whether or not it ran before."""
+    closed_before = week_start_of(now)
+    first = closed_before - timedelta(weeks=settings.AMUR["STATEMENT_CATCHUP_WEEKS"])
+    start, _end = week_bounds(first)
+    end, _next = week_bounds(closed_before)
+    moved = {
+        (merchant_id, week.date())
+        for merchant_id, week in LedgerEntry.objects.filter(
+            account__code=MERCHANT_PAYABLE_RELEASED,
+            transaction__created_at__gte=start,
+            transaction__created_at__lt=end,
         )
+        .annotate(week=TruncWeek("transaction__created_at", tzinfo=UTC))
+        .values_list("merchant_id", "week")
+        .order_by()
+        .distinct()
+    }
+    in_window = SettlementStatement.objects.filter(
+        period_start__gte=first, period_start__lt=closed_before
     )
+    moved |= set(in_window.filter(status=ST.DRAFT).values_list("merchant_id", "period_start"))
+    issued = set(in_window.filter(status=ST.ISSUED).values_list("merchant_id", "period_start"))
+    return sorted((pair for pair in moved - issued), key=lambda pair: (pair[1], pair[0]))
+
+
+def statements_build_weekly(*, now: datetime) -> list[SettlementStatement]:
+    """Build and issue the statements that closed weeks still lack
+    (statements_due), oldest week first: a run that was missed, or failed
+    half-way, is made up by the next one. Returns those it issued."""
     issued: list[SettlementStatement] = []
-    for merchant_id in sorted(merchants):
+    for merchant_id, week_start in statements_due(now=now):
         statement = statement_build(merchant_id=merchant_id, week_start=week_start)
         if statement is None:
             continue

@@ -45,6 +45,9 @@ def pytest_configure(config: pytest.Config) -> None:
     media = tempfile.mkdtemp(prefix="amur-test-media-")
     atexit.register(shutil.rmtree, media, ignore_errors=True)
     settings.MEDIA_ROOT = media
+    # The admin asks for a second factor, as in production; force_login
+    # provides one (_staff_logins_are_verified).
+    settings.ADMIN_OTP_REQUIRED = True
 
 
 def _services_missing(marker: str) -> str | None:
@@ -86,6 +89,24 @@ def _tasks_in_process(request: pytest.FixtureRequest) -> Any:
     app.conf.task_always_eager = eager
     yield
     app.conf.task_always_eager = previous
+
+
+@pytest.fixture(autouse=True)
+def _staff_logins_are_verified(monkeypatch: pytest.MonkeyPatch) -> None:
+    """force_login in tests logs staff in as the admin wants them: with a
+    verified TOTP device (tests.factories.staff_login). Tests of the login
+    itself post to the admin's login form."""
+    from django.test import Client
+
+    from tests.factories import MODEL_BACKEND, plain_force_login, staff_login
+
+    def force_login(self: Client, user: Any, backend: str | None = None) -> None:
+        if user.is_staff:
+            staff_login(self, user)
+        else:
+            plain_force_login(self, user, backend=backend or MODEL_BACKEND)
+
+    monkeypatch.setattr(Client, "force_login", force_login)
 
 
 @pytest.fixture(autouse=True)

@@ -7,8 +7,9 @@ from typing import Any
 import factory
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
+from django.test import Client
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
+from knox.models import AuthToken
 
 from accounts.models import Buyer, BuyerIdentity, Courier, MerchantStaff
 from catalogue.models import Listing, Merchant, Product
@@ -209,4 +210,26 @@ def rates_today(cny: str = "11.0000", eur: str = "92.0000") -> None:
 
 
 def token_for(user: User) -> str:
-    return Token.objects.get_or_create(user=user)[0].key
+    """A new API token for the user (only its digest is stored)."""
+    return AuthToken.objects.create(user=user)[1]
+
+
+MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
+# Django's own, before tests/conftest.py makes force_login call staff_login.
+plain_force_login = Client.force_login
+
+
+def staff_login(client: Any, user: User) -> None:
+    """Log a staff member into the admin as after password and TOTP code:
+    a confirmed TOTP device, a session, and the session marked verified
+    with that device (django-otp's own session key)."""
+    from django_otp import DEVICE_ID_SESSION_KEY
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+    if device is None:
+        device = TOTPDevice.objects.create(user=user, name="tests", confirmed=True)
+    plain_force_login(client, user, backend=MODEL_BACKEND)
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+    session.save()

@@ -21,13 +21,21 @@ import pytest
 import yaml
 from cryptography.fernet import Fernet
 
-from ecommerce.settings import DEV_FIELD_ENCRYPTION_KEY, DEV_SECRET_KEY
+from core.queues import QUEUES
+from ecommerce.settings import (
+    DEV_FIELD_ENCRYPTION_KEY,
+    DEV_SANDBOX_WEBHOOK_SECRET,
+    DEV_SECRET_KEY,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 DOCKERFILE = ROOT / "Dockerfile"
-SERVICES = {"web", "worker", "beat", "db", "redis"}
-APP_SERVICES = ("web", "worker", "beat")
+WORKERS = tuple(f"worker-{queue}" for queue in QUEUES)
+SERVICES = {"migrate", "web", *WORKERS, "beat", "flower", "pgbouncer", "db", "redis"}
+# Long-running services (the migrate job runs once and exits).
+RUNNING = SERVICES - {"migrate"}
+APP_SERVICES = ("web", *WORKERS, "beat")
 # Settings read from the environment that would make the subprocess depend on the caller's
 # environment (CI exports DATABASE_URL and REDIS_URL, for one).
 ENV_CLEARED = (
@@ -42,6 +50,13 @@ ENV_CLEARED = (
     "STATIC_ROOT",
     "EMAIL_BACKEND",
     "FIELD_ENCRYPTION_KEYS",
+    "PAYMENT_PROVIDER",
+    "SANDBOX_WEBHOOK_SECRET",
+    "AMUR_DEMO_STACK",
+    "YOOKASSA_SHOP_ID",
+    "YOOKASSA_SECRET_KEY",
+    "WEBHOOK_ALLOW_PRIVATE_URLS",
+    "SENTRY_DSN",
 )
 
 
@@ -73,11 +88,18 @@ def container_ports(svc: dict[str, Any]) -> set[int]:
     return found
 
 
-def test_compose_has_exactly_the_five_services(compose: dict[str, Any]) -> None:
+def test_compose_names_every_service_and_a_worker_per_queue(compose: dict[str, Any]) -> None:
     assert set(compose["services"]) == SERVICES
+    for queue in QUEUES:
+        command = service(compose, f"worker-{queue}")["command"]
+        assert command[:4] == ["celery", "-A", "ecommerce", "worker"]
+        assert command[command.index("-Q") + 1] == queue
+        assert command[command.index("-n") + 1] == f"{queue}@%h"
+        healthcheck = " ".join(service(compose, f"worker-{queue}")["healthcheck"]["test"])
+        assert f"-d {queue}@$$HOSTNAME" in healthcheck
 
 
-@pytest.mark.parametrize("name", sorted(SERVICES))
+@pytest.mark.parametrize("name", sorted(RUNNING))
 def test_every_service_has_a_healthcheck(compose: dict[str, Any], name: str) -> None:
     healthcheck = service(compose, name).get("healthcheck")
     assert isinstance(healthcheck, dict), f"{name} has no healthcheck"
@@ -90,25 +112,52 @@ def test_every_service_has_a_healthcheck(compose: dict[str, Any], name: str) -> 
 
 
 @pytest.mark.parametrize("name", APP_SERVICES)
-def test_app_services_wait_for_healthy_db_and_redis(compose: dict[str, Any], name: str) -> None:
+def test_app_services_wait_for_the_migrations_and_healthy_services(
+    compose: dict[str, Any], name: str
+) -> None:
     depends_on = service(compose, name).get("depends_on")
     # The list form of depends_on cannot say "healthy": it only orders the starts.
     assert isinstance(depends_on, dict), f"{name} needs depends_on with conditions"
-    for needed in ("db", "redis"):
-        assert needed in depends_on, f"{name} does not depend on {needed}"
-        assert depends_on[needed].get("condition") == "service_healthy"
+    assert depends_on == {
+        "pgbouncer": {"condition": "service_healthy"},
+        "redis": {"condition": "service_healthy"},
+        "migrate": {"condition": "service_completed_successfully"},
+    }
+    assert service(compose, "pgbouncer")["depends_on"] == {"db": {"condition": "service_healthy"}}
 
 
 def test_web_publishes_port_8000(compose: dict[str, Any]) -> None:
     assert 8000 in container_ports(service(compose, "web"))
 
 
-def test_web_migrates_then_serves_with_gunicorn(compose: dict[str, Any]) -> None:
-    command = service(compose, "web")["command"]
-    text = command if isinstance(command, str) else " ".join(command)
-    assert "migrate --noinput" in text
-    assert "gunicorn" in text
-    assert text.index("migrate") < text.index("gunicorn")
+def test_migrate_is_a_one_off_job_and_web_only_serves(compose: dict[str, Any]) -> None:
+    migrate = service(compose, "migrate")
+    assert migrate["command"] == ["python", "manage.py", "migrate", "--noinput"]
+    assert migrate["restart"] == "no"
+    # Straight to PostgreSQL, not through the transaction pooler.
+    assert migrate["environment"]["DATABASE_URL"] == "postgres://amur:amur@db:5432/amur"
+    assert migrate["depends_on"] == {"db": {"condition": "service_healthy"}}
+    assert service(compose, "web")["command"] == [
+        "gunicorn",
+        "--config",
+        "gunicorn.conf.py",
+        "ecommerce.wsgi",
+    ]
+    for name in APP_SERVICES:
+        assert "migrate" not in " ".join(service(compose, name)["command"]), name
+
+
+def test_pgbouncer_pools_by_transaction_and_flower_watches_the_broker(
+    compose: dict[str, Any],
+) -> None:
+    pgbouncer = service(compose, "pgbouncer")["environment"]
+    assert (pgbouncer["POOL_MODE"], pgbouncer["DB_HOST"], pgbouncer["LISTEN_PORT"]) == (
+        "transaction",
+        "db",
+        "6432",
+    )
+    flower = service(compose, "flower")["command"]
+    assert "--broker=redis://redis:6379/0" in flower and "flower" in flower
 
 
 @pytest.mark.parametrize("name", APP_SERVICES)
@@ -117,7 +166,8 @@ def test_app_services_run_in_production_mode(compose: dict[str, Any], name: str)
     assert isinstance(env, dict)
     assert str(env["AMUR_PRODUCTION"]) == "1"
     assert str(env["DEBUG"]) == "0"
-    assert env["DATABASE_URL"] == "postgres://amur:amur@db:5432/amur"
+    assert env["DATABASE_URL"] == "postgres://amur:amur@pgbouncer:6432/amur"
+    assert str(env["DATABASE_TRANSACTION_POOLING"]) == "1"
     assert env["REDIS_URL"] == "redis://redis:6379/0"
     # Production mode refuses the development key and keys under 50 characters: the demo
     # default must pass, or the stack would not start without SECRET_KEY set.
@@ -127,39 +177,55 @@ def test_app_services_run_in_production_mode(compose: dict[str, Any], name: str)
     assert match["default"] != DEV_SECRET_KEY
 
 
-def docker_compose_missing() -> str | None:
-    docker = shutil.which("docker")
-    if docker is None:
-        return "no docker binary"
-    try:
-        version = subprocess.run(
-            [docker, "compose", "version"],
-            capture_output=True,
-            text=True,
-            timeout=30,
-            stdin=subprocess.DEVNULL,
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return f"`docker compose version` failed: {exc}"
-    if version.returncode != 0:
-        output = (version.stderr or version.stdout).strip().splitlines()
-        return f"`docker compose` is unavailable: {output[0] if output else version.returncode}"
+def docker_compose() -> list[str] | None:
+    """`docker compose` (the plugin) or the older `docker-compose`, whichever answers;
+    `config` reads the file and needs no daemon."""
+    candidates = []
+    if shutil.which("docker"):
+        candidates.append(["docker", "compose"])
+    if shutil.which("docker-compose"):
+        candidates.append(["docker-compose"])
+    for command in candidates:
+        try:
+            version = subprocess.run(
+                [*command, "version"],
+                capture_output=True,
+                text=True,
+                timeout=30,
+                stdin=subprocess.DEVNULL,
+            )
+        except (OSError, subprocess.TimeoutExpired):
+            continue
+        if version.returncode == 0:
+            return command
     return None
 
 
 def test_docker_compose_config_accepts_the_file() -> None:
-    missing = docker_compose_missing()
-    if missing:
-        pytest.skip(missing)
+    command = docker_compose()
+    if command is None:
+        pytest.skip("neither `docker compose` nor `docker-compose` is installed")
+    env = {name: value for name, value in os.environ.items() if name != "SECRET_KEY"}
     result = subprocess.run(
-        ["docker", "compose", "-f", str(COMPOSE_FILE), "config", "--quiet"],
+        [*command, "-f", str(COMPOSE_FILE), "config", "--quiet"],
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=60,
         stdin=subprocess.DEVNULL,
+        env=env,
     )
     assert result.returncode == 0, result.stderr
+    listed = subprocess.run(
+        [*command, "-f", str(COMPOSE_FILE), "config", "--services"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+        env=env,
+    )
+    assert set(listed.stdout.split()) == SERVICES
 
 
 # Dockerfile and gunicorn.conf.py
@@ -233,6 +299,10 @@ def production_env(
         env["FIELD_ENCRYPTION_KEYS"] = field_keys
     env.update(
         AMUR_PRODUCTION="1",
+        PAYMENT_PROVIDER="yookassa",
+        YOOKASSA_SHOP_ID="123456",
+        YOOKASSA_SECRET_KEY="live_" + secrets.token_hex(16),
+        SANDBOX_WEBHOOK_SECRET="whsec_" + secrets.token_hex(24),
         ALLOWED_HOSTS="amur.example",
         AMUR_VAR_DIR=str(var_dir),
         DJANGO_SETTINGS_MODULE="ecommerce.settings",
@@ -305,3 +375,67 @@ def test_the_compose_demo_encryption_key_is_not_the_development_one(
     assert match, env["FIELD_ENCRYPTION_KEYS"]
     assert match["default"] != DEV_FIELD_ENCRYPTION_KEY
     Fernet(match["default"])  # a valid key, or production mode would not start
+
+
+# README
+
+
+def settings_variables() -> set[str]:
+    """Every environment variable the settings and gunicorn.conf.py read."""
+    found: set[str] = set()
+    for path in (ROOT / "ecommerce" / "settings.py", ROOT / "gunicorn.conf.py"):
+        text = path.read_text(encoding="utf-8")
+        found |= set(re.findall(r'(?:environ\.get|env_bool|env_list)\(\s*"([A-Z0-9_]+)"', text))
+    return found
+
+
+def test_the_readme_configuration_table_lists_every_variable() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    table = readme.split("## Configuration", 1)[1].split("\n## ", 1)[0]
+    listed = set(re.findall(r"`([A-Z][A-Z0-9_]+)`", table))
+    variables = settings_variables()
+    assert len(variables) >= 40
+    assert variables - listed == set()
+
+
+@pytest.mark.parametrize(
+    ("changes", "refusal"),
+    [
+        ({"PAYMENT_PROVIDER": "sandbox"}, "amur.E004"),
+        ({"SANDBOX_WEBHOOK_SECRET": DEV_SANDBOX_WEBHOOK_SECRET}, "amur.E003"),
+        ({"YOOKASSA_SECRET_KEY": ""}, "amur.E005"),
+        ({"WEBHOOK_ALLOW_PRIVATE_URLS": "1"}, "amur.E007"),
+    ],
+    ids=["sandbox-provider", "sandbox-secret", "yookassa-without-key", "private-webhooks"],
+)
+def test_production_refuses_development_settings(
+    tmp_path: Path, changes: dict[str, str], refusal: str
+) -> None:
+    env = {**production_env(tmp_path, secrets.token_hex(32)), **changes}
+    result = check_deploy(env)
+    assert result.returncode != 0, result.stdout
+    assert refusal in result.stderr
+    # gunicorn runs no system checks: the WSGI module refuses by itself, and so does Celery.
+    for code in (
+        "import ecommerce.wsgi",
+        "from ecommerce.celery import app; from celery import signals;"
+        " signals.worker_init.send(sender=None)",
+    ):
+        started = subprocess.run(
+            [sys.executable, "-c", code],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            stdin=subprocess.DEVNULL,
+        )
+        assert started.returncode != 0, code
+        assert "AMUR_PRODUCTION=1 refuses to start" in started.stderr, started.stderr
+
+
+def test_the_compose_demo_may_use_the_sandbox_with_its_own_secret(tmp_path: Path) -> None:
+    env = production_env(tmp_path, secrets.token_hex(32))
+    env.update(PAYMENT_PROVIDER="sandbox", AMUR_DEMO_STACK="1")
+    result = check_deploy(env)
+    assert result.returncode == 0, f"{result.stdout}\n{result.stderr}"

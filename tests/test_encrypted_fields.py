@@ -15,7 +15,7 @@ from django.test import override_settings
 from accounts.models import BuyerIdentity
 from core.fields import UnreadableField
 from tests.conftest import World
-from tests.factories import IDENTITY, BuyerFactory
+from tests.factories import IDENTITY, BuyerFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -77,3 +77,71 @@ def test_dates_come_back_as_dates() -> None:
     saved = BuyerIdentity.objects.get(id=BuyerFactory.create().identity.id)
     assert saved.birth_date == date(1990, 5, 17)
     assert saved.passport_issued_on == date(2015, 2, 10)
+
+
+def stored_secret(subscription_id: int) -> str:
+    table = connection.ops.quote_name("notifications_webhooksubscription")
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT secret FROM {table} WHERE id = %s", [subscription_id])  # noqa: S608
+        return str(cursor.fetchone()[0])
+
+
+def test_webhook_secrets_are_encrypted_at_rest_and_shown_once(world: World) -> None:
+    from django.test import Client
+
+    from notifications.models import WebhookSubscription
+    from tests.conftest import client_for
+
+    owner = world.buyer.user
+    api = client_for(owner)
+    created = api.post(
+        "/api/v1/webhooks/", {"url": "https://shop.example/hook", "event_types": []}, format="json"
+    )
+    assert created.status_code == 201
+    secret = created.json()["secret"]
+    assert secret.startswith("whsec_")
+    subscription = WebhookSubscription.objects.get(id=created.json()["id"])
+    raw = stored_secret(subscription.id)
+    assert raw.startswith("gAAAAA") and secret not in raw
+    assert subscription.secret == secret  # deliveries are signed with it
+    # Never again: not listed, not in the admin.
+    listed = api.get("/api/v1/webhooks/")
+    assert listed.status_code == 200 and secret not in listed.content.decode()
+    staff = UserFactory.create(email="ops@amur.local", is_staff=True, is_superuser=True)
+    admin = Client()
+    admin.force_login(staff)
+    page = admin.get(f"/admin/notifications/webhooksubscription/{subscription.id}/change/")
+    assert page.status_code == 200
+    assert secret not in page.content.decode() and raw not in page.content.decode()
+    # Rotation re-encrypts them with the other keys.
+    new_key = Fernet.generate_key().decode()
+    with override_settings(FIELD_ENCRYPTION_KEYS=[new_key, *settings.FIELD_ENCRYPTION_KEYS]):
+        call_command("encrypted_fields_rotate")
+        assert Fernet(new_key).decrypt(stored_secret(subscription.id).encode()).decode() == secret
+
+
+def test_the_migration_encrypts_secrets_stored_in_plain_text(world: World) -> None:
+    import importlib
+
+    from notifications.models import WebhookSubscription
+
+    migration = importlib.import_module("notifications.migrations.0006_webhook_secret_encrypted")
+    subscription = WebhookSubscription.objects.create(
+        owner=world.buyer.user, url="https://shop.example/hook", secret="whsec_cGxhaW4="
+    )
+    table = connection.ops.quote_name("notifications_webhooksubscription")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET secret = %s WHERE id = %s",  # noqa: S608
+            ["whsec_cGxhaW4=", subscription.id],
+        )
+    schema_editor = connection.schema_editor(atomic=False)
+    migration.encrypt(None, schema_editor)
+    token = stored_secret(subscription.id)
+    assert token.startswith("gAAAAA")
+    migration.encrypt(None, schema_editor)  # a second run leaves tokens alone
+    assert stored_secret(subscription.id) == token
+    subscription.refresh_from_db()
+    assert subscription.secret == "whsec_cGxhaW4="
+    migration.decrypt(None, schema_editor)
+    assert stored_secret(subscription.id) == "whsec_cGxhaW4="

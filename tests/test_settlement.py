@@ -310,8 +310,38 @@ def test_last_weeks_statements_are_built_and_issued_and_later_refunds_land_in_th
         )
     ) == [(week["c"].number, D("0.00"), D("0.00"), D("204.82"), D("-204.82"), D("-18.62"))]
     assert now_statement.net_rub == ledger_movement(tea, week["week_start"]) == D("-204.82")
-    # Running the weekly build again changes nothing.
-    assert [s.id for s in statements_build_weekly(now=timezone.now())] == [s.id for s in issued]
+    # Running the weekly build again finds nothing left to do.
+    assert statements_build_weekly(now=timezone.now()) == []
+
+
+def test_weeks_a_missed_run_left_without_statements_are_made_up_oldest_first(
+    week: dict[str, Any], tea: Merchant
+) -> None:
+    """The job computes which closed weeks lack statements: order A's
+    release moved three weeks back, B and C's two weeks back, as if beat had
+    been down on both Mondays; a week past the look-back is not reopened."""
+    this_monday = week["week_start"]
+    three_ago, two_ago = this_monday - timedelta(weeks=3), this_monday - timedelta(weeks=2)
+    releases = LedgerTransaction.objects.filter(entries__account__code=RELEASED).distinct()
+    releases.filter(order=week["a"]).update(created_at=timezone.now() - timedelta(weeks=3))
+    releases.filter(order__in=[week["b"], week["c"]]).update(
+        created_at=timezone.now() - timedelta(weeks=2)
+    )
+    issued = statements_build_weekly(now=timezone.now())
+    assert [(s.period_start, s.merchant_id, s.status) for s in issued] == [
+        (three_ago, tea.id, "issued"),
+        (two_ago, min(tea.id, week["boots"]), "issued"),
+        (two_ago, max(tea.id, week["boots"]), "issued"),
+    ]
+    for statement in issued:
+        assert statement.net_rub == ledger_movement(
+            Merchant.objects.get(id=statement.merchant_id), statement.period_start
+        )
+    assert statements_build_weekly(now=timezone.now()) == []
+    # Past STATEMENT_CATCHUP_WEEKS (8): left alone.
+    SettlementStatement.objects.all().delete()
+    LedgerTransaction.objects.update(created_at=timezone.now() - timedelta(weeks=9))
+    assert statements_build_weekly(now=timezone.now()) == []
 
 
 def test_the_csv_is_the_statement(week: dict[str, Any], tea: Merchant) -> None:

@@ -24,12 +24,6 @@ from tests.factories import MerchantFactory, MerchantStaffFactory, ProductFactor
 from warehouses.models import StockLevel, Warehouse
 
 
-def test_healthz_answers_when_the_database_does(db: Any, client: Client) -> None:
-    response = client.get("/healthz")
-    assert response.status_code == 200
-    assert response.json() == {"status": "ok", "database": "up"}
-
-
 def test_openapi_schema_is_valid_and_covers_the_api(db: Any, client: Client) -> None:
     schema = SchemaGenerator().get_schema(request=None, public=True)
     validate_schema(schema)

@@ -19,19 +19,22 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from notifications import delivery, services
+from notifications import delivery, emails
 from notifications.delivery import (
     webhook_deliveries_attempt,
     webhook_delivery_attempt,
     webhook_delivery_resend,
     webhook_session,
 )
-from notifications.models import OutboxEvent, WebhookAttempt, WebhookDelivery, WebhookSubscription
-from notifications.services import (
-    events_email_send,
-    outbox_events_fan_out,
-    subscription_create,
+from notifications.emails import events_email_send
+from notifications.models import (
+    Email,
+    OutboxEvent,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookSubscription,
 )
+from notifications.services import outbox_events_fan_out, subscription_create
 from notifications.tasks import outbox_dispatch, webhooks_deliver
 from tests.factories import UserFactory
 
@@ -294,7 +297,7 @@ def test_emails_go_out_once_and_a_failure_leaves_the_rest_for_a_retry(
         for i in range(4)
     ]
     ids = [str(e.id) for e in events]
-    real_send = services.send_mail
+    real_send = emails.send_mail
     calls = {"n": 0}
 
     def flaky_send(*args: Any, **kwargs: Any) -> int:
@@ -303,15 +306,23 @@ def test_emails_go_out_once_and_a_failure_leaves_the_rest_for_a_retry(
             raise OSError("SMTP server went away")
         return real_send(*args, **kwargs)
 
-    monkeypatch.setattr(services, "send_mail", flaky_send)
-    with pytest.raises(OSError):
-        events_email_send(event_ids=ids)
+    monkeypatch.setattr(emails, "send_mail", flaky_send)
+    assert events_email_send(event_ids=ids) == 2
     assert [m.subject for m in mail.outbox] == ["Order AM0", "Order AM1"]
     assert OutboxEvent.objects.filter(emailed_at__isnull=True).count() == 2
+    rows = {e.subject: e for e in Email.objects.filter(sent_at__isnull=True)}
+    assert sorted(rows) == ["Order AM2", "Order AM3"]
+    # The failed one waits its backoff with the error; the untried one is due now.
+    failed, untried = rows["Order AM2"], rows["Order AM3"]
+    assert (failed.attempts, failed.last_error) == (1, "OSError: SMTP server went away")
+    assert failed.next_attempt_at > timezone.now() + timedelta(seconds=50)
+    assert (untried.attempts, untried.locked_until) == (0, None)
+    assert untried.next_attempt_at <= timezone.now()
 
     assert events_email_send(event_ids=ids) == 2
     assert events_email_send(event_ids=ids) == 0
     assert sorted(m.subject for m in mail.outbox) == [f"Order AM{i}" for i in range(4)]
+    assert Email.objects.filter(sent_at__isnull=True).count() == 0
 
 
 def test_recorded_events_read_back_as_written(db: Any) -> None:
