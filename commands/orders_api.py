@@ -17,7 +17,7 @@ from accounts.selectors import buyer_of
 from commands.cancel import order_cancel_for_buyer
 from commands.pay import payment_card_settle, payment_card_start
 from commands.place import order_place
-from commands.quote import LineRequest, checkout_quote
+from commands.quote import DeliveryRequest, LineRequest, checkout_quote
 from commands.serializers import (
     OrderEventSerializer,
     OrderInputSerializer,
@@ -54,22 +54,37 @@ def _order_queryset(user_id: int) -> QuerySet[Order]:
 
 
 def _order_input(data: Any) -> tuple[list[LineRequest], Address, str]:
+    lines, address, method, _delivery = _order_input_with_delivery(data)
+    return lines, address, method
+
+
+def _order_input_with_delivery(
+    data: Any,
+) -> tuple[list[LineRequest], Address, str, DeliveryRequest | None]:
     serializer = OrderInputSerializer(data=data)
     serializer.is_valid(raise_exception=True)
     valid = serializer.validated_data
     lines = [LineRequest(sku=line["sku"], quantity=line["quantity"]) for line in valid["lines"]]
-    return lines, Address(**valid["shipping_address"]), valid["payment_method"]
+    chosen = valid.get("delivery")
+    delivery = DeliveryRequest(kind=chosen["kind"], code=chosen["code"]) if chosen else None
+    return lines, Address(**valid["shipping_address"]), valid["payment_method"], delivery
 
 
 class QuoteView(APIView):
     @extend_schema(
         request=OrderInputSerializer,
-        responses={200: QuoteSerializer, **error_responses(400, 401, 409)},
+        responses={200: QuoteSerializer, **error_responses(400, 401, 409, 422)},
         tags=["checkout"],
     )
     def post(self, request: Request) -> Response:
-        lines, address, _method = _order_input(request.data)
-        quote = checkout_quote(lines=lines, region=address.region)
+        lines, address, method, delivery = _order_input_with_delivery(request.data)
+        quote = checkout_quote(
+            lines=lines,
+            region=address.region,
+            delivery=delivery,
+            payment_method=method,
+            city=address.city,
+        )
         return Response(quote_data(quote))
 
 
@@ -94,13 +109,14 @@ class OrderListCreateView(generics.ListAPIView):
     )
     @idempotent(required=True)
     def post(self, request: Request) -> Response:
-        lines, address, method = _order_input(request.data)
+        lines, address, method, delivery = _order_input_with_delivery(request.data)
         user_id = caller_id(request)
         order = order_place(
             user_id=user_id,
             lines=lines,
             address=address,
             payment_method=method,
+            delivery=delivery,
             buyer=buyer_of(user=request.user),
         )
         # A new order has no parcels yet: no need to ask the database (an empty

@@ -16,6 +16,7 @@ from shipping.fulfilment.packing import (
     parcels_create,
     parcels_label,
 )
+from shipping.lastmile.services import parcels_point_assign
 from warehouses.selectors import reservations_active
 from warehouses.services import stock_pick
 
@@ -48,6 +49,7 @@ def order_pack(
         created = parcels_create(
             order=order, plan=plan, reservations=reservations, actor_id=actor_id
         )
+        parcels_point_assign(order_id=order.id, parcel_ids=[p.id for p in created])
         orders_transition(order_ids=[order.id], to=OrderStatus.PACKED, actor_id=actor_id)
         parcels_label(parcels=created)
     return list(Parcel.objects.filter(id__in=[p.id for p in created]).order_by("id"))

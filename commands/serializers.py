@@ -13,6 +13,8 @@ from core.api import MoneySerializer, StrictSerializer
 from core.regions import REGION_CHOICES
 from core.validators import phone_validator, postcode_validator
 from orders.models import Order, OrderEvent, OrderLine, PaymentMethod
+from shipping.lastmile.models import DeliveryKind
+from shipping.lastmile.serializers import PickupPointSerializer, pickup_point_data
 
 
 def money(amount: Decimal, currency: str) -> dict[str, str]:
@@ -33,6 +35,18 @@ class AddressSerializer(StrictSerializer):
     street = serializers.CharField(max_length=300)
 
 
+class DeliveryInputSerializer(StrictSerializer):
+    kind = serializers.ChoiceField(choices=DeliveryKind.choices)
+    code = serializers.CharField(max_length=32, required=False, default="")
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if attrs["kind"] == DeliveryKind.PICKUP_POINT and not attrs["code"]:
+            raise serializers.ValidationError({"code": [_("Name the pickup point.")]})
+        if attrs["kind"] == DeliveryKind.DOOR and attrs["code"]:
+            raise serializers.ValidationError({"code": [_("A door delivery takes no point.")]})
+        return attrs
+
+
 class OrderInputSerializer(StrictSerializer):
     # ListSerializer takes max_length (DRF >= 3.14); the stubs do not know it.
     lines = LineInputSerializer(  # type: ignore[call-arg]
@@ -40,6 +54,7 @@ class OrderInputSerializer(StrictSerializer):
     )
     shipping_address = AddressSerializer()
     payment_method = serializers.ChoiceField(choices=PaymentMethod.choices)
+    delivery = DeliveryInputSerializer(required=False)
 
     def validate_lines(self, lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
         skus = [line["sku"] for line in lines]
@@ -193,8 +208,16 @@ class QuoteParcelSerializer(serializers.Serializer):
     delivery_window = DeliveryWindowSerializer()
 
 
+class DeliveryOptionSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=DeliveryKind.choices)
+    price = MoneySerializer()
+    delivery_window = DeliveryWindowSerializer()
+    pickup_point = PickupPointSerializer(allow_null=True)
+
+
 class QuoteSerializer(serializers.Serializer):
     parcels = QuoteParcelSerializer(many=True)
+    delivery_options = DeliveryOptionSerializer(many=True)
     totals = TotalsSerializer()
     rates = RatesSerializer()
 
@@ -216,6 +239,17 @@ def quote_data(quote: Quote) -> dict[str, Any]:
                 "delivery_window": {"min_days": p.min_days, "max_days": p.max_days},
             }
             for p in quote.parcels
+        ],
+        "delivery_options": [
+            {
+                "kind": option.kind,
+                "price": money(option.shipping_rub, "RUB"),
+                "delivery_window": {"min_days": option.min_days, "max_days": option.max_days},
+                "pickup_point": pickup_point_data(option.pickup_point)
+                if option.pickup_point
+                else None,
+            }
+            for option in quote.delivery_options
         ],
         "totals": totals(quote.goods_rub, quote.shipping_rub, quote.duty_rub, quote.total_rub),
         "rates": {

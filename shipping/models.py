@@ -9,6 +9,7 @@ from shipping.fulfilment.models import (
     TrackingSeries,
     UnassignedReason,
 )
+from shipping.lastmile.models import CarrierShipment, OrderDelivery, PickupPoint
 from shipping.linehaul.models import (
     Departure,
     DepartureEvent,
@@ -23,6 +24,7 @@ from shipping.linehaul.models import (
 from shipping.tracking.models import DeliveryFailureReason, PendingEvent, TrackingEvent
 
 __all__ = [
+    "CarrierShipment",
     "CustomsHoldReason",
     "DeliveryFailureReason",
     "Departure",
@@ -31,10 +33,12 @@ __all__ = [
     "DutyRule",
     "Lane",
     "LaneRegion",
+    "OrderDelivery",
     "Parcel",
     "ParcelLine",
     "ParcelStatus",
     "PendingEvent",
+    "PickupPoint",
     "TrackingEvent",
     "TrackingSeries",
     "Transfer",

@@ -15,6 +15,9 @@ class DeliveryFailureReason(models.TextChoices):
     ABSENT = "absent", _("Recipient not at home")
     WRONG_ADDRESS = "wrong_address", _("Wrong or incomplete address")
     DAMAGED = "damaged", _("Parcel damaged")
+    # Not collected from a pickup point or locker in time: the carrier sends
+    # it back to the sender.
+    STORAGE_EXPIRED = "storage_expired", _("Not collected from the pickup point in time")
     OTHER = "other", _("Other reason")
 
 

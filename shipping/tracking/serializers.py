@@ -10,6 +10,7 @@ from django.utils.dateparse import parse_datetime
 from rest_framework import serializers
 
 from core.api import StrictSerializer
+from shipping.lastmile.serializers import PickupPointSerializer
 from shipping.tracking.events import COURIER_EVENTS, EVENT_REASONS
 from shipping.tracking.models import TrackingEvent
 
@@ -45,6 +46,9 @@ class TrackingSerializer(serializers.Serializer):
     status = serializers.CharField()
     status_display = serializers.CharField()
     promised = PromiseSerializer()
+    carrier = serializers.CharField(allow_blank=True)
+    carrier_number = serializers.CharField(allow_blank=True)
+    pickup_point = PickupPointSerializer(allow_null=True)
     events = TrackingEventSerializer(many=True)
 
 
