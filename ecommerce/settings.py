@@ -262,6 +262,8 @@ SPECTACULAR_SETTINGS = {
         "ParcelStatusEnum": "shipping.models.ParcelStatus",
         "UnassignedReasonEnum": "shipping.models.UnassignedReason",
         "SettlementStatementStatusEnum": "payments.models.SettlementStatement.Status",
+        "PointKindEnum": "shipping.lastmile.models.PointKind",
+        "DeliveryKindEnum": "shipping.lastmile.models.DeliveryKind",
     },
 }
 

@@ -49,6 +49,11 @@ v1 = [
     path("categories/", catalogue_api.CategoryTreeView.as_view(), name="category-tree"),
     path("checkout/quote/", orders_api.QuoteView.as_view(), name="checkout-quote"),
     path("pickup-points/", lastmile_api.PickupPointListView.as_view(), name="pickup-point-list"),
+    path(
+        "carriers/webhooks/cdek/",
+        lastmile_api.CdekWebhookView.as_view(),
+        name="carriers-webhook-cdek",
+    ),
     path("orders/", orders_api.OrderListCreateView.as_view(), name="order-list"),
     path("orders/<order:number>/", orders_api.OrderDetailView.as_view(), name="order-detail"),
     path(

@@ -9,7 +9,7 @@ from shipping.fulfilment.models import (
     TrackingSeries,
     UnassignedReason,
 )
-from shipping.lastmile.models import CarrierShipment, OrderDelivery, PickupPoint
+from shipping.lastmile.models import CarrierShipment, CarrierTicket, OrderDelivery, PickupPoint
 from shipping.linehaul.models import (
     Departure,
     DepartureEvent,
@@ -25,6 +25,7 @@ from shipping.tracking.models import DeliveryFailureReason, PendingEvent, Tracki
 
 __all__ = [
     "CarrierShipment",
+    "CarrierTicket",
     "CustomsHoldReason",
     "DeliveryFailureReason",
     "Departure",

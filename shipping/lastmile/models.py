@@ -159,3 +159,22 @@ class CarrierShipment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.carrier} {self.parcel_id} {self.status}"
+
+
+class CarrierTicket(models.Model):
+    """A batch tracking request (Russian Post's getTicket): its answer is
+    collected by a later poll, once the carrier has prepared it."""
+
+    carrier = models.CharField(max_length=20, choices=Carrier.choices)
+    ticket = models.CharField(max_length=64, unique=True)
+    numbers = models.JSONField(default=list)
+    created_at = models.DateTimeField(auto_now_add=True)
+    answered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("carrier tracking ticket")
+        verbose_name_plural = _("carrier tracking tickets")
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.carrier} {self.ticket}"

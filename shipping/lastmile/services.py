@@ -15,6 +15,7 @@ from django.utils import timezone
 from shipping.fulfilment.models import Parcel
 from shipping.lastmile.models import DeliveryKind, OrderDelivery, PickupPoint
 from shipping.lastmile.selectors import order_pickup_point
+from shipping.lastmile.shipments import carrier_shipments_queue
 
 POINT_FIELDS = (
     "carrier",
@@ -95,8 +96,10 @@ def order_delivery_record(*, order_id: int, pickup_point: PickupPoint | None) ->
 
 def parcels_point_assign(*, order_id: int, parcel_ids: Sequence[int]) -> PickupPoint | None:
     """Packing, under the order's lock: an order to a pickup point has its
-    new parcels addressed to the point and its carrier."""
+    new parcels addressed to the point and handed to its carrier (a shipment
+    each, registered after commit)."""
     point = order_pickup_point(order_id=order_id)
     if point is not None:
         Parcel.objects.filter(id__in=parcel_ids).update(pickup_point=point, carrier=point.carrier)
+        carrier_shipments_queue(parcel_ids=parcel_ids, point=point)
     return point

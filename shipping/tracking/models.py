@@ -26,6 +26,7 @@ class TrackingEvent(models.Model):
         SYSTEM = "system", _("System")
         DEPARTURE = "departure", _("Departure")
         COURIER = "courier", _("Courier")
+        CARRIER = "carrier", _("Carrier")
 
     # No index of its own: tracking_timeline (parcel, occurred_at) serves
     # lookups by parcel, and every courier batch would write both.
