@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.test import TestCase
 from pypdf import PdfReader
 from rest_framework.test import APIClient
@@ -293,3 +293,24 @@ def test_a_point_order_shows_the_point_on_label_tracking_and_webhook(
     assert track["pickup_point"]["code"] == "EKB12" and track["carrier"] == "cdek"
     page = APIClient().get(f"/track/{parcel.tracking_number}")
     assert point.address in page.content.decode()
+
+
+def test_a_csv_file_loads_too_and_a_bad_one_is_refused(db: Any, tmp_path: Any) -> None:
+    good = tmp_path / "points.csv"
+    good.write_text(
+        "carrier,code,kind,name,region,city,postcode,address,latitude,longitude,fias_id,"
+        "opening_hours,max_weight_g,max_length_mm,max_width_mm,max_height_mm,cash_allowed\n"
+        "cdek,OVB7,locker,Постамат СДЭК,RU-NVS,Новосибирск,630099,ул. Ленина 12,55.0302,82.9204,"
+        ",Ежедневно 10:00-22:00,15000,600,400,380,false\n",
+        encoding="utf-8",
+    )
+    out = io.StringIO()
+    call_command("pickup_points_load", str(good), stdout=out)
+    assert out.getvalue().strip() == "1 created, 0 updated"
+    point = PickupPoint.objects.get(code="OVB7")
+    assert (point.cell_mm, point.cash_allowed, point.fias_id) == ((600, 400, 380), False, None)
+    bad = tmp_path / "bad.json"
+    bad.write_text('[{"code": "X1"}]', encoding="utf-8")
+    with pytest.raises(CommandError):
+        call_command("pickup_points_load", str(bad), stdout=io.StringIO())
+    assert PickupPoint.objects.count() == 1

@@ -3,10 +3,13 @@ from a file or a carrier's list, an order's delivery choice recorded."""
 
 from __future__ import annotations
 
+import csv
+import json
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from django.db import transaction
@@ -16,6 +19,11 @@ from shipping.fulfilment.models import Parcel
 from shipping.lastmile.models import DeliveryKind, OrderDelivery, PickupPoint
 from shipping.lastmile.selectors import order_pickup_point
 from shipping.lastmile.shipments import carrier_shipments_queue
+
+# A small sample of real-looking points in the demo's regions (Yekaterinburg,
+# Vladivostok, Moscow, Novosibirsk); FIAS ids are made up in FIAS's shape.
+DEMO_POINTS_FILE = Path(__file__).resolve().parent / "data" / "pickup_points_demo.json"
+LIMIT_FIELDS = ("max_weight_g", "max_length_mm", "max_width_mm", "max_height_mm")
 
 POINT_FIELDS = (
     "carrier",
@@ -43,6 +51,23 @@ class PointsLoaded:
     updated: int = 0
     deactivated: int = 0
     codes: list[str] = field(default_factory=list)
+
+
+def pickup_points_read(path: Path) -> list[dict[str, Any]]:
+    """Points from a JSON list of objects or a CSV file with a header row,
+    both with PickupPoint's field names."""
+    if path.suffix.lower() == ".csv":
+        with path.open(encoding="utf-8", newline="") as handle:
+            rows: list[dict[str, Any]] = list(csv.DictReader(handle))
+        for row in rows:
+            for name in LIMIT_FIELDS:
+                row[name] = int(row[name]) if row.get(name) else None
+            row["cash_allowed"] = str(row.get("cash_allowed", "")).lower() in ("1", "true", "yes")
+        return rows
+    data = json.loads(path.read_text(encoding="utf-8"))
+    if not isinstance(data, list):
+        raise ValueError("the file must hold a list of points")
+    return data
 
 
 def _point_values(raw: Mapping[str, Any]) -> dict[str, Any]:
