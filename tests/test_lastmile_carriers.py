@@ -23,7 +23,11 @@ from orders.models import Order
 from shipping.fulfilment.models import Parcel
 from shipping.lastmile.carriers.cdek import CdekAdapter
 from shipping.lastmile.models import CarrierShipment, CarrierTicket, PickupPoint
-from shipping.lastmile.shipments import carrier_shipments_run, carrier_tracking_poll
+from shipping.lastmile.shipments import (
+    carrier_shipment_perform,
+    carrier_shipments_run,
+    carrier_tracking_poll,
+)
 from shipping.lastmile.sync import pickup_points_sync
 from shipping.tracking.models import TrackingEvent
 from tests.cdek_server import CLIENT_ID, CLIENT_SECRET, FakeCdek, cdek_server
@@ -208,6 +212,9 @@ def test_a_cdek_outage_is_retried_by_the_sweep_and_makes_one_order(
     assert (shipment.status, shipment.attempts) == ("registered", 2)
     assert len(cdek.orders) == 1
     assert carrier_shipments_run() == 0
+    # The task run twice (a redelivered message) calls nobody.
+    assert carrier_shipment_perform(shipment_id=shipment.id) == "skipped"
+    assert (len(cdek.orders), cdek.count("POST", "/v2/orders")) == (1, 2)
 
 
 def test_a_refused_cdek_order_fails_for_good(

@@ -44,7 +44,7 @@ class PickupPointListView(generics.GenericAPIView):
             OpenApiParameter("carrier", str, enum=["cdek", "russian_post"]),
             OpenApiParameter("kind", str, enum=["pickup_point", "locker"]),
         ],
-        responses={200: PickupPointSerializer(many=True), **error_responses(400)},
+        responses={200: PickupPointSerializer(many=True), **error_responses(400, 404)},
         tags=["checkout"],
     )
     def get(self, request: Request) -> Response:
