@@ -21,6 +21,7 @@ from orders.models import Order
 from shipping.fulfilment.documents import parcel_label_pdf
 from shipping.lastmile.models import OrderDelivery, PickupPoint
 from shipping.lastmile.selectors import PlannedBox, box_fits, distance_km
+from shipping.lastmile.services import pickup_point_save
 from tests.conftest import World, client_for
 
 POINTS = "/api/v1/pickup-points/"
@@ -75,7 +76,7 @@ def test_search_by_city_and_postcode(
     points: dict[str, PickupPoint], api: APIClient, django_assert_num_queries: Any
 ) -> None:
     with django_assert_num_queries(1):
-        response = api.get(POINTS, {"city": "екатеринбург"})
+        response = api.get(POINTS, {"city": "ЕКАТЕРИНБУРГ"})
     assert response.status_code == 200
     assert [p["code"] for p in response.json()["results"]] == [
         "EKB12",
@@ -314,3 +315,14 @@ def test_a_csv_file_loads_too_and_a_bad_one_is_refused(db: Any, tmp_path: Any) -
     with pytest.raises(CommandError):
         call_command("pickup_points_load", str(bad), stdout=io.StringIO())
     assert PickupPoint.objects.count() == 1
+
+
+def test_a_point_edited_by_staff_is_found_by_its_new_city(
+    points: dict[str, PickupPoint], api: APIClient
+) -> None:
+    point = points["NSK9"]
+    point.city = "Бердск"
+    pickup_point_save(point=point)
+    found = api.get(POINTS, {"city": "бердск"}).json()["results"]
+    assert [p["code"] for p in found] == ["NSK9"]
+    assert api.get(POINTS, {"city": "Новосибирск"}).json()["results"] == []

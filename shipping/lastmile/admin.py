@@ -1,9 +1,13 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin
+from django.http import HttpRequest
 
 from core.admin_base import OperatorOnlyAdmin, OperatorOnlyReadOnlyAdmin
 from shipping.lastmile.models import CarrierShipment, PickupPoint
+from shipping.lastmile.services import pickup_point_save
 
 
 @admin.register(PickupPoint)
@@ -13,6 +17,9 @@ class PickupPointAdmin(OperatorOnlyAdmin):
     list_display = ("code", "carrier", "kind", "city", "address", "cash_allowed", "is_active")
     list_filter = ("carrier", "kind", "cash_allowed", "is_active", "region")
     search_fields = ("code", "name", "city", "postcode", "address")
+
+    def save_model(self, request: HttpRequest, obj: PickupPoint, form: Any, change: bool) -> None:
+        pickup_point_save(point=obj)
 
 
 @admin.register(CarrierShipment)

@@ -35,6 +35,9 @@ class PickupPoint(models.Model):
     name = models.CharField(max_length=200)
     region = models.CharField(max_length=6, choices=REGION_CHOICES)
     city = models.CharField(max_length=100)
+    # The city as searched (catalogue.search.search_fold): SQLite folds only
+    # ASCII case, and buyers type ё as е.
+    city_folded = models.CharField(max_length=100, editable=False, default="")
     postcode = models.CharField(max_length=6)
     address = models.CharField(max_length=300)
     latitude = models.DecimalField(max_digits=9, decimal_places=6)
@@ -55,7 +58,7 @@ class PickupPoint(models.Model):
         verbose_name_plural = _("pickup points")
         ordering = ["code"]
         indexes = [
-            models.Index(fields=["city"], name="pickup_point_city"),
+            models.Index(fields=["city_folded"], name="pickup_point_city"),
             models.Index(fields=["postcode"], name="pickup_point_postcode"),
             models.Index(fields=["latitude", "longitude"], name="pickup_point_position"),
         ]

@@ -9,6 +9,7 @@ from decimal import Decimal
 
 from django.db.models import QuerySet
 
+from catalogue.search import search_fold
 from shipping.lastmile.models import OrderDelivery, PickupPoint
 
 EARTH_RADIUS_KM = 6371.0
@@ -45,7 +46,7 @@ def pickup_points_search(
     in SQL on its index; the exact distance is checked on what it returns."""
     points: QuerySet[PickupPoint] = PickupPoint.objects.filter(is_active=True)
     if city:
-        points = points.filter(city__iexact=city)
+        points = points.filter(city_folded=search_fold(city))
     if postcode:
         points = points.filter(postcode=postcode)
     if carrier:
@@ -79,9 +80,9 @@ def pickup_point_get(*, code: str) -> PickupPoint | None:
 
 def pickup_points_in_city(*, region: str, city: str, limit: int = 5) -> list[PickupPoint]:
     return list(
-        PickupPoint.objects.filter(is_active=True, region=region, city__iexact=city).order_by(
-            "code"
-        )[:limit]
+        PickupPoint.objects.filter(
+            is_active=True, region=region, city_folded=search_fold(city)
+        ).order_by("code")[:limit]
     )
 
 

@@ -15,6 +15,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from catalogue.search import search_fold
 from shipping.fulfilment.models import Parcel
 from shipping.lastmile.models import DeliveryKind, OrderDelivery, PickupPoint
 from shipping.lastmile.selectors import order_pickup_point
@@ -77,7 +78,15 @@ def _point_values(raw: Mapping[str, Any]) -> dict[str, Any]:
     values["fias_id"] = uuid.UUID(str(raw["fias_id"])) if raw.get("fias_id") else None
     values["opening_hours"] = raw.get("opening_hours") or ""
     values["cash_allowed"] = bool(raw.get("cash_allowed"))
+    values["city_folded"] = search_fold(str(raw["city"]))
     return values
+
+
+def pickup_point_save(*, point: PickupPoint) -> PickupPoint:
+    """A point edited by operator staff, its searched city kept in step."""
+    point.city_folded = search_fold(point.city)
+    point.save()
+    return point
 
 
 def pickup_points_load(
