@@ -35,6 +35,7 @@ from notifications.services import EventSpec, events_record, safe_enqueue
 from orders.models import Order, OrderStatus
 from orders.services import ORDER_TRANSITIONS, orders_transition
 from shipping.fulfilment.models import Parcel, ParcelStatus
+from shipping.fulfilment.orders import fulfilment_orders_of_parcels_follow
 from shipping.lastmile.models import PickupPoint
 from shipping.tracking.events import (
     EMAIL_STATUSES,
@@ -244,6 +245,7 @@ def parcels_lock(*, parcel_ids: Sequence[int]) -> list[Parcel]:
             "event_seq",
             "tracking_number",
             "order_id",
+            "fulfilment_order_id",
             "carrier",
             "carrier_number",
             "pickup_point_id",
@@ -458,6 +460,20 @@ def _parcel_event_spec(
 def _orders_follow(*, parcels: Iterable[Parcel]) -> None:
     """Orders move with their parcels: in transit when one has shipped,
     delivered when all are delivered."""
+    parcels = list(parcels)
+    fulfilment_orders_of_parcels_follow(
+        order_ids=sorted({p.order_id for p in parcels}),
+        shipped={
+            p.fulfilment_order_id
+            for p in parcels
+            if p.status in SHIPPED_STATUSES and p.fulfilment_order_id
+        },
+        delivered={
+            p.fulfilment_order_id
+            for p in parcels
+            if p.status == ParcelStatus.DELIVERED and p.fulfilment_order_id
+        },
+    )
     shipped = {p.order_id for p in parcels if p.status in SHIPPED_STATUSES}
     if shipped:
         # Most of a batch's orders are in transit already: lock only those
