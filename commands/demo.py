@@ -26,6 +26,7 @@ from orders.services import Address
 from payments.rates import rate_record
 from shipping.customs.services import duty_rules_seed
 from shipping.fulfilment.models import Parcel
+from shipping.lastmile.services import DEMO_POINTS_FILE, pickup_points_load, pickup_points_read
 from shipping.linehaul.departures import departure_transition, departures_plan
 from shipping.linehaul.models import Departure, Lane, LaneRegion
 from warehouses.models import StockLevel, Warehouse
@@ -261,6 +262,7 @@ def demo_seed() -> DemoSummary:
         _stock(products, warehouses)
         _rates()
         _duty_rule()
+        pickup_points_load(points=pickup_points_read(DEMO_POINTS_FILE))
         buyers = _people()
         tracking = _sample_shipment(buyers[0])
     # A new token each run: only digests are stored, so an old one cannot be shown.

@@ -21,7 +21,7 @@ from commands.cancel import order_cancel_for_buyer
 from commands.order_render import absolute_url, order_render_queryset
 from commands.pay import payment_card_settle, payment_card_start
 from commands.place import order_place
-from commands.quote import DELIVERY_DOOR, LineRequest, checkout_quote
+from commands.quote import DeliveryRequest, LineRequest, checkout_quote
 from commands.serializers import (
     OrderEventSerializer,
     OrderInputSerializer,
@@ -65,11 +65,20 @@ def base_url(request: Request) -> str:
 
 
 def _order_input(data: Any) -> tuple[list[LineRequest], Address, str]:
+    lines, address, method, _delivery = _order_input_with_delivery(data)
+    return lines, address, method
+
+
+def _order_input_with_delivery(
+    data: Any,
+) -> tuple[list[LineRequest], Address, str, DeliveryRequest | None]:
     serializer = OrderInputSerializer(data=data)
     serializer.is_valid(raise_exception=True)
     valid = serializer.validated_data
     lines = [LineRequest(sku=line["sku"], quantity=line["quantity"]) for line in valid["lines"]]
-    return lines, Address(**valid["shipping_address"]), valid["payment_method"]
+    chosen = valid.get("delivery")
+    delivery = DeliveryRequest(kind=chosen["kind"], code=chosen["code"]) if chosen else None
+    return lines, Address(**valid["shipping_address"]), valid["payment_method"], delivery
 
 
 class QuoteView(APIView):
@@ -81,7 +90,7 @@ class QuoteView(APIView):
 
     @extend_schema(
         request=QuoteInputSerializer,
-        responses={200: QuoteSerializer, **error_responses(400, 401, 409)},
+        responses={200: QuoteSerializer, **error_responses(400, 401, 409, 422)},
         tags=["checkout"],
     )
     def post(self, request: Request) -> Response:
@@ -90,10 +99,16 @@ class QuoteView(APIView):
         valid = serializer.validated_data
         lines = [LineRequest(sku=line["sku"], quantity=line["quantity"]) for line in valid["lines"]]
         region = valid["region"]
-        quote = checkout_quote(lines=lines, region=region)
         today = timezone.localtime(timezone=ZoneInfo(region_zone(region))).date()
-        kind = valid.get("delivery", {}).get("kind", DELIVERY_DOOR)
-        return Response(quote_data(quote, region=region, kind=kind, today=today))
+        chosen = valid.get("delivery")
+        quote = checkout_quote(
+            lines=lines,
+            region=region,
+            delivery=DeliveryRequest(kind=chosen["kind"], code=chosen["code"]) if chosen else None,
+            payment_method=valid["payment_method"],
+            city=valid["city"],
+        )
+        return Response(quote_data(quote, region=region, today=today))
 
 
 class OrderListCreateView(generics.ListAPIView):
@@ -122,13 +137,14 @@ class OrderListCreateView(generics.ListAPIView):
     )
     @idempotent(required=True)
     def post(self, request: Request) -> Response:
-        lines, address, method = _order_input(request.data)
+        lines, address, method, delivery = _order_input_with_delivery(request.data)
         user_id = caller_id(request)
         order = order_place(
             user_id=user_id,
             lines=lines,
             address=address,
             payment_method=method,
+            delivery=delivery,
             buyer=buyer_of(user=request.user),
         )
         # A new order has no parcels yet, and a card order no payment: no need

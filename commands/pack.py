@@ -33,6 +33,7 @@ from shipping.fulfilment.packing import (
     parcels_create,
     parcels_label,
 )
+from shipping.lastmile.services import parcels_point_assign
 from warehouses.models import Reservation
 from warehouses.selectors import reservations_active
 from warehouses.services import stock_pick
@@ -101,6 +102,9 @@ def _parts_pack(
             reservations=packing.reservations,
             actor_id=actor_id,
         )
+    # An order to a pickup point: its parcels addressed there and queued
+    # for the point's carrier.
+    parcels_point_assign(order_id=order.id, parcel_ids=[p.id for p in created])
     FULFILMENT_ORDER_MACHINE.apply(
         rows=[p.part for p in packings],
         to=FulfilmentOrderStatus.PACKED,

@@ -13,7 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from accounts.models import Buyer
 from accounts.selectors import buyer_get
 from commands.allocation import order_allocate
-from commands.quote import LineRequest, checkout_quote
+from commands.quote import DeliveryRequest, LineRequest, checkout_quote
 from core.errors import Unprocessable
 from core.locking import locked_transaction
 from orders.models import Order, OrderStatus, PaymentMethod
@@ -25,6 +25,7 @@ from orders.services import (
 from payments.services import payment_cod_open
 from risk.services import order_risk_check_placement
 from shipping.fulfilment.orders import fulfilment_orders_create
+from shipping.lastmile.services import order_delivery_record
 from shipping.tracking.selectors import cod_refusals_count
 from warehouses.services import (
     LineAllocation,
@@ -63,6 +64,7 @@ def order_place(
     address: Address,
     payment_method: str,
     buyer: Buyer | None = None,
+    delivery: DeliveryRequest | None = None,
 ) -> Order:
     """Quote, create, reserve (all lines or none), check the risk rules and,
     for cash on delivery, confirm and allocate: one transaction. An order that
@@ -73,7 +75,8 @@ def order_place(
     Locks: the stock levels (in id order), then the buyer (risk's count of
     the last hour's orders); the new order is nobody else's until commit.
 
-    `buyer` is the caller's profile when the caller has it at hand already."""
+    `buyer` is the caller's profile when the caller has it at hand already;
+    `delivery` the door (the default) or a pickup point the parcels must fit."""
     if buyer is None or buyer.user_id != user_id:
         buyer = buyer_get(user_id=user_id)
     # No savepoint (this runs on every checkout): the stock is locked and
@@ -81,7 +84,12 @@ def order_place(
     # to undo.
     with locked_transaction(savepoint=False):
         for attempt in range(2):
-            quote = checkout_quote(lines=lines, region=address.region)
+            quote = checkout_quote(
+                lines=lines,
+                region=address.region,
+                delivery=delivery,
+                payment_method=payment_method,
+            )
             if payment_method == PaymentMethod.COD:
                 cod_allowed_check(buyer_id=buyer.id, total_rub=quote.total_rub)
             wanted: dict[tuple[int, int], int] = defaultdict(int)
@@ -100,6 +108,9 @@ def order_place(
                 plan=quote.plan(),
                 actor_id=user_id,
             )
+            if quote.pickup_point is not None:
+                # Door orders need no row: no delivery recorded is the door.
+                order_delivery_record(order_id=order.id, pickup_point=quote.pickup_point)
             # Still short after a fresh quote: OutOfStock, and the caller's
             # transaction rolls back the order just written.
             stock_reserve(

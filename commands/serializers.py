@@ -22,11 +22,13 @@ from commands.order_render import (
     status_label,
     window_data,
 )
-from commands.quote import DELIVERY_DOOR, Quote, delivery_options
+from commands.quote import Quote
 from core.api import MoneySerializer, StrictSerializer
 from core.regions import REGION_CHOICES
 from core.validators import phone_validator, postcode_validator
 from orders.models import Order, OrderEvent, OrderLine, PaymentMethod
+from shipping.lastmile.models import DeliveryKind
+from shipping.lastmile.serializers import PickupPointSerializer, pickup_point_data
 
 
 def money(amount: Decimal, currency: str) -> dict[str, str]:
@@ -47,6 +49,18 @@ class AddressSerializer(StrictSerializer):
     street = serializers.CharField(max_length=300)
 
 
+class DeliveryInputSerializer(StrictSerializer):
+    kind = serializers.ChoiceField(choices=DeliveryKind.choices)
+    code = serializers.CharField(max_length=32, required=False, default="")
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if attrs["kind"] == DeliveryKind.PICKUP_POINT and not attrs["code"]:
+            raise serializers.ValidationError({"code": [_("Name the pickup point.")]})
+        if attrs["kind"] == DeliveryKind.DOOR and attrs["code"]:
+            raise serializers.ValidationError({"code": [_("A door delivery takes no point.")]})
+        return attrs
+
+
 class OrderInputSerializer(StrictSerializer):
     # ListSerializer takes max_length (DRF >= 3.14); the stubs do not know it.
     lines = LineInputSerializer(  # type: ignore[call-arg]
@@ -54,16 +68,13 @@ class OrderInputSerializer(StrictSerializer):
     )
     shipping_address = AddressSerializer()
     payment_method = serializers.ChoiceField(choices=PaymentMethod.choices)
+    delivery = DeliveryInputSerializer(required=False)
 
     def validate_lines(self, lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
         skus = [line["sku"] for line in lines]
         if len(set(skus)) != len(skus):
             raise serializers.ValidationError(_("List each SKU once."))
         return lines
-
-
-class DeliveryInputSerializer(StrictSerializer):
-    kind = serializers.ChoiceField(choices=[(DELIVERY_DOOR, DELIVERY_DOOR)], default=DELIVERY_DOOR)
 
 
 class QuoteInputSerializer(StrictSerializer):
@@ -74,6 +85,15 @@ class QuoteInputSerializer(StrictSerializer):
     )
     region = serializers.ChoiceField(choices=REGION_CHOICES)
     postcode = serializers.CharField(max_length=6, validators=[postcode_validator], required=False)
+    city = serializers.CharField(
+        max_length=100, required=False, default="", help_text="Lists the pickup points there."
+    )
+    payment_method = serializers.ChoiceField(
+        choices=PaymentMethod.choices,
+        required=False,
+        default="",
+        help_text="Leaves out the points that would refuse it (cash on delivery).",
+    )
     delivery = DeliveryInputSerializer(required=False)
 
     validate_lines = OrderInputSerializer.validate_lines
@@ -256,12 +276,6 @@ class DeliveryWindowSerializer(serializers.Serializer):
     max_days = serializers.IntegerField()
 
 
-class DeliveryOptionSerializer(serializers.Serializer):
-    kind = serializers.ChoiceField(choices=[(DELIVERY_DOOR, DELIVERY_DOOR)])
-    price = MoneySerializer()
-    window = WindowSerializer()
-
-
 class QuoteParcelSerializer(serializers.Serializer):
     warehouse = serializers.CharField()
     lane = serializers.CharField()
@@ -275,6 +289,13 @@ class QuoteParcelSerializer(serializers.Serializer):
     delivery_window = DeliveryWindowSerializer()
 
 
+class DeliveryOptionSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=DeliveryKind.choices)
+    price = MoneySerializer()
+    window = WindowSerializer()
+    pickup_point = PickupPointSerializer(allow_null=True)
+
+
 class QuoteSerializer(serializers.Serializer):
     region = serializers.CharField()
     delivery = DeliveryOptionSerializer(help_text="The option asked for, which totals include.")
@@ -284,20 +305,27 @@ class QuoteSerializer(serializers.Serializer):
     rates = RatesSerializer()
 
 
-def quote_data(quote: Quote, *, region: str, kind: str, today: date) -> dict[str, Any]:
+def quote_data(quote: Quote, *, region: str, today: date) -> dict[str, Any]:
     """`today` is the date in the delivery region, where the windows' dates fall."""
     sku_of = {pl.product.id: pl.product.sku for pl in quote.lines}
     options = [
         {
             "kind": option.kind,
-            "price": money(option.price_rub, "RUB"),
+            "price": money(option.shipping_rub, "RUB"),
             "window": window_data(option.min_days, option.max_days, today),
+            "pickup_point": pickup_point_data(option.pickup_point) if option.pickup_point else None,
         }
-        for option in delivery_options(quote)
+        for option in quote.delivery_options
     ]
+    # The quote's totals are of the point asked for, or of the door.
+    chosen = next(
+        i
+        for i, option in enumerate(quote.delivery_options)
+        if option.pickup_point == quote.pickup_point
+    )
     return {
         "region": region,
-        "delivery": next(option for option in options if option["kind"] == kind),
+        "delivery": options[chosen],
         "delivery_options": options,
         "parcels": [
             {

@@ -338,6 +338,8 @@ SPECTACULAR_SETTINGS = {
         "ReturnKindEnum": "shipping.models.ReturnKind",
         "PaymentStatusEnum": "payments.models.Payment.Status",
         "RefundStatusEnum": "payments.models.Refund.Status",
+        "PointKindEnum": "shipping.lastmile.models.PointKind",
+        "DeliveryKindEnum": "shipping.lastmile.models.DeliveryKind",
     },
 }
 
@@ -431,6 +433,20 @@ CELERY_BEAT_SCHEDULE = {
     },
     "lanes-plan": {"task": "shipping.lanes_plan", "schedule": timedelta(minutes=10)},
     "parcels-expire": {"task": "shipping.parcels_expire", "schedule": crontab(minute=15, hour=3)},
+    # Carrier registrations and cancellations not yet answered, then Russian
+    # Post's tracking (it pushes nothing); nightly, each carrier's points.
+    "carrier-shipments-sweep": {
+        "task": "shipping.carrier_shipments_run",
+        "schedule": timedelta(minutes=1),
+    },
+    "carrier-tracking-poll": {
+        "task": "shipping.carrier_tracking_poll",
+        "schedule": timedelta(minutes=30),
+    },
+    "pickup-points-sync": {
+        "task": "shipping.pickup_points_sync",
+        "schedule": crontab(minute=40, hour=1),
+    },
     "provider-calls-sweep": {
         "task": "commands.provider_calls_run",
         "schedule": timedelta(seconds=30),
@@ -530,6 +546,16 @@ class AmurSettings(TypedDict):
     PLATFORM_FEE_RATE: Decimal
     RETURNS_WINDOW_DAYS: int
     PAYMENT_PROVIDER: str
+    PICKUP_POINT_FEE_RUB: Decimal
+    CDEK_API_URL: str
+    CDEK_CLIENT_ID: str
+    CDEK_CLIENT_SECRET: str
+    CDEK_TARIFF_CODE: int
+    RUSSIAN_POST_TRACKING_URL: str
+    RUSSIAN_POST_BATCH_URL: str
+    RUSSIAN_POST_LOGIN: str
+    RUSSIAN_POST_PASSWORD: str
+    CARRIER_TIMEOUT_SECONDS: float
     PUBLIC_BASE_URL: str
     SANDBOX_WEBHOOK_SECRET: str
     SANDBOX_LATENCY_SECONDS: float
@@ -581,6 +607,27 @@ AMUR: AmurSettings = {
     # The card provider for new payments (sandbox or yookassa); a payment keeps
     # the provider it was made with, so refunds go back through it.
     "PAYMENT_PROVIDER": os.environ.get("PAYMENT_PROVIDER", "sandbox"),
+    # The last mile (shipping.lastmile): what delivery to a pickup point adds
+    # to each parcel's shipping over the door (0: the same price).
+    "PICKUP_POINT_FEE_RUB": Decimal(os.environ.get("PICKUP_POINT_FEE_RUB", "0")),
+    # CDEK API v2 (OAuth client credentials). Unset: orders to CDEK points
+    # wait, their shipments queued, and the CDEK webhook answers 404.
+    "CDEK_API_URL": os.environ.get("CDEK_API_URL", "https://api.cdek.ru/v2").rstrip("/"),
+    "CDEK_CLIENT_ID": os.environ.get("CDEK_CLIENT_ID", ""),
+    "CDEK_CLIENT_SECRET": os.environ.get("CDEK_CLIENT_SECRET", ""),
+    # CDEK's tariff for warehouse-to-pickup-point and -locker parcels.
+    "CDEK_TARIFF_CODE": int(os.environ.get("CDEK_TARIFF_CODE", "136")),
+    # Russian Post tracking: the single-item SOAP service and the batch
+    # (ticket) service, with the login and password Russian Post issues.
+    "RUSSIAN_POST_TRACKING_URL": os.environ.get(
+        "RUSSIAN_POST_TRACKING_URL", "https://tracking.russianpost.ru/rtm34"
+    ),
+    "RUSSIAN_POST_BATCH_URL": os.environ.get(
+        "RUSSIAN_POST_BATCH_URL", "https://tracking.russianpost.ru/fc"
+    ),
+    "RUSSIAN_POST_LOGIN": os.environ.get("RUSSIAN_POST_LOGIN", ""),
+    "RUSSIAN_POST_PASSWORD": os.environ.get("RUSSIAN_POST_PASSWORD", ""),
+    "CARRIER_TIMEOUT_SECONDS": float(os.environ.get("CARRIER_TIMEOUT_SECONDS", "10")),
     # Amur's public address, e.g. https://amur.example: the sandbox posts its
     # notifications there and YooKassa returns the buyer there. Empty: the
     # sandbox hands its notifications to the same verifying code in process.

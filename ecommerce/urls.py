@@ -23,6 +23,7 @@ from payments.cod import api as cod_api
 from payments.receipts import api as receipts_api
 from shipping.customs import api as customs_api
 from shipping.fulfilment import api as documents_api
+from shipping.lastmile import api as lastmile_api
 from shipping.linehaul import api as linehaul_api
 from shipping.linehaul import manifests_api
 from shipping.tracking import api as tracking_api
@@ -51,6 +52,12 @@ v1 = [
     path("listings/<str:key>/", catalogue_api.ListingDetailView.as_view(), name="listing-detail"),
     path("categories/", catalogue_api.CategoryTreeView.as_view(), name="category-tree"),
     path("checkout/quote/", orders_api.QuoteView.as_view(), name="checkout-quote"),
+    path("pickup-points/", lastmile_api.PickupPointListView.as_view(), name="pickup-point-list"),
+    path(
+        "carriers/webhooks/cdek/",
+        lastmile_api.CdekWebhookView.as_view(),
+        name="carriers-webhook-cdek",
+    ),
     path("orders/", orders_api.OrderListCreateView.as_view(), name="order-list"),
     path("orders/<order:number>/", orders_api.OrderDetailView.as_view(), name="order-detail"),
     path(

@@ -20,6 +20,7 @@ from typing import Any
 
 import redis
 from celery import current_app
+from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 from django.db.models import Q

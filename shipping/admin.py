@@ -3,5 +3,6 @@ registers them."""
 
 import shipping.customs.admin
 import shipping.fulfilment.admin
+import shipping.lastmile.admin
 import shipping.linehaul.admin
 import shipping.tracking.admin  # noqa: F401

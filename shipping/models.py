@@ -9,6 +9,7 @@ from shipping.fulfilment.models import (
     TrackingSeries,
     UnassignedReason,
 )
+from shipping.lastmile.models import CarrierShipment, CarrierTicket, OrderDelivery, PickupPoint
 from shipping.linehaul.models import (
     Departure,
     DepartureEvent,
@@ -24,6 +25,8 @@ from shipping.returns.models import Return, ReturnEvent, ReturnKind, ReturnLine,
 from shipping.tracking.models import DeliveryFailureReason, PendingEvent, TrackingEvent
 
 __all__ = [
+    "CarrierShipment",
+    "CarrierTicket",
     "CustomsHoldReason",
     "DeliveryFailureReason",
     "Departure",
@@ -32,10 +35,12 @@ __all__ = [
     "DutyRule",
     "Lane",
     "LaneRegion",
+    "OrderDelivery",
     "Parcel",
     "ParcelLine",
     "ParcelStatus",
     "PendingEvent",
+    "PickupPoint",
     "Return",
     "ReturnEvent",
     "ReturnKind",

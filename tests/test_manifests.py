@@ -236,6 +236,9 @@ def test_json_cargo_manifest_adds_up_the_parcels_by_destination(world: World) ->
             "inn": "500100732259",
         },
         "duty_eur": "0.00",  # EUR 194.65: under the allowance
+        "pickup_point": "",
+        "carrier": "",
+        "carrier_number": "",
     }
 
 
@@ -285,6 +288,9 @@ def expected_registry_rows(departure: Departure) -> list[dict[str, str]]:
                     "parcel_value_cny": f"{parcel.value_cny:.2f}",
                     "parcel_gross_weight_kg": kg(parcel.weight_g),
                     "parcel_duty_eur": f"{parcel.duty_eur:.2f}",
+                    "pickup_point": "",
+                    "carrier": "",
+                    "carrier_number": "",
                 }
             )
     return rows

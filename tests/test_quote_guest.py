@@ -43,7 +43,12 @@ def test_a_guest_quotes_a_cart_with_only_a_region(world: World, late_evening: da
         "earliest": (tomorrow + timedelta(days=5)).isoformat(),
         "latest": (tomorrow + timedelta(days=12)).isoformat(),
     }
-    door = {"kind": "door", "price": {"amount": "2502.50", "currency": "RUB"}, "window": window}
+    door = {
+        "kind": "door",
+        "price": {"amount": "2502.50", "currency": "RUB"},
+        "window": window,
+        "pickup_point": None,
+    }
     assert response.json() == {
         "region": "RU-MOW",
         "delivery": door,

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from itertools import groupby
 
-from django.utils import timezone
+from django.utils import timezone, translation
 from reportlab.graphics.barcode.code128 import Code128
 from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
@@ -162,7 +162,7 @@ def parcel_labels_pdf(*, parcel_ids: Sequence[int]) -> bytes:
     parcels = {
         p.id: p
         for p in Parcel.objects.select_related(
-            "order", "lane", "warehouse", "fulfilment_order"
+            "order", "lane", "warehouse", "fulfilment_order", "pickup_point"
         ).filter(id__in=parcel_ids)
     }
     if not parcel_ids or len(parcels) != len(set(parcel_ids)):
@@ -259,9 +259,19 @@ def _draw_label(
     label.line(6, "ПОЛУЧАТЕЛЬ / TO / 收件人", bold=True)
     label.line(12, order.recipient_name, bold=True, gap=1.25, lines=2)
     label.line(9, order.recipient_phone)
-    label.line(9, order.street, lines=2)
-    label.line(9, f"{order.postcode} {order.city}")
-    label.line(9, REGIONS.get(order.region, order.region))
+    point = parcel.pickup_point
+    if point is None:
+        label.line(9, order.street, lines=2)
+        label.line(9, f"{order.postcode} {order.city}")
+        label.line(9, REGIONS.get(order.region, order.region))
+    else:
+        # Collected at a pickup point or locker: the carrier sorts by its code.
+        kind = "ПОСТАМАТ / LOCKER" if point.kind == "locker" else "ПВЗ / PICKUP POINT"
+        carrier_number = f" № {parcel.carrier_number}" if parcel.carrier_number else ""
+        with translation.override("ru"):
+            carrier = str(point.get_carrier_display())
+        label.line(9, f"{kind} {point.code} ({carrier}){carrier_number}", bold=True)
+        label.line(9, f"{point.address}, {point.postcode} {point.city}", lines=2)
     label.line(10, _country("RU").upper(), bold=True)
     label.rule(weight=1.5)
 

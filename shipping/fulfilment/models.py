@@ -204,6 +204,18 @@ class Parcel(models.Model):
     duty_rub = models.DecimalField(
         max_digits=MONEY_DIGITS, decimal_places=MONEY_PLACES, null=True, blank=True
     )
+    # The last mile past Amur's couriers (shipping.lastmile): the point the
+    # buyer collects from, its carrier, and the carrier's own number for the
+    # parcel beside the S10 (CDEK's waybill number; Russian Post tracks the S10).
+    pickup_point = models.ForeignKey(
+        "shipping.PickupPoint",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="parcels",
+    )
+    carrier = models.CharField(max_length=20, blank=True)
+    carrier_number = models.CharField(max_length=32, blank=True, db_index=True)
     promised_min_days = models.PositiveSmallIntegerField()
     promised_max_days = models.PositiveSmallIntegerField()
     unassigned_reason = models.CharField(

@@ -23,7 +23,7 @@ from shipping.customs.duty import PackedContents, parcel_duties_from_plan
 from shipping.fulfilment.models import FulfilmentOrder, Parcel, ParcelLine
 from shipping.fulfilment.numbers import tracking_numbers_issue
 from shipping.linehaul.models import Lane
-from shipping.linehaul.pricing import Unit, parcels_split
+from shipping.linehaul.pricing import Unit, box_dimensions, parcels_split
 from shipping.tracking.timeline import NewEvent, parcel_events_apply
 from warehouses.models import Reservation
 
@@ -56,15 +56,18 @@ def _auto_packing(order: Order, reservations: Sequence[Reservation]) -> list[Pac
     products = {res.line_id: res.line.product for res in reservations}
     for warehouse_id, units in sorted(by_warehouse.items()):
         for planned in parcels_split(units, max_weight_g=lanes[warehouse_id].max_parcel_weight_g):
-            dims = [products[key] for key in planned.items]
+            length, width, height = box_dimensions(
+                planned.items,
+                {k: (p.length_mm, p.width_mm, p.height_mm) for k, p in products.items()},
+            )
             packed.append(
                 PackedParcel(
                     warehouse_id=warehouse_id,
                     lines=planned.items,
                     weight_g=planned.weight_g,
-                    length_mm=max(p.length_mm for p in dims),
-                    width_mm=max(p.width_mm for p in dims),
-                    height_mm=sum(products[k].height_mm * q for k, q in planned.items.items()),
+                    length_mm=length,
+                    width_mm=width,
+                    height_mm=height,
                 )
             )
     return packed

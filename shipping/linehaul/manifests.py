@@ -102,6 +102,10 @@ class RegistryEntry:
     gross_weight_kg: Decimal
     identity: RecipientIdentity | None = None
     duty_eur: Decimal | None = None
+    # Collected at a pickup point: its code and carrier, and the carrier's number.
+    pickup_point: str = ""
+    carrier: str = ""
+    carrier_number: str = ""
 
 
 @dataclass(frozen=True)
@@ -133,7 +137,7 @@ def departure_manifest(*, departure_id: int) -> Manifest:
         raise DepartureNotClosed(extra={"status": departure.status})
     parcels = list(
         Parcel.objects.filter(departure=departure)
-        .select_related("order", "warehouse")
+        .select_related("order", "warehouse", "pickup_point")
         .order_by("tracking_number")
     )
     declarations = declarations_for_parcels(parcels=parcels)
@@ -171,6 +175,9 @@ def departure_manifest(*, departure_id: int) -> Manifest:
                 gross_weight_kg=declaration.gross_weight_kg,
                 identity=addressee.identity,
                 duty_eur=declaration.duty_eur,
+                pickup_point=parcel.pickup_point.code if parcel.pickup_point else "",
+                carrier=parcel.carrier,
+                carrier_number=parcel.carrier_number,
             )
         )
     gross = kg(sum(p.weight_g for p in parcels))
@@ -233,6 +240,9 @@ REGISTRY_COLUMNS = (
     "parcel_value_cny",
     "parcel_gross_weight_kg",
     "parcel_duty_eur",
+    "pickup_point",
+    "carrier",
+    "carrier_number",
 )
 CARGO_COLUMNS = (
     "departure",
@@ -304,6 +314,9 @@ def manifest_registry_csv(*, manifest: Manifest) -> str:
                     entry.total_value_cny,
                     entry.gross_weight_kg,
                     "" if entry.duty_eur is None else entry.duty_eur,
+                    _cell(entry.pickup_point),
+                    _cell(entry.carrier),
+                    _cell(entry.carrier_number),
                 ]
             )
     return out.getvalue()

@@ -152,6 +152,9 @@ class RegistryEntrySerializer(serializers.Serializer):
     gross_weight_kg = _kg()
     identity = IdentityDocumentSerializer(allow_null=True)
     duty_eur = _money(allow_null=True)
+    pickup_point = serializers.CharField(allow_blank=True)
+    carrier = serializers.CharField(allow_blank=True)
+    carrier_number = serializers.CharField(allow_blank=True)
 
 
 class CustomsRegistrySerializer(serializers.Serializer):

@@ -1,9 +1,10 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from shipping.linehaul.models import Lane
 
@@ -49,3 +50,15 @@ def parcels_split(units: Sequence[Unit], *, max_weight_g: int) -> list[PlannedPa
 def shipping_fee_cny(*, lane: Lane, weight_g: int) -> Decimal:
     started_100g = math.ceil(weight_g / 100)
     return lane.base_fee_cny + lane.per_100g_cny * started_100g
+
+
+def box_dimensions(
+    items: Mapping[Any, int], dims: Mapping[Any, tuple[int, int, int]]
+) -> tuple[int, int, int]:
+    """The box a planned parcel packs into, as packing makes it: the longest
+    and widest item set the base, the items stack up."""
+    return (
+        max(dims[k][0] for k in items),
+        max(dims[k][1] for k in items),
+        sum(dims[k][2] * q for k, q in items.items()),
+    )

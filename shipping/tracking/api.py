@@ -15,6 +15,7 @@ from core.api import LANG_PARAMETER, error_responses
 from core.regions import region_zone
 from core.replicas import ReplicaReadsMixin
 from shipping.fulfilment.models import Parcel, ParcelStatus
+from shipping.lastmile.serializers import pickup_point_data
 from shipping.tracking.events import FINAL_STATUSES, REASONED_EVENTS, reason_label
 from shipping.tracking.selectors import parcel_buyer_timeline, parcel_for_tracking
 from shipping.tracking.serializers import (
@@ -43,6 +44,9 @@ def tracking_data(parcel: Parcel) -> dict[str, Any]:
             "earliest": start + timedelta(days=parcel.promised_min_days),
             "latest": start + timedelta(days=parcel.promised_max_days),
         },
+        "carrier": parcel.carrier,
+        "carrier_number": parcel.carrier_number,
+        "pickup_point": pickup_point_data(parcel.pickup_point) if parcel.pickup_point else None,
         "events": [
             {
                 "event": e.event,

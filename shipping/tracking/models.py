@@ -15,6 +15,9 @@ class DeliveryFailureReason(models.TextChoices):
     ABSENT = "absent", _("Recipient not at home")
     WRONG_ADDRESS = "wrong_address", _("Wrong or incomplete address")
     DAMAGED = "damaged", _("Parcel damaged")
+    # Not collected from a pickup point or locker in time: the carrier sends
+    # it back to the sender.
+    STORAGE_EXPIRED = "storage_expired", _("Not collected from the pickup point in time")
     OTHER = "other", _("Other reason")
 
 
@@ -23,6 +26,7 @@ class TrackingEvent(models.Model):
         SYSTEM = "system", _("System")
         DEPARTURE = "departure", _("Departure")
         COURIER = "courier", _("Courier")
+        CARRIER = "carrier", _("Carrier")
 
     # No index of its own: tracking_timeline (parcel, occurred_at) serves
     # lookups by parcel, and every courier batch would write both.

@@ -18,7 +18,7 @@ def parcel_for_tracking(*, tracking_number: str) -> Parcel:
     if not s10_is_valid(tracking_number):
         raise NotFound()
     parcel = (
-        Parcel.objects.select_related("order", "lane", "departure")
+        Parcel.objects.select_related("order", "lane", "departure", "pickup_point")
         .filter(tracking_number=tracking_number)
         .first()
     )

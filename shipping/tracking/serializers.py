@@ -10,6 +10,7 @@ from django.utils.dateparse import parse_datetime
 from rest_framework import serializers
 
 from core.api import StrictSerializer
+from shipping.lastmile.serializers import PickupPointSerializer
 from shipping.tracking.events import COURIER_EVENTS, EVENT_REASONS
 from shipping.tracking.models import TrackingEvent
 
@@ -66,6 +67,9 @@ class TrackingSerializer(serializers.Serializer):
     delivered_at = serializers.DateTimeField(allow_null=True)
     time_zone = serializers.CharField(help_text="The delivery region's IANA time zone.")
     promised = PromiseSerializer(help_text="The window promised at packing.")
+    carrier = serializers.CharField(allow_blank=True)
+    carrier_number = serializers.CharField(allow_blank=True)
+    pickup_point = PickupPointSerializer(allow_null=True)
     events = TrackingEventSerializer(many=True)
 
 

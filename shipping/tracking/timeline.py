@@ -36,6 +36,7 @@ from orders.models import Order, OrderStatus
 from orders.services import ORDER_TRANSITIONS, orders_transition
 from shipping.fulfilment.models import Parcel, ParcelStatus
 from shipping.fulfilment.orders import fulfilment_orders_of_parcels_follow
+from shipping.lastmile.models import PickupPoint
 from shipping.returns.services import returns_to_sender_open
 from shipping.tracking.events import (
     EMAIL_STATUSES,
@@ -240,7 +241,15 @@ def parcels_lock(*, parcel_ids: Sequence[int]) -> list[Parcel]:
     lock_rows(Order.objects.filter(id__any_of=order_ids).only("id"), rank=Rank.ORDER, ids=order_ids)
     return lock_rows(
         Parcel.objects.filter(id__any_of=parcel_ids).only(
-            "id", "status", "event_seq", "tracking_number", "order_id", "fulfilment_order_id"
+            "id",
+            "status",
+            "event_seq",
+            "tracking_number",
+            "order_id",
+            "fulfilment_order_id",
+            "carrier",
+            "carrier_number",
+            "pickup_point_id",
         ),
         rank=Rank.PARCEL,
         parent=order_ids,
@@ -286,7 +295,13 @@ def _parcels_refresh_locked(*, new_event_ids: set[int], parcel_ids: Sequence[int
     moves = PARCEL_MACHINE.apply_steps(
         steps=[(parcel, all_changes[parcel.id]) for parcel in parcels if all_changes[parcel.id]],
         context=Context(
-            data={"recipients": recipients, "hold_reasons": _hold_reasons(held) if held else {}}
+            data={
+                "recipients": recipients,
+                "hold_reasons": _hold_reasons(held) if held else {},
+                "points": _points(
+                    {p.pickup_point_id for p in parcels if all_changes[p.id] and p.pickup_point_id}
+                ),
+            }
         ),
     )
     if moves:
@@ -310,12 +325,36 @@ def _parcels_write(moves: Sequence[Move[Parcel]], fields: Sequence[str], context
         )
 
 
+def _points(point_ids: set[int]) -> dict[int, dict[str, str]]:
+    """What a status webhook says of the pickup point a parcel goes to."""
+    if not point_ids:
+        return {}
+    return {
+        point_id: {
+            "code": code,
+            "carrier": carrier,
+            "kind": kind,
+            "name": name,
+            "address": address,
+            "postcode": postcode,
+            "city": city,
+        }
+        for point_id, code, carrier, kind, name, address, postcode, city in (
+            PickupPoint.objects.filter(id__in=point_ids).values_list(
+                "id", "code", "carrier", "kind", "name", "address", "postcode", "city"
+            )
+        )
+    }
+
+
 def _parcels_outbox(moves: Sequence[Move[Parcel]], context: Context) -> list[EventSpec]:
     recipients = context.data["recipients"]
     hold_reasons = context.data["hold_reasons"]
+    points = context.data.get("points", {})
     return [
         _parcel_event_spec(
             parcel=move.row,
+            point=points.get(move.row.pickup_point_id),
             status=move.to,
             sequence=move.sequence or 0,
             recipient=recipients[move.row.order_id],
@@ -385,6 +424,7 @@ def _parcel_event_spec(
     previous: str,
     occurred_at: datetime,
     reason: str = "",
+    point: dict[str, str] | None = None,
 ) -> EventSpec:
     email_subject = email_body = ""
     if status in EMAIL_STATUSES:
@@ -392,7 +432,7 @@ def _parcel_event_spec(
         email_subject = subject % {"number": parcel.tracking_number}
         email_body = body % {"number": parcel.tracking_number, "order": recipient.order_number}
         email_body += because
-    payload = {
+    payload: dict[str, Any] = {
         "tracking_number": parcel.tracking_number,
         "order": recipient.order_number,
         "status": status,
@@ -400,6 +440,11 @@ def _parcel_event_spec(
     }
     if reason:
         payload["reason"] = reason
+    if parcel.carrier:
+        payload["carrier"] = parcel.carrier
+        payload["carrier_number"] = parcel.carrier_number
+    if point is not None:
+        payload["pickup_point"] = point
     return EventSpec(
         type="parcel.status_changed",
         subject=f"parcel:{parcel.tracking_number}",
