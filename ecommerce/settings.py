@@ -80,7 +80,8 @@ if PRODUCTION:
     CSRF_COOKIE_SECURE = True
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # The stock admin with Amur's site: dashboards as the index (commands/admin_site.py).
+    "commands.admin_apps.AmurAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -117,6 +118,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "core.middleware.StaffTimeZoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -132,7 +134,7 @@ ASGI_APPLICATION = "ecommerce.asgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
+        "DIRS": [BASE_DIR / "ecommerce" / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -171,6 +173,9 @@ LANGUAGE_CODE = "ru"
 LANGUAGES = [("ru", _("Russian")), ("zh-hans", _("Chinese")), ("en", _("English"))]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "UTC"
+# Merchant staff read the admin's times in this zone unless they chose another
+# (accounts.StaffPreference); operator staff read UTC.
+MERCHANT_STAFF_TIME_ZONE = os.environ.get("MERCHANT_STAFF_TIME_ZONE", "Asia/Shanghai")
 USE_I18N = True
 USE_TZ = True
 
