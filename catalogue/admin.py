@@ -8,6 +8,7 @@ from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 from treebeard.admin import TreeAdmin
 from treebeard.forms import movenodeform_factory
@@ -79,7 +80,8 @@ class ListingForm(forms.ModelForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        choices = [(a.code, str(a.name_in("en"))) for a in Attribute.objects.all()]
+        language = get_language() or "ru"
+        choices = [(a.code, str(a.name_in(language))) for a in Attribute.objects.all()]
         self.fields["axes"].choices = choices  # type: ignore[attr-defined]
         self._order = [code for code, _label in choices]
 

@@ -54,6 +54,8 @@ MERCHANT_PERMISSIONS = [
     ("shipping", "view_parcel"),
     ("shipping", "view_trackingevent"),
     ("payments", "view_payment"),
+    ("payments", "view_settlementstatement"),
+    ("payments", "view_settlementline"),
 ]
 
 

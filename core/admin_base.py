@@ -8,7 +8,9 @@ from typing import Any
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
 
+from core.regions import region_name
 from core.tenancy import is_operator_staff, merchant_id_for_user
 
 
@@ -94,3 +96,21 @@ class OperatorOnlyReadOnlyAdmin(ReadOnlyAdmin):
         if merchant_id_for_user(request.user) is not None:
             return False
         return super().has_module_permission(request)
+
+
+class RegionFilter(admin.SimpleListFilter):
+    """Regions as one drop-down of those the rows have, not 83 links."""
+
+    title = _("region")
+    parameter_name = "region"
+    template = "admin/amur/select_filter.html"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        codes = (
+            model_admin.get_queryset(request).order_by().values_list("region", flat=True).distinct()
+        )
+        return sorted(((code, region_name(code)) for code in codes), key=lambda c: c[1])
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        value = self.value()
+        return queryset.filter(region=value) if value else queryset

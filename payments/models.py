@@ -105,7 +105,7 @@ class Payment(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.order_id} {self.method} {self.amount} {self.currency} {self.status}"
+        return f"{self.order.number}: {self.amount} {self.currency}, {self.get_status_display()}"
 
 
 class PaymentEvent(models.Model):
@@ -445,7 +445,8 @@ class SettlementStatement(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.merchant_id} {self.period_start}..{self.period_end} {self.status}"
+        period = f"{self.period_start} – {self.period_end}"
+        return f"{self.merchant.code} {period}: {self.get_status_display()}"
 
 
 # What a statement shows of each line (API and admin).

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from shipping.fulfilment.models import Parcel, ParcelStatus
@@ -50,7 +51,9 @@ class TrackingEvent(models.Model):
         indexes = [models.Index(fields=["parcel", "occurred_at"], name="tracking_timeline")]
 
     def __str__(self) -> str:
-        return f"{self.parcel_id} {self.event} {self.occurred_at:%Y-%m-%d %H:%M}"
+        return (
+            f"{self.parcel.tracking_number} · {timezone.localtime(self.occurred_at):%Y-%m-%d %H:%M}"
+        )
 
 
 class PendingEvent(models.Model):
