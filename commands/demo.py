@@ -17,6 +17,7 @@ from accounts.services import buyer_identity_save
 from catalogue.models import Merchant, Product
 from commands import demo_data as data
 from commands.demo_catalogue import catalogue_seed
+from commands.demo_shop import shop_seed
 from commands.pack import order_pack
 from commands.pay import payment_card_charge
 from commands.place import order_place
@@ -266,6 +267,7 @@ def demo_seed() -> DemoSummary:
         _duty_rule()
         buyers = _people()
         tracking = _sample_shipment(buyers[0])
+        shop_seed(buyers)
     token = Token.objects.get(user=buyers[0].user).key
     return DemoSummary(
         admin_email=data.ADMIN_EMAIL,

@@ -446,7 +446,7 @@ class SettlementStatement(models.Model):
 
     def __str__(self) -> str:
         period = f"{self.period_start} – {self.period_end}"
-        return f"{self.merchant.code} {period}: {self.get_status_display()}"
+        return f"{self.merchant} {period}: {self.get_status_display()}"
 
 
 # What a statement shows of each line (API and admin).

@@ -152,8 +152,10 @@ def test_dashboard_figures_equal_the_database(shop: User) -> None:
     client = Client()
     client.force_login(shop)
     page = client.get("/admin/").content.decode()
-    assert f'id="payable-held">{board.payable_held_rub} ₽' in page
-    assert f"{latest.net_rub} ₽" in page
+    with translation.override("ru"):
+        held, net = formats.localize(board.payable_held_rub), formats.localize(latest.net_rub)
+    assert f'id="payable-held">{held} ₽' in page
+    assert f"<strong>{net} ₽</strong>" in page
 
 
 def test_departures_load_counts_the_parcels_on_board(shop: User) -> None:
