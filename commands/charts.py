@@ -26,7 +26,8 @@ def _number(value: int | Decimal) -> str:
 def bar_chart(bars: Sequence[Bar], *, label: StrOrPromise) -> SafeString:
     """Vertical bars, one per (label, value), the value written above each."""
     peak = max((value for _label, value in bars), default=0) or 1
-    step = WIDTH / max(len(bars), 1)
+    # The last bar's value is written centred on it: keep room on the right.
+    step = (WIDTH - 24) / max(len(bars), 1)
     plot = HEIGHT - TOP - BOTTOM
     cells = []
     for i, (name, value) in enumerate(bars):

@@ -47,6 +47,7 @@ MERCHANT_PERMISSIONS = [
     ("orders", "view_order"),
     ("orders", "change_order"),
     ("orders", "view_orderevent"),
+    ("orders", "view_orderline"),
     ("catalogue", "view_merchant"),
     ("warehouses", "view_stocklevel"),
     ("warehouses", "change_stocklevel"),
