@@ -10,6 +10,7 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
+from import_export.admin import ImportExportMixin
 from treebeard.admin import TreeAdmin
 from treebeard.forms import movenodeform_factory
 
@@ -22,6 +23,7 @@ from catalogue.models import (
     Merchant,
     Product,
 )
+from catalogue.resources import ProductExportForm, ProductResource
 from catalogue.services import listing_search_refresh
 from core.admin_base import MerchantScopedAdmin, OperatorOnlyAdmin
 
@@ -159,7 +161,18 @@ class ListingAdmin(MerchantScopedAdmin):
 
 
 @admin.register(Product)
-class ProductAdmin(MerchantScopedAdmin):
+class ProductAdmin(ImportExportMixin, MerchantScopedAdmin):
+    """Products with CSV export and import (catalogue/resources.py)."""
+
+    resource_classes = [ProductResource]
+    export_form_class = ProductExportForm
+
+    def get_resource_kwargs(
+        self, request: HttpRequest, *args: Any, **kwargs: Any
+    ) -> dict[str, Any]:
+        # The resource scopes an import to the importing merchant.
+        return {"request": request}
+
     list_display = ("sku", "name_en", "name_zh", "listing", "merchant", "price_cny", "is_active")
     list_filter = ("is_active", "merchant", "origin_country")
     search_fields = ("sku", "name_ru", "name_zh", "name_en", "hs_code")

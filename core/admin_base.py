@@ -54,6 +54,14 @@ class MerchantScopedAdmin(admin.ModelAdmin):
             return qs
         return qs.filter(**{self.merchant_lookup: merchant_id}).distinct()
 
+    def get_list_filter(self, request: HttpRequest) -> Any:
+        """Merchant staff see one merchant: a filter by merchant would only
+        list the other merchants' names."""
+        filters = super().get_list_filter(request)
+        if merchant_id_for_user(request.user) is None:
+            return filters
+        return [f for f in filters if not (isinstance(f, str) and f.split("__")[0] == "merchant")]
+
     def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         merchant_id = merchant_id_for_user(request.user)
         if merchant_id is not None:

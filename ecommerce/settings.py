@@ -94,6 +94,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "treebeard",
+    "import_export",
     "imagekit",
     "core",
     "notifications",
@@ -173,6 +174,9 @@ LANGUAGE_CODE = "ru"
 LANGUAGES = [("ru", _("Russian")), ("zh-hans", _("Chinese")), ("en", _("English"))]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "UTC"
+# Product import needs the right to change products, export the right to see them.
+IMPORT_EXPORT_IMPORT_PERMISSION_CODE = "change"
+IMPORT_EXPORT_EXPORT_PERMISSION_CODE = "view"
 # Merchant staff read the admin's times in this zone unless they chose another
 # (accounts.StaffPreference); operator staff read UTC.
 MERCHANT_STAFF_TIME_ZONE = os.environ.get("MERCHANT_STAFF_TIME_ZONE", "Asia/Shanghai")

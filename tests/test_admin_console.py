@@ -43,7 +43,12 @@ def shop(db: Any) -> User:
 def test_every_merchant_page_is_translated_and_in_shanghai_time(shop: User, language: str) -> None:
     client = Client()
     client.force_login(shop)
-    urls = admin_urls(shop)
+    # Every registered model's pages, and the product import and export.
+    urls = [
+        *admin_urls(shop),
+        "/admin/catalogue/product/import/",
+        "/admin/catalogue/product/export/",
+    ]
     # The dashboard, and the shop's main pages at least, are walked.
     for must in ("/admin/", "/admin/orders/order/", "/admin/catalogue/product/"):
         assert must in urls
