@@ -90,10 +90,10 @@ class ProductExportForm(SelectableFieldsExportForm):
 
     def _get_field_label(self, resource: Any, field_name: str) -> str:
         try:
-            name = Product._meta.get_field(field_name).verbose_name
+            field = Product._meta.get_field(field_name)
         except FieldDoesNotExist:
             return super()._get_field_label(resource, field_name)
-        return str(capfirst(name))
+        return str(capfirst(getattr(field, "verbose_name", field_name)))
 
 
 # django-import-export's Russian and Chinese catalogues lack this one.

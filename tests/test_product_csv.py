@@ -21,8 +21,8 @@ from tests.factories import ListingFactory, MerchantStaffFactory, ProductFactory
 
 @pytest.fixture
 def two_shops(db: Any) -> dict[str, Any]:
-    staff_a = MerchantStaffFactory(merchant__code="shop-a")
-    staff_b = MerchantStaffFactory(merchant__code="shop-b")
+    staff_a = MerchantStaffFactory.create(merchant__code="shop-a")
+    staff_b = MerchantStaffFactory.create(merchant__code="shop-b")
     for staff in (staff_a, staff_b):
         staff.user.user_permissions.add(
             *Permission.objects.filter(
