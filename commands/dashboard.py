@@ -202,12 +202,12 @@ class DepartureLoad:
         return self._share(Decimal(self.parcels), Decimal(self.departure.capacity_pieces))
 
 
-def departures_load(*, now: datetime, limit: int = 12) -> list[DepartureLoad]:
+def departures_load(*, now: datetime, limit: int = 15) -> list[DepartureLoad]:
     """The next departures not yet gone, each with what is loaded on it."""
     departures = (
         Departure.objects.filter(
             status__in=[DepartureStatus.SCHEDULED, DepartureStatus.LOADING, DepartureStatus.CLOSED],
-            scheduled_at__gte=now - timedelta(days=1),
+            scheduled_at__gte=now,
         )
         .select_related("lane")
         .annotate(

@@ -11,6 +11,7 @@ last week's statement has something to settle."""
 from __future__ import annotations
 
 from datetime import datetime, time, timedelta
+from decimal import Decimal
 from typing import Any
 
 from django.db.models import DateTimeField, F, Model, QuerySet
@@ -28,6 +29,7 @@ from orders.models import Order, OrderEvent, OrderStatus
 from orders.services import Address
 from payments.models import LedgerTransaction, Payment, PaymentEvent, SettlementStatement
 from payments.settlement import RELEASE, payables_release, statements_build_weekly, week_start_of
+from risk.models import RiskRule
 from shipping.fulfilment.models import Parcel
 from shipping.linehaul.departures import departure_transition, departures_plan
 from shipping.linehaul.models import Lane
@@ -247,7 +249,15 @@ def shop_seed(buyers: list[Buyer]) -> None:
         order_cancel(order_id=cancelled.id, actor_id=None)
         _backdate([allocated.id, packed.id, cancelled.id], timedelta(days=days, hours=days + 1))
         shop.place([shop.air(merchant, 9)], region="RU-OMS", pay=False)
+    # The packed parcels are booked on the charter's next departures: the
+    # operators' index shows their load.
+    departures_plan(lane_id=Lane.objects.get(code="HRB-SVX-AIR").id)
     cod = shop.place([shop.air(s, 10)], region="RU-SVE", method="cod")
     _backdate([cod.id], timedelta(days=1))
+    # The migration's default rule; a database flushed by tests lacks it.
+    RiskRule.objects.get_or_create(
+        code="new-account-cap",
+        defaults={"kind": "new_account_cap", "limit": Decimal("30000.00"), "account_age_days": 7},
+    )
     held = shop.place([shop.air(h, 11)], region="RU-SVE", pay=False, quantity=12)
     assert held.status == OrderStatus.ON_HOLD, held.status

@@ -193,6 +193,6 @@ def test_console_in_chromium(viewers: list[Viewer], live_server: Any, browser: A
     assert "Ближайшие отправления: загрузка и вместимость".upper() in operator.upper()
     assert "UTC" in operator
     assert "即将出发的班次：装载量与运力" in seen[("operator", "zh-hans", "dashboard")]
-    assert "HRB-MOW-RAIL" in operator
+    assert "SFH-VVO-ROAD" in operator
     # The operator sees every merchant's products.
     assert all(prefix in seen[("operator", "ru", "products")] for prefix in MERCHANTS.values())
