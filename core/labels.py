@@ -13,23 +13,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.db.models.signals import class_prepared
 from django.utils import translation
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy
-
-APPS = {
-    "core",
-    "notifications",
-    "catalogue",
-    "accounts",
-    "orders",
-    "warehouses",
-    "risk",
-    "shipping",
-    "payments",
-    "commands",
-}
 
 
 def _lazy(text: Any) -> Any:
@@ -43,7 +31,7 @@ def _msgid(text: Any) -> str:
 
 def model_labels_translate(sender: Any, **kwargs: Any) -> None:
     opts = sender._meta
-    if opts.app_label not in APPS:
+    if opts.app_label not in settings.AMUR_APPS:
         return
     opts.verbose_name = _lazy(opts.verbose_name)
     if "verbose_name_plural" not in opts.original_attrs:
@@ -60,7 +48,7 @@ def labels_of_models(models: list[Any]) -> list[str]:
     names: set[str] = set()
     for model in models:
         opts = model._meta
-        if opts.app_label not in APPS:
+        if opts.app_label not in settings.AMUR_APPS:
             continue
         texts = [opts.verbose_name, opts.verbose_name_plural]
         texts += [f.verbose_name for f in opts.local_fields + opts.local_many_to_many]

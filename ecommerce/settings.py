@@ -79,6 +79,19 @@ if PRODUCTION:
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
 
+# Amur's own apps, lowest layer first (core/labels.py translates their models' names).
+AMUR_APPS = [
+    "core",
+    "notifications",
+    "catalogue",
+    "accounts",
+    "orders",
+    "warehouses",
+    "risk",
+    "shipping",
+    "payments",
+    "commands",
+]
 INSTALLED_APPS = [
     # The stock admin with Amur's site: dashboards as the index (commands/admin_site.py).
     "commands.admin_apps.AmurAdminConfig",
@@ -96,16 +109,7 @@ INSTALLED_APPS = [
     "treebeard",
     "import_export",
     "imagekit",
-    "core",
-    "notifications",
-    "catalogue",
-    "accounts",
-    "orders",
-    "warehouses",
-    "risk",
-    "shipping",
-    "payments",
-    "commands",
+    *AMUR_APPS,
 ]
 
 MIDDLEWARE = [

@@ -66,13 +66,18 @@ def _browser_missing() -> str | None:
     return None
 
 
-@pytest.fixture
-def browser() -> Iterator[Any]:
+@pytest.fixture(autouse=True)
+def _needs_chromium() -> None:
+    """First of all fixtures: no demo is seeded for a test that cannot run."""
     missing = _browser_missing()
     if missing:
         if os.environ.get("REQUIRE_SERVICES") == "1":
             pytest.fail(missing)
         pytest.skip(missing)
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
