@@ -89,6 +89,6 @@ class FulfilmentOrderAdmin(OrderAdmin):
 @admin.register(Transfer)
 class StockTransferAdmin(TransferAdmin):
     actions = [
-        transfer_action(transfer_dispatch, "Dispatch (stock leaves the origin)", "dispatch"),
+        transfer_action(transfer_dispatch, _("Dispatch (stock leaves the origin)"), "dispatch"),
         *TransferAdmin.actions,
     ]

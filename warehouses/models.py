@@ -37,7 +37,7 @@ class Warehouse(models.Model):
         ordering = ["code"]
 
     def __str__(self) -> str:
-        return f"{self.code} {self.name}"
+        return f"{self.code} {city_name(self.code)}"
 
 
 class StockLevel(models.Model):
