@@ -115,9 +115,9 @@ def raw_phase(
 ) -> tuple[float, int]:
     connections = [psycopg2.connect(url) for _ in range(clients)]
     with connections[0].cursor() as cur:
-        cur.execute("SELECT id FROM orders_buyer ORDER BY id LIMIT 1")
+        cur.execute("SELECT id FROM accounts_buyer ORDER BY id LIMIT 1")
         buyer_id = cur.fetchone()[0]
-        cur.execute("SELECT user_id FROM orders_buyer ORDER BY id LIMIT 1")
+        cur.execute("SELECT user_id FROM accounts_buyer ORDER BY id LIMIT 1")
         user_id = cur.fetchone()[0]
         cur.execute("SELECT id FROM warehouses_warehouse WHERE code = 'HRB'")
         warehouse_id = cur.fetchone()[0]
@@ -139,7 +139,7 @@ def raw_phase(
             key_id = cur.fetchone()[0]
             conn.commit()
             cur.execute(
-                "SELECT id, price_cny, weight_g, merchant_id, name_ru, sku FROM orders_product"
+                "SELECT id, price_cny, weight_g, merchant_id, name_ru, sku FROM catalogue_product"
                 " WHERE sku = ANY(%s) AND is_active",
                 (chosen,),
             )

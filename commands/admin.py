@@ -11,17 +11,19 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext_lazy as _
 
-from commands.pack import order_pack
+from commands.pack import fulfilment_order_pack, order_pack
 from commands.review import order_review_approve, order_review_reject
 from commands.transfers import transfer_dispatch
 from core.api import pdf_response
 from core.errors import ApplicationError
-from core.tenancy import is_operator_staff, sees_personal_data
+from core.tenancy import is_operator_staff, merchant_id_for_user, sees_personal_data
 from orders.admin import OrderAdmin
 from orders.models import Order
 from risk.admin import RiskHoldAdmin
 from risk.models import RiskHold
+from shipping.fulfilment.admin import FulfilmentOrderBaseAdmin
 from shipping.fulfilment.documents import packing_slip_pdf
+from shipping.fulfilment.models import FulfilmentOrder
 from shipping.linehaul.admin import TransferAdmin, transfer_action
 from shipping.linehaul.models import Transfer
 
@@ -57,8 +59,37 @@ class ReviewRiskHoldAdmin(RiskHoldAdmin):
         self._review(request, queryset, order_review_reject)
 
 
+@admin.register(FulfilmentOrder)
+class FulfilmentOrderAdmin(FulfilmentOrderBaseAdmin):
+    actions = ["pack", *FulfilmentOrderBaseAdmin.actions]
+
+    def has_pack_permission(self, request: HttpRequest) -> bool:
+        """A merchant's staff pack their own parts (the queryset is theirs);
+        operator staff need the right to change orders."""
+        if merchant_id_for_user(request.user) is not None:
+            return bool(request.user.is_active and request.user.is_staff)
+        return request.user.has_perm("orders.change_order")
+
+    @admin.action(description=_("Pack the selected fulfilment orders"), permissions=["pack"])
+    def pack(self, request: HttpRequest, queryset: QuerySet[FulfilmentOrder]) -> None:
+        merchant_id = merchant_id_for_user(request.user)
+        for part in queryset.order_by("id"):
+            try:
+                parcels = fulfilment_order_pack(
+                    fulfilment_order_id=part.id, actor_id=request.user.pk, merchant_id=merchant_id
+                )
+            except ApplicationError as error:
+                messages.error(request, f"{part.number}: {error.message}")
+            else:
+                numbers = ", ".join(p.tracking_number for p in parcels)
+                messages.success(request, f"{part.number}: {numbers}")
+
+
 @admin.register(Order)
-class FulfilmentOrderAdmin(OrderAdmin):
+class OrdersAdmin(OrderAdmin):
+    """The whole order: operator staff only (OrderAdmin). A merchant works
+    on its fulfilment orders."""
+
     actions = ["pack", "print_packing_slip"]
 
     @admin.action(description=_("Pack the selected allocated orders"), permissions=["change"])

@@ -9,6 +9,8 @@ from django.utils.translation import gettext_lazy as _
 from core.locking import Rank, lock_held
 from orders.models import Order, OrderLine, OrderStatus
 from orders.services import order_transition
+from shipping.fulfilment.models import FulfilmentOrderStatus
+from shipping.fulfilment.orders import fulfilment_orders_transition
 from warehouses.models import Reservation
 from warehouses.services import OutOfStock
 
@@ -25,6 +27,13 @@ def order_allocate(*, order: Order, actor_id: int | None = None) -> Order:
     lines = dict(OrderLine.objects.filter(order_id=order.id).values_list("id", "quantity"))
     if reserved != lines:
         raise OutOfStock(_("The order's stock is no longer reserved."))
-    return order_transition(
+    allocated = order_transition(
         order_id=order.id, to=OrderStatus.ALLOCATED, actor_id=actor_id, reason="stock reserved"
     )
+    fulfilment_orders_transition(
+        order_ids=[order.id],
+        to=FulfilmentOrderStatus.READY,
+        actor_id=actor_id,
+        reason="stock reserved",
+    )
+    return allocated

@@ -17,6 +17,8 @@ from orders.selectors import order_get_for_buyer
 from orders.services import CANCELLABLE, order_lock, orders_transition
 from payments.services import payments_settle_on_cancel
 from risk.services import risk_holds_withdraw
+from shipping.fulfilment.models import FulfilmentOrderStatus
+from shipping.fulfilment.orders import fulfilment_orders_packed, fulfilment_orders_transition
 from warehouses.services import stock_release
 
 
@@ -35,11 +37,19 @@ def order_cancel(
     commands.provider_calls) and an open risk hold withdrawn."""
     with locked_transaction():
         order = order_lock(order_id=order_id)
-        if order.status not in CANCELLABLE:
+        # One merchant's part packed is goods on their way: the order is
+        # no longer the buyer's to cancel, though it is not packed yet.
+        if order.status not in CANCELLABLE or fulfilment_orders_packed(order_id=order.id):
             raise OrderNotCancellable(extra={"current_status": order.status})
         stock_release(order=order, actor_id=actor_id, reason=reason)
         orders_transition(
             order_ids=[order.id], to=OrderStatus.CANCELLED, actor_id=actor_id, reason=reason
+        )
+        fulfilment_orders_transition(
+            order_ids=[order.id],
+            to=FulfilmentOrderStatus.CANCELLED,
+            actor_id=actor_id,
+            reason=reason,
         )
         payments_settle_on_cancel(order=order, actor_id=actor_id, reason=reason)
         risk_holds_withdraw(order=order, actor_id=actor_id)

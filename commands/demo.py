@@ -44,10 +44,8 @@ MERCHANT_PERMISSIONS = [
     ("catalogue", "add_listingimage"),
     ("catalogue", "change_listingimage"),
     ("catalogue", "delete_listingimage"),
-    ("orders", "view_order"),
-    ("orders", "change_order"),
     ("orders", "view_orderevent"),
-    ("orders", "view_orderline"),
+    ("shipping", "view_fulfilmentorder"),
     ("catalogue", "view_merchant"),
     ("warehouses", "view_stocklevel"),
     ("warehouses", "change_stocklevel"),
@@ -55,9 +53,7 @@ MERCHANT_PERMISSIONS = [
     ("warehouses", "view_reservation"),
     ("shipping", "view_parcel"),
     ("shipping", "view_trackingevent"),
-    ("payments", "view_payment"),
     ("payments", "view_settlementstatement"),
-    ("payments", "view_settlementline"),
 ]
 
 

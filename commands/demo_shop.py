@@ -30,7 +30,7 @@ from orders.services import Address
 from payments.models import LedgerTransaction, Payment, PaymentEvent, SettlementStatement
 from payments.settlement import RELEASE, payables_release, statements_build_weekly, week_start_of
 from risk.models import RiskRule
-from shipping.fulfilment.models import Parcel
+from shipping.fulfilment.models import FulfilmentOrder, FulfilmentOrderEvent, Parcel
 from shipping.linehaul.departures import departure_transition, departures_plan
 from shipping.linehaul.models import Lane
 from shipping.tracking.models import TrackingEvent
@@ -121,6 +121,12 @@ def _backdate(order_ids: list[int], delta: timedelta) -> None:
     _shift(OrderEvent.objects.filter(order_id__in=order_ids), OrderEvent, delta)
     _shift(Payment.objects.filter(order_id__in=order_ids), Payment, delta)
     _shift(PaymentEvent.objects.filter(payment__order_id__in=order_ids), PaymentEvent, delta)
+    _shift(FulfilmentOrder.objects.filter(order_id__in=order_ids), FulfilmentOrder, delta)
+    _shift(
+        FulfilmentOrderEvent.objects.filter(fulfilment_order__order_id__in=order_ids),
+        FulfilmentOrderEvent,
+        delta,
+    )
     _shift(Parcel.objects.filter(order_id__in=order_ids), Parcel, delta)
     _shift(TrackingEvent.objects.filter(parcel__order_id__in=order_ids), TrackingEvent, delta)
     _shift(LedgerTransaction.objects.filter(order_id__in=order_ids), LedgerTransaction, delta)

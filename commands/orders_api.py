@@ -44,12 +44,19 @@ from payments.serializers import (
     PaymentSerializer,
 )
 from payments.services import OPEN
-from shipping.fulfilment.models import Parcel
+from shipping.fulfilment.models import FulfilmentOrder, Parcel
+
+# The order's shipments (fulfilment orders) with their parcels: two queries
+# for any number of orders.
+SHIPMENTS = (
+    Prefetch("fulfilment_orders", queryset=FulfilmentOrder.objects.order_by("id")),
+    Prefetch("fulfilment_orders__parcels", queryset=Parcel.objects.order_by("id")),
+)
 
 
 def _order_queryset(user_id: int) -> QuerySet[Order]:
     return orders_for_buyer(user_id=user_id).prefetch_related(
-        Prefetch("parcels", queryset=Parcel.objects.order_by("id"))
+        Prefetch("parcels", queryset=Parcel.objects.order_by("id")), *SHIPMENTS
     )
 
 
@@ -106,6 +113,10 @@ class OrderListCreateView(generics.ListAPIView):
         # A new order has no parcels yet: no need to ask the database (an empty
         # list, as an empty QuerySet would still go through the query compiler).
         order._prefetched_objects_cache["parcels"] = []  # type: ignore[attr-defined]
+        parts = list(FulfilmentOrder.objects.filter(order_id=order.id).order_by("id"))
+        for part in parts:
+            part._prefetched_objects_cache = {"parcels": []}  # type: ignore[attr-defined]
+        order._prefetched_objects_cache["fulfilment_orders"] = parts  # type: ignore[attr-defined]
         return Response(order_data(order), status=status.HTTP_201_CREATED)
 
 

@@ -24,6 +24,7 @@ from orders.services import (
 )
 from payments.services import payment_cod_open
 from risk.services import order_risk_check_placement
+from shipping.fulfilment.orders import fulfilment_orders_create
 from shipping.tracking.selectors import cod_refusals_count
 from warehouses.services import (
     LineAllocation,
@@ -110,6 +111,9 @@ def order_place(
                 actor_id=user_id,
                 levels=levels,
             )
+            # One part per merchant and warehouse, split as the stock was
+            # reserved, in the placement's transaction.
+            fulfilment_orders_create(order=order, actor_id=user_id)
             if order_risk_check_placement(order=order, actor_id=user_id) is not None:
                 order.refresh_from_db()
             elif payment_method == PaymentMethod.COD:

@@ -20,6 +20,8 @@ from payments.services import payments_settle_on_cancel
 from risk.models import Decision, RiskHold
 from risk.selectors import risk_hold_latest
 from risk.services import APPROVE_REASON, REJECT_REASON, risk_hold_decide
+from shipping.fulfilment.models import FulfilmentOrderStatus
+from shipping.fulfilment.orders import fulfilment_orders_transition
 from warehouses.services import stock_release
 
 
@@ -84,6 +86,12 @@ def order_review_reject(*, order_id: int, actor_id: int | None, note: str = "") 
             actor_id=actor_id,
             reason=REJECT_REASON,
             data=_audit(hold),
+        )
+        fulfilment_orders_transition(
+            order_ids=[order_id],
+            to=FulfilmentOrderStatus.CANCELLED,
+            actor_id=actor_id,
+            reason=REJECT_REASON,
         )
         payments_settle_on_cancel(order=order, actor_id=actor_id, reason=REJECT_REASON)
         provider_calls_after_commit(order_id=order_id)

@@ -88,6 +88,15 @@ class OrderParcelSerializer(serializers.Serializer):
     status = serializers.CharField()
 
 
+class ShipmentSerializer(serializers.Serializer):
+    """One fulfilment order as the buyer sees it: a shipment of the order."""
+
+    number = serializers.CharField()
+    status = serializers.CharField()
+    parcels = OrderParcelSerializer(many=True)
+    tracking_numbers = serializers.ListField(child=serializers.CharField())
+
+
 class RatesSerializer(serializers.Serializer):
     cny_rub = serializers.CharField()
     eur_rub = serializers.CharField()
@@ -102,6 +111,7 @@ class OrderSerializer(serializers.ModelSerializer):
     shipping_address = AddressSerializer(read_only=True)
     rates = RatesSerializer(read_only=True)
     parcels = OrderParcelSerializer(many=True, read_only=True)
+    shipments = ShipmentSerializer(many=True, read_only=True)
 
     class Meta:
         model = Order
@@ -115,6 +125,7 @@ class OrderSerializer(serializers.ModelSerializer):
             "shipping_address",
             "rates",
             "parcels",
+            "shipments",
         ]
 
     def to_representation(self, instance: Order) -> dict[str, Any]:
@@ -160,6 +171,20 @@ def order_data(order: Order) -> dict[str, Any]:
         },
         "parcels": [
             {"tracking_number": p.tracking_number, "status": p.status} for p in order.parcels.all()
+        ],
+        # The buyer's one order, shipped in parts (a merchant's goods from one
+        # warehouse each): no merchant, price or share of theirs is named.
+        "shipments": [
+            {
+                "number": part.number,
+                "status": part.status,
+                "parcels": [
+                    {"tracking_number": p.tracking_number, "status": p.status}
+                    for p in part.parcels.all()
+                ],
+                "tracking_numbers": [p.tracking_number for p in part.parcels.all()],
+            }
+            for part in order.fulfilment_orders.all()
         ],
     }
 

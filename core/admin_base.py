@@ -122,3 +122,28 @@ class RegionFilter(admin.SimpleListFilter):
     def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
         value = self.value()
         return queryset.filter(region=value) if value else queryset
+
+
+def _works_for_a_merchant(request: HttpRequest) -> bool:
+    user = request.user
+    return bool(user.is_active and user.is_staff and merchant_id_for_user(user) is not None)
+
+
+class MerchantReadableAdmin(MerchantScopedAdmin):
+    """Pages every merchant's staff may read (their own rows, as
+    MerchantScopedAdmin scopes them) whatever group they are in: their
+    fulfilment orders, their settlement statements. Operator staff need the
+    usual view permission."""
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return _works_for_a_merchant(request) or super().has_module_permission(request)
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return _works_for_a_merchant(request) or super().has_view_permission(request, obj)
+
+
+class MerchantReadableInline(ReadOnlyInline):
+    """A read-only inline of a MerchantReadableAdmin page."""
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return _works_for_a_merchant(request) or super().has_view_permission(request, obj)

@@ -30,6 +30,11 @@ class OrderNumberConverter(_Text):
     regex = "AM[0-9]{4}[0-9A-Z]{10}"
 
 
+class FulfilmentOrderNumberConverter(_Text):
+    # The order's number, a dash and the part's place in it.
+    regex = "AM[0-9]{4}[0-9A-Z]{10}-[0-9]{1,3}"
+
+
 class TrackingNumberConverter(_Text):
     # UPU S10 (two letters, eight digits, a check digit, the country); the
     # views upper-case it, so lower case is let through.
@@ -66,6 +71,7 @@ class IdConverter:
 
 CONVERTERS: dict[str, type] = {
     "order": OrderNumberConverter,
+    "part": FulfilmentOrderNumberConverter,
     "s10": TrackingNumberConverter,
     "warehouse": WarehouseCodeConverter,
     "lane": LaneCodeConverter,

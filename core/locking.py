@@ -15,7 +15,8 @@ The order (docs/architecture.md, "Lock order"):
 - Shared rows (transfers, departures, orders, stock levels, buyers, series,
   statements) are locked by rank, and within a rank by ascending id: a
   transaction holding a lock never waits for one that sorts before it.
-- An order's own rows (its payments, risk holds and parcels) are locked only
+- An order's own rows (its payments, risk holds, parcels and
+  fulfilment orders) are locked only
   under the order's lock (`parent=`): whoever wants them waits for the order
   first, so they need no global order of their own. Parcels of many orders
   (a departure, a courier batch) are locked after all their orders.
@@ -51,6 +52,7 @@ class Rank(IntEnum):
     RISK_HOLD = 31
     PARCEL = 32
     PAYMENT = 33
+    FULFILMENT_ORDER = 34
     STOCK = 40
     BUYER = 50
     SERIES = 60
@@ -61,7 +63,7 @@ class Rank(IntEnum):
 
 
 # Ranks whose rows belong to an order and are locked under its lock.
-ORDER_CHILDREN = frozenset({Rank.RISK_HOLD, Rank.PARCEL, Rank.PAYMENT})
+ORDER_CHILDREN = frozenset({Rank.RISK_HOLD, Rank.PARCEL, Rank.PAYMENT, Rank.FULFILMENT_ORDER})
 
 
 class LockOrderError(RuntimeError):

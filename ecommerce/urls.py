@@ -7,7 +7,14 @@ from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from accounts import api as accounts_api
-from commands import catalogue_api, courier_api, ops_api, orders_api, provider_api
+from commands import (
+    catalogue_api,
+    courier_api,
+    merchant_api,
+    ops_api,
+    orders_api,
+    provider_api,
+)
 from core.converters import converters_register
 from notifications import api as notifications_api
 from payments import settlement_api
@@ -154,6 +161,31 @@ v1 = [
         "ops/departures/<id:departure_id>/manifest/cargo-csv/",
         manifests_api.OpsDepartureCargoCsvView.as_view(),
         name="ops-departure-cargo-csv",
+    ),
+    path(
+        "merchant/fulfilment-orders/",
+        merchant_api.MerchantFulfilmentOrderListView.as_view(),
+        name="merchant-fulfilment-orders",
+    ),
+    path(
+        "merchant/fulfilment-orders/<part:number>/",
+        merchant_api.MerchantFulfilmentOrderDetailView.as_view(),
+        name="merchant-fulfilment-order",
+    ),
+    path(
+        "merchant/fulfilment-orders/<part:number>/pack/",
+        merchant_api.MerchantFulfilmentOrderPackView.as_view(),
+        name="merchant-fulfilment-order-pack",
+    ),
+    path(
+        "merchant/fulfilment-orders/<part:number>/packing-slip/",
+        merchant_api.MerchantFulfilmentOrderSlipView.as_view(),
+        name="merchant-fulfilment-order-slip",
+    ),
+    path(
+        "merchant/fulfilment-orders/<part:number>/labels/",
+        merchant_api.MerchantFulfilmentOrderLabelsView.as_view(),
+        name="merchant-fulfilment-order-labels",
     ),
     path(
         "merchant/statements/",

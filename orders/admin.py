@@ -6,7 +6,13 @@ from django.contrib import admin
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
-from core.admin_base import MerchantScopedAdmin, ReadOnlyAdmin, ReadOnlyInline, RegionFilter
+from core.admin_base import (
+    MerchantScopedAdmin,
+    OperatorOnlyAdmin,
+    ReadOnlyAdmin,
+    ReadOnlyInline,
+    RegionFilter,
+)
 from core.identity import mask_phone
 from core.tenancy import sees_personal_data
 from orders.models import Order, OrderEvent, OrderLine, OrderRecipientIdentity
@@ -32,8 +38,10 @@ class OrderEventInline(ReadOnlyInline):
     readonly_fields = fields
 
 
-class OrderAdmin(MerchantScopedAdmin):
+class OrderAdmin(OperatorOnlyAdmin, MerchantScopedAdmin):
     """Status is read-only here: it changes only through the services.
+    Operator staff only: an order may hold several merchants' goods, prices
+    and totals; merchants' staff see their own fulfilment orders.
 
     Registered by commands (commands/admin.py) with the fulfilment actions,
     whose services lie above this app."""

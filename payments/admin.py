@@ -6,6 +6,8 @@ from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext_lazy as _
 
 from core.admin_base import (
+    MerchantReadableAdmin,
+    MerchantReadableInline,
     MerchantScopedAdmin,
     OperatorOnlyReadOnlyAdmin,
     ReadOnlyAdmin,
@@ -53,8 +55,11 @@ class PaymentEventInline(ReadOnlyInline):
 
 
 @admin.register(Payment)
-class PaymentAdmin(ReadOnlyAdmin, MerchantScopedAdmin):
-    merchant_lookup = "order__lines__merchant"
+class PaymentAdmin(OperatorOnlyReadOnlyAdmin):
+    """Operator staff only: a payment is the whole order's money, which no
+    merchant of a mixed order may see (their share is on their fulfilment
+    orders and statements)."""
+
     list_display = ("order", "method", "provider", "status", "amount", "currency", "created_at")
     list_filter = ("method", "status", "provider")
     search_fields = ("order__number", "provider_reference")
@@ -62,15 +67,13 @@ class PaymentAdmin(ReadOnlyAdmin, MerchantScopedAdmin):
 
 
 @admin.register(PaymentEvent)
-class PaymentEventAdmin(ReadOnlyAdmin, MerchantScopedAdmin):
-    merchant_lookup = "payment__order__lines__merchant"
+class PaymentEventAdmin(OperatorOnlyReadOnlyAdmin):
     list_display = ("payment", "kind", "amount", "currency", "created_at")
     list_filter = ("kind",)
 
 
 @admin.register(Refund)
-class RefundAdmin(ReadOnlyAdmin, MerchantScopedAdmin):
-    merchant_lookup = "payment__order__lines__merchant"
+class RefundAdmin(OperatorOnlyReadOnlyAdmin):
     list_display = ("payment", "amount", "currency", "method", "provider_reference", "created_at")
     list_filter = ("method",)
     search_fields = ("payment__order__number", "provider_reference")
@@ -109,20 +112,20 @@ class LedgerEntryAdmin(ReadOnlyAdmin, MerchantScopedAdmin):
     list_select_related = ("transaction", "account", "merchant")
 
 
-class SettlementLineInline(ReadOnlyInline):
+class SettlementLineInline(MerchantReadableInline):
     model = SettlementLine
     fields = SETTLEMENT_LINE_FIELDS
     readonly_fields = fields
 
 
-class SettlementStatementEventInline(ReadOnlyInline):
+class SettlementStatementEventInline(MerchantReadableInline):
     model = SettlementStatementEvent
     fields = ("from_status", "to_status", "note", "actor", "created_at")
     readonly_fields = fields
 
 
 @admin.register(SettlementStatement)
-class SettlementStatementAdmin(ReadOnlyAdmin, MerchantScopedAdmin):
+class SettlementStatementAdmin(ReadOnlyAdmin, MerchantReadableAdmin):
     """A merchant's staff see and download their own statements; operator
     staff also rebuild drafts from the ledger and issue them."""
 

@@ -452,6 +452,7 @@ class SettlementStatement(models.Model):
 # What a statement shows of each line (API and admin).
 SETTLEMENT_LINE_FIELDS = (
     "order_number",
+    "fulfilment_orders",
     "delivered_at",
     "goods_rub",
     "fee_rub",
@@ -472,6 +473,11 @@ class SettlementLine(models.Model):
     )
     order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="+")
     order_number = models.CharField(max_length=20)
+    # The merchant's own parts of the order (shipping.FulfilmentOrder), by
+    # number: what the merchant packed and is paid for.
+    fulfilment_orders = models.CharField(
+        _("fulfilment orders"), max_length=300, blank=True, default="", db_default=""
+    )
     delivered_at = models.DateTimeField(null=True, blank=True)
     goods_rub = _money()
     fee_rub = _money()

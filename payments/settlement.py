@@ -47,6 +47,7 @@ from payments.models import (
     SettlementStatementEvent,
 )
 from payments.splits import from_minor, to_minor
+from shipping.fulfilment.models import FulfilmentOrder
 
 RELEASE = LedgerTransaction.Kind.PAYABLE_RELEASE
 # A chargeback after the release claws the merchant's share back like a refund.
@@ -118,6 +119,8 @@ class StatementRow:
     net_rub: Decimal
     cny_rub_rate: Decimal
     net_cny: Decimal
+    # The merchant's parts of the order, by number, space-separated.
+    fulfilment_orders: str = ""
 
 
 def week_bounds(week_start: date) -> tuple[datetime, datetime]:
@@ -205,6 +208,13 @@ def statement_rows(*, merchant_id: int, start: datetime, end: datetime) -> list[
     ).values_list("order_id", "merchant_id", "line_total_cny"):
         if line_merchant == merchant_id:
             weights[order_id] += line_total
+    parts: dict[int, list[str]] = defaultdict(list)
+    for order_id, number in (
+        FulfilmentOrder.objects.filter(order_id__in=list(moved), merchant_id=merchant_id)
+        .order_by("number")
+        .values_list("order_id", "number")
+    ):
+        parts[order_id].append(number)
     rows: list[StatementRow] = []
     for order_id, amounts in moved.items():
         order = orders[order_id]
@@ -222,6 +232,7 @@ def statement_rows(*, merchant_id: int, start: datetime, end: datetime) -> list[
             StatementRow(
                 order_id=order_id,
                 order_number=order.number,
+                fulfilment_orders=" ".join(parts[order_id]),
                 delivered_at=order.delivered_at,
                 goods_rub=from_minor(goods, currency),
                 fee_rub=from_minor(fee, currency),
@@ -327,6 +338,7 @@ def statement_build(
                     statement=statement,
                     order_id=row.order_id,
                     order_number=row.order_number,
+                    fulfilment_orders=row.fulfilment_orders,
                     delivered_at=row.delivered_at,
                     goods_rub=row.goods_rub,
                     fee_rub=row.fee_rub,

@@ -16,6 +16,7 @@ from payments.models import SettlementLine, SettlementStatement
 
 CSV_COLUMNS = (
     "order_number",
+    "fulfilment_orders",
     "delivered_on",
     "goods_rub",
     "platform_fee_rub",
@@ -39,6 +40,7 @@ def _money(amount: Decimal) -> str:
 def _row(line: SettlementLine) -> list[object]:
     return [
         line.order_number,
+        line.fulfilment_orders,
         line.delivered_at.date().isoformat() if line.delivered_at else "",
         _money(line.goods_rub),
         _money(line.fee_rub),
@@ -52,6 +54,7 @@ def _row(line: SettlementLine) -> list[object]:
 def _total_row(statement: SettlementStatement) -> list[object]:
     return [
         TOTAL,
+        "",
         "",
         _money(statement.goods_rub),
         _money(statement.fee_rub),
@@ -99,6 +102,7 @@ def statement_pdf(*, statement: SettlementStatement) -> bytes:
     ]
     head = [
         "Заказ / 订单",
+        "Отправления / 履约单",
         "Доставлен / 送达",
         "Товары / 货款 RUB",
         "Комиссия / 佣金 RUB",
@@ -110,8 +114,8 @@ def statement_pdf(*, statement: SettlementStatement) -> bytes:
     rows: list[list[object]] = [[Paragraph(pdf_markup(text), styles["head"]) for text in head]]
     rows += [_row(line) for line in _lines(statement)]
     rows.append(_total_row(statement))
-    widths = [38 * mm, 28 * mm, 32 * mm, 32 * mm, 32 * mm, 34 * mm, 28 * mm, 34 * mm]
-    story.append(pdf_table(rows, widths, right=range(2, 8)))
+    widths = [34, 40, 24, 26, 26, 26, 28, 20, 28]
+    story.append(pdf_table(rows, [w * mm for w in widths], right=range(3, 9)))
     story.append(Spacer(0, 5 * mm))
     story.append(
         Paragraph(

@@ -311,3 +311,13 @@ def shop(world: World) -> Shop:
     # XL only in Yekaterinburg, which delivers to Sverdlovsk oblast alone.
     stock_receive(warehouse_id=world.svx.id, product_id=extra_large.id, quantity=5)
     return Shop(world, clothing, outerwear, jacket, medium, extra_large)
+
+
+def one_merchant(world: World) -> None:
+    """Give every product of the world the first one's merchant. An order is
+    fulfilled one merchant's part at a time, so only one merchant's goods
+    share a parcel: for tests of a parcel holding several goods."""
+    merchant_id = world.products[0].merchant_id
+    Product.objects.filter(id__in=[p.id for p in world.products]).update(merchant_id=merchant_id)
+    for product in world.products:
+        product.merchant_id = merchant_id

@@ -65,7 +65,8 @@ def run_order_to_delivery(
     sku = body["results"][0]["sku"]
 
     order_body = {
-        "lines": [{"sku": sku, "quantity": 2}, {"sku": "BOOT-0002", "quantity": 1}],
+        # One merchant's goods: one fulfilment order, one parcel to follow.
+        "lines": [{"sku": sku, "quantity": 3}],
         "shipping_address": {
             "recipient_name": "Иван Петров",
             "recipient_phone": "+79221234567",

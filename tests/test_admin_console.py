@@ -24,7 +24,7 @@ from commands.dashboard import (
 from commands.demo import demo_seed
 from orders.models import Order, OrderLine, OrderStatus
 from payments.models import LedgerEntry, SettlementStatement
-from shipping.fulfilment.models import Parcel
+from shipping.fulfilment.models import FulfilmentOrder, Parcel
 from shipping.linehaul.models import Departure
 from tests.admin_walk import admin_urls, english_messages, untranslated, walk
 from warehouses.models import StockLevel
@@ -50,7 +50,7 @@ def test_every_merchant_page_is_translated_and_in_shanghai_time(shop: User, lang
         "/admin/catalogue/product/export/",
     ]
     # The dashboard, and the shop's main pages at least, are walked.
-    for must in ("/admin/", "/admin/orders/order/", "/admin/catalogue/product/"):
+    for must in ("/admin/", "/admin/shipping/fulfilmentorder/", "/admin/catalogue/product/"):
         assert must in urls
     assert "/admin/warehouses/stocklevel/" in urls
     assert "/admin/payments/settlementstatement/" in urls
@@ -66,12 +66,12 @@ def test_every_merchant_page_is_translated_and_in_shanghai_time(shop: User, lang
 
     # Times: the order page shows its placement in Harbin's time, and the
     # header names the zone.
-    order = Order.objects.filter(lines__merchant__code="harbin-bear").order_by("id").first()
-    assert order is not None
-    html = client.get(f"/admin/orders/order/{order.id}/change/").content.decode()
+    part = FulfilmentOrder.objects.filter(merchant__code="harbin-bear").order_by("id").first()
+    assert part is not None
+    html = client.get(f"/admin/shipping/fulfilmentorder/{part.id}/change/").content.decode()
     with translation.override(language):
-        shown = formats.localize(timezone.localtime(order.created_at, SHANGHAI))
-        utc = formats.localize(timezone.localtime(order.created_at, zoneinfo.ZoneInfo("UTC")))
+        shown = formats.localize(timezone.localtime(part.created_at, SHANGHAI))
+        utc = formats.localize(timezone.localtime(part.created_at, zoneinfo.ZoneInfo("UTC")))
     assert shown in html
     assert shown != utc and utc not in html
     assert "Asia/Shanghai" in html and "UTC+0800" in html

@@ -21,6 +21,7 @@ from commands import demo_data as data
 from commands.demo import demo_seed
 from orders.models import Order
 from payments.models import SettlementStatement
+from shipping.fulfilment.models import FulfilmentOrder
 
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = Path(settings.BASE_DIR) / "var" / "screenshots"
@@ -28,7 +29,7 @@ LANGUAGES = ("ru", "zh-hans")
 # What each page's heading names, per language.
 HEADINGS = {
     "dashboard": {"ru": "Сводка", "zh-hans": "仪表板"},
-    "order": {"ru": "заказ", "zh-hans": "订单"},
+    "order": {"ru": "отправлени", "zh-hans": "履约单"},
     "settlements": {"ru": "выписк", "zh-hans": "结算单"},
     "statement": {"ru": "выписк", "zh-hans": "结算单"},
     "products": {"ru": "товар", "zh-hans": "商品"},
@@ -37,7 +38,7 @@ HEADINGS = {
 # viewer's own order and statement).
 PAGES = [
     ("dashboard", "/admin/"),
-    ("order", "/admin/orders/order/{order}/change/"),
+    ("order", "/admin/shipping/fulfilmentorder/{order}/change/"),
     ("settlements", "/admin/payments/settlementstatement/"),
     ("statement", "/admin/payments/settlementstatement/{statement}/change/"),
     ("products", "/admin/catalogue/product/"),
@@ -89,14 +90,17 @@ def browser() -> Iterator[Any]:
 
 
 def _own_order(merchant: str) -> int:
-    """An order holding only this merchant's goods (mixed orders are the
-    fulfilment split's business)."""
-    orders = (
-        Order.objects.annotate(n=Count("lines__merchant", distinct=True))
-        .filter(n=1, lines__merchant__code=merchant, status="in_transit")
-        .order_by("id")
+    """The merchant's part (fulfilment order) of a mixed order on its way."""
+    mixed = Order.objects.annotate(n=Count("lines__merchant", distinct=True)).filter(
+        n__gt=1, status="in_transit"
     )
-    return orders.values_list("id", flat=True)[0]
+    parts = FulfilmentOrder.objects.filter(merchant__code=merchant, order__in=mixed)
+    part = (
+        parts.order_by("id").first()
+        or FulfilmentOrder.objects.filter(merchant__code=merchant).order_by("id").first()
+    )
+    assert part is not None
+    return part.id
 
 
 @pytest.fixture

@@ -30,7 +30,7 @@ from shipping.fulfilment.models import Parcel
 from shipping.linehaul.departures import departure_transition
 from shipping.tracking.models import TrackingEvent
 from shipping.tracking.timeline import NewEvent, parcel_events_apply
-from tests.conftest import World, client_for, scans_post
+from tests.conftest import World, client_for, one_merchant, scans_post
 from tests.factories import IDENTITY, MerchantStaffFactory, UserFactory
 from tests.test_manifests import (
     KATYA,
@@ -45,7 +45,9 @@ from warehouses.models import Warehouse
 
 
 def tea_and_phone_parcel(world: World) -> Parcel:
-    """Two teas and a phone to Yekaterinburg, packed into one parcel."""
+    """Two teas and a phone of one merchant to Yekaterinburg, packed into
+    one parcel."""
+    one_merchant(world)
     catalogue(world)
     Warehouse.objects.filter(id=world.hrb.id).update(address="Hongqi Street 8")
     order = paid_order(world.buyer.user_id, katya(world), ("TEA-0001", 2), ("PHONE-0003", 1))
@@ -66,12 +68,11 @@ def test_declaration_has_the_cn23_data_of_the_parcel(world: World) -> None:
         order_number=parcel.order.number,
         category="sale_of_goods",
         sender=Sender(
-            # The heavier phone was packed first.
+            # One merchant's part: the parcel's one sender.
             merchants=(
                 DeclarationMerchant(
                     code=phone.merchant.code, name=phone.merchant.name, name_zh="商家"
                 ),
-                DeclarationMerchant(code=tea.merchant.code, name=tea.merchant.name, name_zh="商家"),
             ),
             warehouse_code="HRB",
             warehouse_name="HRB warehouse",
@@ -126,7 +127,8 @@ def test_declaration_has_the_cn23_data_of_the_parcel(world: World) -> None:
         duty_rub=Decimal("0.00"),
     )
     assert declaration.total_value == parcel.value_cny
-    assert declaration.sender.name == f"{phone.merchant.name} 商家; {tea.merchant.name} 商家"
+    assert tea.merchant == phone.merchant
+    assert declaration.sender.name == f"{phone.merchant.name} 商家"
     assert declaration.addressee.address == KATYA_ADDRESS
 
 
@@ -156,10 +158,9 @@ def test_declaration_endpoint_serves_it_as_json_to_operator_staff(world: World) 
         "order_number": parcel.order.number,
         "category": "sale_of_goods",
         "sender": {
-            "name": f"{phone.merchant.name} 商家; {tea.merchant.name} 商家",
+            "name": f"{tea.merchant.name} 商家",
             "merchants": [
                 {"code": phone.merchant.code, "name": phone.merchant.name, "name_zh": "商家"},
-                {"code": tea.merchant.code, "name": tea.merchant.name, "name_zh": "商家"},
             ],
             "warehouse_code": "HRB",
             "warehouse_name": "HRB warehouse",

@@ -291,19 +291,24 @@ def test_quote_order_cn23_registry_ledger_and_statements_agree(world: World, cam
     duty_payable = LedgerEntry.objects.get(account__code="duty_payable")
     assert duty_payable.credit == D("4656.12")
 
-    [parcel] = order_pack(order_id=order.id)
-    declaration = customs_declaration(parcel_id=parcel.id)
-    assert (declaration.duty_eur, declaration.duty_rub) == (D("50.61"), D("4656.12"))
+    # Two merchants' parts, packed apart: the quoted parcel's duty is shared
+    # by value, 8,000 CNY of camera and 98 CNY of tea, to the kopek.
+    tea_parcel, camera_parcel = order_pack(order_id=order.id)
+    declarations = [customs_declaration(parcel_id=p.id) for p in (camera_parcel, tea_parcel)]
+    assert [(d.duty_eur, d.duty_rub) for d in declarations] == [
+        (D("50.00"), D("4599.77")),
+        (D("0.61"), D("56.35")),
+    ]
 
     departures_plan(lane_id=world.air.id)
-    departure_id = Parcel.objects.get(id=parcel.id).departure_id
+    [departure_id] = set(Parcel.objects.filter(order=order).values_list("departure_id", flat=True))
     assert departure_id is not None
     departure_transition(departure_id=departure_id, to="closed")
     manifest = departure_manifest(departure_id=departure_id)
-    [entry] = manifest.registry.parcels
-    assert entry.duty_eur == D("50.61")
+    entries = manifest.registry.parcels
+    assert sorted(entry.duty_eur or D(0) for entry in entries) == [D("0.61"), D("50.00")]
     rows = list(csv.DictReader(io.StringIO(manifest_registry_csv(manifest=manifest))))
-    assert [row["parcel_duty_eur"] for row in rows] == ["50.61", "50.61"]  # one per item
+    assert sorted(row["parcel_duty_eur"] for row in rows) == ["0.61", "50.00"]  # one per item
 
     # Delivered and past the returns window: the merchants' statements hold
     # their goods less the fee, never the duty, which stays payable to customs.

@@ -29,7 +29,7 @@ from orders.services import Address
 from shipping.fulfilment.models import Parcel, ParcelLine
 from shipping.linehaul.departures import departure_transition, departures_plan
 from shipping.linehaul.models import Departure, Lane
-from tests.conftest import World, client_for
+from tests.conftest import World, client_for, one_merchant
 from tests.factories import DepartureFactory, MerchantStaffFactory, UserFactory
 from tests.test_documents import SHIPPED, embedded_fonts, pdf_text
 
@@ -88,7 +88,9 @@ class Loaded:
 
 def loaded_flight(world: World, *, close: bool = True) -> Loaded:
     """Three orders, four parcels, two recipients in RU-SVE and RU-PRI, all on
-    the world's flight, which is then closed."""
+    the world's flight, which is then closed. The goods are one merchant's,
+    so each order is one fulfilment order."""
+    one_merchant(world)
     catalogue(world)
     Lane.objects.filter(id=world.air.id).update(max_parcel_weight_g=2000)
     orders = [
@@ -189,9 +191,9 @@ def test_json_cargo_manifest_adds_up_the_parcels_by_destination(world: World) ->
     assert phone_and_boot == {
         "tracking_number": Parcel.objects.get(order=third).tracking_number,
         "order_number": third.number,
-        "sender": "; ".join(
-            f"{line.merchant.name} {line.merchant.name_zh}"
-            for line in sorted(third.lines.all(), key=lambda line: -line.product.weight_g)
+        # Both goods are the one merchant's: named once.
+        "sender": " ".join(
+            {f"{line.merchant.name} {line.merchant.name_zh}": 1 for line in third.lines.all()}
         ),
         "recipient_name": PETR,
         "recipient_phone": "+79241234567",

@@ -231,7 +231,8 @@ def test_auto_packing_uses_catalogue_weights_and_never_needs_an_override(
     response = pack(client_for(operator), order, {})
 
     assert response.status_code == 201, response.json()
-    assert stored(order) == [(2100, 2100, "", None)]
+    # Tea and boots are two merchants' goods: a parcel each.
+    assert stored(order) == [(600, 600, "", None), (1500, 1500, "", None)]
 
 
 def test_override_reason_without_parcels_is_400(world: World, operator: Any) -> None:

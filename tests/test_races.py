@@ -39,7 +39,7 @@ from risk.models import RiskHold, RiskRule
 from shipping.fulfilment.models import Parcel
 from shipping.tracking.models import TrackingEvent
 from tests.conftest import REQUIRE_SERVICES, World
-from tests.factories import UserFactory, token_for
+from tests.factories import MerchantStaffFactory, UserFactory, token_for
 from tests.servers import gunicorn_server
 from warehouses.models import Reservation, StockLevel
 from warehouses.selectors import stock_audit_differences
@@ -548,4 +548,62 @@ def test_cash_collected_twice_at_once_is_counted_once(
         assert outcomes == (accepted, accepted)
         assert cash_outcomes(parcel.order_id) == ["captured", "repeat"]
         assert payments(parcel.order) == [P.CAPTURED]
+        assert books() == BOOKS_HOLD
+
+
+# --- fulfilment orders of one order (issue #12) ----------------------------------
+
+
+def test_two_merchants_packing_their_parts_of_one_order_at_once_keep_the_books(
+    world: World, base: str
+) -> None:
+    """Merchant A and merchant B pack their fulfilment orders of one mixed
+    order at the same moment: both wait for the order's lock, both pack,
+    the order is packed once, by whichever came second; and a merchant
+    packing one part twice at once packs it once."""
+    from shipping.fulfilment.models import FulfilmentOrder
+
+    tea, boot = world.products[0], world.products[1]
+    staff_a = MerchantStaffFactory.create(merchant=tea.merchant).user
+    staff_b = MerchantStaffFactory.create(merchant=boot.merchant).user
+    token_a, token_b = token_for(staff_a), token_for(staff_b)
+
+    def pack(token: str, part: FulfilmentOrder) -> Callable[[], Outcome]:
+        path = f"/api/v1/merchant/fulfilment-orders/{part.number}/pack/"
+        return lambda: post(
+            base, token, path, None, lambda body: f"{body['status']} {len(body['parcels'])}"
+        )
+
+    for _round in range(ROUNDS):
+        order = order_place(
+            user_id=world.buyer.user_id,
+            lines=[LineRequest("TEA-0001", 2), LineRequest("BOOT-0002", 1)],
+            address=Address(**world.address()),
+            payment_method="card",
+        )
+        payment_card_charge(order_id=order.id, token="tok_approve", actor_id=None)
+        part_a = FulfilmentOrder.objects.get(order=order, merchant=tea.merchant)
+        part_b = FulfilmentOrder.objects.get(order=order, merchant=boot.merchant)
+
+        outcomes = race(pack(token_a, part_a), pack(token_b, part_b), pack(token_a, part_a))
+
+        assert outcomes[1] == (201, "packed 1")
+        assert sorted([outcomes[0], outcomes[2]]) == [
+            (201, "packed 1"),
+            (409, "fulfilment_order_not_packable"),
+        ]
+        assert status(order) == "packed"
+        assert units(order) == {"picked": 3}
+        assert dict(
+            Parcel.objects.filter(order=order)
+            .values_list("fulfilment_order__merchant_id")
+            .annotate(n=Count("id"))
+            .order_by()
+        ) == {tea.merchant_id: 1, boot.merchant_id: 1}
+        assert list(
+            order.events.filter(to_status="packed").values_list("from_status", flat=True)
+        ) == ["allocated"]
+        assert sorted(
+            FulfilmentOrder.objects.filter(order=order).values_list("status", "event_seq")
+        ) == [("packed", 3), ("packed", 3)]
         assert books() == BOOKS_HOLD

@@ -305,6 +305,7 @@ def test_the_csv_is_the_statement(week: dict[str, Any], tea: Merchant) -> None:
     statement = statement_build(merchant_id=tea.id, week_start=week["week_start"])
     assert statement is not None
     rows = list(csv.reader(io.StringIO(statement_csv(statement=statement))))
+    a, b, c = (week[key].number for key in "abc")
     day = {
         key: week[key].__class__.objects.get(id=week[key].id).delivered_at.date().isoformat()
         for key in "abc"
@@ -312,6 +313,7 @@ def test_the_csv_is_the_statement(week: dict[str, Any], tea: Merchant) -> None:
     assert rows == [
         [
             "order_number",
+            "fulfilment_orders",
             "delivered_on",
             "goods_rub",
             "platform_fee_rub",
@@ -320,14 +322,16 @@ def test_the_csv_is_the_statement(week: dict[str, Any], tea: Merchant) -> None:
             "cny_rub_rate",
             "net_cny",
         ],
-        [week["a"].number, day["a"], "1078.00", "53.90", "0.00", "1024.10", "11", "93.10"],
-        [week["b"].number, day["b"], "1078.00", "53.90", "0.00", "1024.10", "11", "93.10"],
-        [week["c"].number, day["c"], "1078.00", "53.90", "307.23", "716.87", "11", "65.17"],
-        ["TOTAL", "", "3234.00", "161.70", "307.23", "2765.07", "", "251.37"],
+        # Each line names the merchant's own part of the order (B's boots are
+        # the other merchant's part, -2).
+        [a, f"{a}-1", day["a"], "1078.00", "53.90", "0.00", "1024.10", "11", "93.10"],
+        [b, f"{b}-1", day["b"], "1078.00", "53.90", "0.00", "1024.10", "11", "93.10"],
+        [c, f"{c}-1", day["c"], "1078.00", "53.90", "307.23", "716.87", "11", "65.17"],
+        ["TOTAL", "", "", "3234.00", "161.70", "307.23", "2765.07", "", "251.37"],
     ]
     # The CSV's total is the ledger's.
-    assert D(rows[-1][5]) == ledger_movement(tea, week["week_start"])
-    assert sum(D(row[5]) for row in rows[1:-1]) == D(rows[-1][5])
+    assert D(rows[-1][6]) == ledger_movement(tea, week["week_start"])
+    assert sum(D(row[6]) for row in rows[1:-1]) == D(rows[-1][6])
 
 
 def test_the_pdf_names_the_merchant_in_chinese_and_carries_the_totals(
@@ -441,3 +445,34 @@ def test_ledger_totals_per_merchant_and_week_match_every_statement(
     ).values_list("merchant_id", "debit", "credit"):
         per_merchant[merchant_id] += credit - debit
     assert {s.merchant_id: s.net_rub for s in built if s is not None} == dict(per_merchant)
+
+
+def test_merchant_staff_open_their_statements_in_the_admin_without_a_grant(
+    world: World, week: dict[str, Any], tea: Merchant
+) -> None:
+    mine = statement_build(merchant_id=tea.id, week_start=week["week_start"])
+    theirs = statement_build(merchant_id=week["boots"], week_start=week["week_start"])
+    assert mine is not None and theirs is not None
+    # No group, no permission: a merchant's staff may always read its own.
+    staff = MerchantStaffFactory.create(merchant=tea).user
+    client = Client()
+    client.force_login(staff)
+    index = client.get("/admin/")
+    assert index.status_code == 200
+    assert "/admin/payments/settlementstatement/" in index.content.decode()
+    page = client.get("/admin/payments/settlementstatement/")
+    assert page.status_code == 200
+    assert list(page.context["cl"].queryset.values_list("id", flat=True)) == [mine.id]
+    detail = client.get(f"/admin/payments/settlementstatement/{mine.id}/change/")
+    assert detail.status_code == 200
+    text = detail.content.decode()
+    assert [line.order_number in text for line in mine.lines.all()] == [True] * 3
+    assert client.get(f"/admin/payments/settlementstatement/{theirs.id}/change/").status_code == 302
+    # Read-only: nothing to add, change or delete, and operator actions stay hidden.
+    actions = dict(admin.site._registry[SettlementStatement].get_action_choices(page.wsgi_request))
+    assert set(actions) - {""} == {"download_csv", "download_pdf"}
+    assert client.post(f"/admin/payments/settlementstatement/{mine.id}/delete/").status_code == 403
+    # Buyers are no staff: the admin is not theirs.
+    buyer = Client()
+    buyer.force_login(world.buyer.user)
+    assert buyer.get("/admin/payments/settlementstatement/").status_code == 302

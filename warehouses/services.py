@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from django.db import connection
@@ -277,7 +277,14 @@ def _reserved_add(units: Mapping[int, int]) -> None:
 
 
 def _settle_reservations(
-    *, order: Order, to: str, kind: str, actor_id: int | None, reason: str, warehouse_id: int | None
+    *,
+    order: Order,
+    to: str,
+    kind: str,
+    actor_id: int | None,
+    reason: str,
+    warehouse_id: int | None,
+    line_ids: Collection[int] | None = None,
 ) -> int:
     """Release or pick an order's active reservations. Returns units moved.
 
@@ -289,6 +296,8 @@ def _settle_reservations(
         active = Reservation.objects.filter(order=order, status=Reservation.Status.ACTIVE)
         if warehouse_id is not None:
             active = active.filter(stock__warehouse_id=warehouse_id)
+        if line_ids is not None:
+            active = active.filter(line_id__in=list(line_ids))
         reservations = list(active.select_related("stock"))
         if not reservations:
             return 0
@@ -338,8 +347,14 @@ def stock_release(*, order: Order, actor_id: int | None = None, reason: str = ""
 
 
 def stock_pick(
-    *, order: Order, warehouse_id: int | None = None, actor_id: int | None = None
+    *,
+    order: Order,
+    warehouse_id: int | None = None,
+    line_ids: Collection[int] | None = None,
+    actor_id: int | None = None,
 ) -> int:
+    """Pick an order's reserved units (of one warehouse and these lines: one
+    fulfilment order's)."""
     return _settle_reservations(
         order=order,
         to=Reservation.Status.PICKED,
@@ -347,6 +362,7 @@ def stock_pick(
         actor_id=actor_id,
         reason="",
         warehouse_id=warehouse_id,
+        line_ids=line_ids,
     )
 
 

@@ -228,8 +228,13 @@ def parcel_duties_from_plan(
     for warehouse_id, indexes in unmatched.items():
         left = planned[warehouse_id]
         weights = [parcels[i].value_cny for i in indexes]
-        eur = share_out(sum((Decimal(p["duty_eur"]) for p in left), ZERO), weights)
-        rub = share_out(sum((Decimal(p["duty_rub"]) for p in left), ZERO), weights)
-        for i, part_eur, part_rub in zip(indexes, eur, rub, strict=True):
+        # One merchant's part of a warehouse's goods packed on its own (a
+        # fulfilment order): it takes its share of the duty by value, the
+        # rest stays with the goods still to be packed.
+        rest = sum((Decimal(p.get("value_cny", "0")) for p in left), ZERO) - sum(weights, ZERO)
+        shares = [*weights, rest] if rest > 0 else weights
+        eur = share_out(sum((Decimal(p["duty_eur"]) for p in left), ZERO), shares)
+        rub = share_out(sum((Decimal(p["duty_rub"]) for p in left), ZERO), shares)
+        for i, part_eur, part_rub in zip(indexes, eur, rub, strict=False):
             result[i] = (part_eur, part_rub)
     return result

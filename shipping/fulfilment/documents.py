@@ -161,9 +161,9 @@ def parcel_labels_pdf(*, parcel_ids: Sequence[int]) -> bytes:
     """One label page per parcel, in the order given, for a printer run."""
     parcels = {
         p.id: p
-        for p in Parcel.objects.select_related("order", "lane", "warehouse").filter(
-            id__in=parcel_ids
-        )
+        for p in Parcel.objects.select_related(
+            "order", "lane", "warehouse", "fulfilment_order"
+        ).filter(id__in=parcel_ids)
     }
     if not parcel_ids or len(parcels) != len(set(parcel_ids)):
         raise NotFound()
@@ -174,13 +174,15 @@ def parcel_labels_pdf(*, parcel_ids: Sequence[int]) -> bytes:
         .order_by("id")
     ):
         lines_of[parcel_line.parcel_id].append(parcel_line)
-    siblings: dict[int, list[int]] = {}
-    for parcel_id, order_id in (
+    # "Parcel 2 of 3" counts the parcels of the label's fulfilment order: a
+    # merchant's packer knows nothing of another merchant's parcels.
+    siblings: dict[tuple[int, int | None], list[int]] = {}
+    for parcel_id, order_id, part_id in (
         Parcel.objects.filter(order_id__in={p.order_id for p in parcels.values()})
         .order_by("id")
-        .values_list("id", "order_id")
+        .values_list("id", "order_id", "fulfilment_order_id")
     ):
-        siblings.setdefault(order_id, []).append(parcel_id)
+        siblings.setdefault((order_id, part_id), []).append(parcel_id)
 
     fonts_register()
     buffer = io.BytesIO()
@@ -194,7 +196,12 @@ def parcel_labels_pdf(*, parcel_ids: Sequence[int]) -> bytes:
     canvas.setAuthor("Amur")
     for parcel_id in parcel_ids:
         parcel = parcels[parcel_id]
-        _draw_label(canvas, parcel, lines_of[parcel_id], siblings[parcel.order_id])
+        _draw_label(
+            canvas,
+            parcel,
+            lines_of[parcel_id],
+            siblings[(parcel.order_id, parcel.fulfilment_order_id)],
+        )
         canvas.showPage()
     canvas.save()
     return buffer.getvalue()
@@ -211,7 +218,8 @@ def _draw_label(
     label.text(label.left, label.y, parcel.lane.code, 14, bold=True, width=label.width * 0.62)
     label.text(label.right, label.y, _kg(parcel.weight_g), 14, bold=True, align="right")
     label.y -= 9
-    label.text(label.left, label.y, f"Заказ / Order {order.number}", 7.5, width=label.width * 0.6)
+    number = parcel.fulfilment_order.number if parcel.fulfilment_order else order.number
+    label.text(label.left, label.y, f"Заказ / Order {number}", 7.5, width=label.width * 0.6)
     label.text(
         label.right,
         label.y,
@@ -366,19 +374,7 @@ def packing_slip_pdf(*, order_id: int, mask_phone: bool = False) -> bytes:
         Paragraph(_markup(f"Упаковочный лист · заказ № {order.number}"), s["title"]),
         Paragraph(_markup(f"Дата заказа: {created:%d.%m.%Y}"), s["body"]),
         Spacer(1, 4 * mm),
-        Paragraph("Получатель", s["heading"]),
-        Paragraph(_markup(order.recipient_name, bold=True), s["body"]),
-        Paragraph(
-            _markup(phone_mask(order.recipient_phone) if mask_phone else order.recipient_phone),
-            s["body"],
-        ),
-        Paragraph(
-            _markup(
-                f"{order.street}, {order.city}, {REGIONS.get(order.region, order.region)}, "
-                f"{order.postcode}, Россия"
-            ),
-            s["body"],
-        ),
+        *slip_recipient(order, mask_phone=mask_phone),
         Paragraph("Товары", s["heading"]),
     ]
     rows: list[list[object]] = [
@@ -398,20 +394,7 @@ def packing_slip_pdf(*, order_id: int, mask_phone: bool = False) -> bytes:
 
     story.append(Paragraph(f"Посылки: {len(parcels)}", s["heading"]))
     if parcels:
-        rows = [[Paragraph(h, s["head"]) for h in ("№", "Трек-номер", "Вес", "Содержимое")]]
-        for number, parcel in enumerate(parcels, start=1):
-            inside = "; ".join(
-                f"{pl.line.name} × {pl.quantity}" for pl in contents.get(parcel.id, [])
-            )
-            rows.append(
-                [
-                    str(number),
-                    Paragraph(_markup(parcel.tracking_number, bold=True), s["cell"]),
-                    _kg(parcel.weight_g).replace("kg", "кг"),
-                    Paragraph(_markup(inside), s["cell"]),
-                ]
-            )
-        story.append(_table(rows, [10 * mm, 40 * mm, 22 * mm, 108 * mm], right=[2]))
+        story.append(slip_parcels(parcels, contents))
         story.append(Spacer(1, 3 * mm))
         story.append(
             Paragraph(
@@ -422,6 +405,41 @@ def packing_slip_pdf(*, order_id: int, mask_phone: bool = False) -> bytes:
     else:
         story.append(Paragraph("Заказ ещё не упакован.", s["body"]))
     return _build(story, title=f"Заказ {order.number}")
+
+
+def slip_recipient(order: Order, *, mask_phone: bool) -> list[Flowable]:
+    """A packing slip's recipient block, the phone masked when asked."""
+    s = _styles()
+    region = REGIONS.get(order.region, order.region)
+    phone = phone_mask(order.recipient_phone) if mask_phone else order.recipient_phone
+    return [
+        Paragraph("Получатель", s["heading"]),
+        Paragraph(_markup(order.recipient_name, bold=True), s["body"]),
+        Paragraph(_markup(phone), s["body"]),
+        Paragraph(
+            _markup(f"{order.street}, {order.city}, {region}, {order.postcode}, Россия"),
+            s["body"],
+        ),
+    ]
+
+
+def slip_parcels(parcels: Sequence[Parcel], contents: dict[int, list[ParcelLine]]) -> Flowable:
+    """A packing slip's table of parcels: tracking number, weight, contents."""
+    s = _styles()
+    rows: list[list[object]] = [
+        [Paragraph(h, s["head"]) for h in ("№", "Трек-номер", "Вес", "Содержимое")]
+    ]
+    for number, parcel in enumerate(parcels, start=1):
+        inside = "; ".join(f"{pl.line.name} × {pl.quantity}" for pl in contents.get(parcel.id, []))
+        rows.append(
+            [
+                str(number),
+                Paragraph(_markup(parcel.tracking_number, bold=True), s["cell"]),
+                _kg(parcel.weight_g).replace("kg", "кг"),
+                Paragraph(_markup(inside), s["cell"]),
+            ]
+        )
+    return _table(rows, [10 * mm, 40 * mm, 22 * mm, 108 * mm], right=[2])
 
 
 def _units(lines: Iterable[OrderLine]) -> int:

@@ -10,6 +10,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from catalogue.models import Merchant
 from core.money import MONEY_DIGITS, MONEY_PLACES
 from orders.models import Order, OrderLine
 from shipping.linehaul.models import Departure, Lane
@@ -35,8 +36,151 @@ class UnassignedReason(models.TextChoices):
     NO_CAPACITY = "no_capacity", _("No capacity left on the open departures.")
 
 
+class FulfilmentOrderStatus(models.TextChoices):
+    PENDING = "pending", _("Awaiting payment")
+    READY = "ready", _("Ready to pack")
+    PACKED = "packed", _("Packed")
+    SHIPPED = "shipped", _("Shipped")
+    DELIVERED = "delivered", _("Delivered")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+class FulfilmentOrder(models.Model):
+    """One merchant's goods of an order from one warehouse: what that
+    merchant packs and ships (as Shopify's FulfillmentOrder). The buyer sees
+    one order; each fulfilment order is one of its shipments."""
+
+    order = models.ForeignKey(
+        Order,
+        on_delete=models.PROTECT,
+        related_name="fulfilment_orders",
+        verbose_name=_("order"),
+    )
+    merchant = models.ForeignKey(
+        Merchant,
+        on_delete=models.PROTECT,
+        related_name="fulfilment_orders",
+        verbose_name=_("merchant"),
+    )
+    warehouse = models.ForeignKey(
+        Warehouse,
+        on_delete=models.PROTECT,
+        related_name="fulfilment_orders",
+        verbose_name=_("warehouse"),
+    )
+    # The order's number and the part's place in it: 8H3K2M9Q-2.
+    number = models.CharField(_("number"), max_length=24, unique=True)
+    status = models.CharField(
+        _("status"),
+        max_length=10,
+        choices=FulfilmentOrderStatus.choices,
+        default=FulfilmentOrderStatus.PENDING,
+    )
+    # This merchant's share of the goods, in the order's CNY prices.
+    goods_cny = models.DecimalField(
+        _("goods (CNY)"), max_digits=MONEY_DIGITS, decimal_places=MONEY_PLACES
+    )
+    event_seq = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("fulfilment order")
+        verbose_name_plural = _("fulfilment orders")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["order", "merchant", "warehouse"], name="fulfilment_order_one_per_part"
+            ),
+            models.CheckConstraint(
+                condition=Q(goods_cny__gte=0), name="fulfilment_order_goods_not_negative"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["merchant", "status"], name="fulfilment_order_merchant"),
+        ]
+
+    def __str__(self) -> str:
+        return self.number
+
+
+class FulfilmentOrderLine(models.Model):
+    fulfilment_order = models.ForeignKey(
+        FulfilmentOrder, on_delete=models.CASCADE, related_name="lines"
+    )
+    line = models.ForeignKey(
+        OrderLine,
+        on_delete=models.PROTECT,
+        related_name="fulfilment_lines",
+        verbose_name=_("order line"),
+    )
+    quantity = models.PositiveIntegerField(_("quantity"))
+
+    class Meta:
+        verbose_name = _("fulfilment order line")
+        verbose_name_plural = _("fulfilment order lines")
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["fulfilment_order", "line"], name="fulfilment_line_once"
+            ),
+            models.CheckConstraint(
+                condition=Q(quantity__gt=0), name="fulfilment_line_quantity_positive"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.line.sku} × {self.quantity}"
+
+
+class FulfilmentOrderEvent(models.Model):
+    """Audit trail of a fulfilment order: one row per status change."""
+
+    fulfilment_order = models.ForeignKey(
+        FulfilmentOrder, on_delete=models.CASCADE, related_name="events"
+    )
+    sequence = models.PositiveIntegerField(_("sequence"))
+    from_status = models.CharField(
+        _("from"), max_length=10, choices=FulfilmentOrderStatus.choices, blank=True
+    )
+    to_status = models.CharField(_("to"), max_length=10, choices=FulfilmentOrderStatus.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("by"),
+    )
+    reason = models.CharField(_("reason"), max_length=300, blank=True)
+    created_at = models.DateTimeField(_("at"))
+
+    class Meta:
+        verbose_name = _("fulfilment step")
+        verbose_name_plural = _("fulfilment steps")
+        ordering = ["fulfilment_order_id", "sequence"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["fulfilment_order", "sequence"], name="fulfilment_event_sequence_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.fulfilment_order_id} #{self.sequence} {self.from_status}->{self.to_status}"
+
+
 class Parcel(models.Model):
     order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="parcels")
+    # Empty on parcels packed before orders were split, whose contents the
+    # data migration could not give to one merchant.
+    fulfilment_order = models.ForeignKey(
+        FulfilmentOrder,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="parcels",
+        verbose_name=_("fulfilment order"),
+    )
     warehouse = models.ForeignKey(Warehouse, on_delete=models.PROTECT, related_name="parcels")
     lane = models.ForeignKey(Lane, on_delete=models.PROTECT, related_name="parcels")
     departure = models.ForeignKey(

@@ -20,7 +20,7 @@ from core.locking import Rank, lock_new
 from core.tenancy import user_is_operator_staff
 from orders.models import Order, OrderStatus
 from shipping.customs.duty import PackedContents, parcel_duties_from_plan
-from shipping.fulfilment.models import Parcel, ParcelLine
+from shipping.fulfilment.models import FulfilmentOrder, Parcel, ParcelLine
 from shipping.fulfilment.numbers import tracking_numbers_issue
 from shipping.linehaul.models import Lane
 from shipping.linehaul.pricing import Unit, parcels_split
@@ -94,13 +94,16 @@ def packing_prepare(
     parcels: Sequence[PackedParcel] | None = None,
     actor_id: int | None = None,
     override_reason: str = "",
+    positions: Sequence[int] | None = None,
 ) -> PackingPlan:
     """Check a packing of an allocated order's reserved units, writing
     nothing: as the quote planned (auto-packing, weighed by the catalogue),
     or as the packer measured. Measured parcels must each be within
     PACK_WEIGHT_TOLERANCE of their contents' catalogue weight, or the packing
     is refused (409 weight_out_of_tolerance) unless operator staff
-    (`actor_id`) give an `override_reason`, which those parcels keep."""
+    (`actor_id`) give an `override_reason`, which those parcels keep.
+    `positions`: where each parcel stood in the packer's list (errors name
+    it so), when these are one fulfilment order's of a longer list."""
     override_reason = override_reason.strip()
     if override_reason and not parcels:
         raise ValidationFailed(
@@ -112,7 +115,13 @@ def packing_prepare(
     _check_packing(reservations, packing)
     expected = _expected_weights(reservations, packing)
     overridden = (
-        _check_weights(packing, expected, override_reason=override_reason, actor_id=actor_id)
+        _check_weights(
+            packing,
+            expected,
+            override_reason=override_reason,
+            actor_id=actor_id,
+            positions=positions or range(len(packing)),
+        )
         if parcels
         else set()
     )
@@ -125,10 +134,16 @@ def packing_prepare(
 
 
 def parcels_create(
-    *, order: Order, plan: PackingPlan, reservations: Sequence[Reservation], actor_id: int | None
+    *,
+    order: Order,
+    fulfilment_order: FulfilmentOrder,
+    plan: PackingPlan,
+    reservations: Sequence[Reservation],
+    actor_id: int | None,
 ) -> list[Parcel]:
-    """Make the planned parcels of an order the caller has locked: each with
-    its contents and its S10 tracking number (labelled by `parcels_label`)."""
+    """Make the planned parcels of one part of an order the caller has
+    locked: each with its contents and its S10 tracking number (labelled by
+    `parcels_label`)."""
     lanes = _lanes_by_warehouse(order)
     windows = {entry["warehouse_id"]: entry for entry in order.plan}
     prices = {res.line_id: res.line.unit_price_cny for res in reservations}
@@ -138,6 +153,7 @@ def parcels_create(
         [
             Parcel(
                 order=order,
+                fulfilment_order=fulfilment_order,
                 warehouse_id=spec.warehouse_id,
                 lane=lanes[spec.warehouse_id],
                 tracking_number=number,
@@ -244,6 +260,7 @@ def _check_weights(
     *,
     override_reason: str,
     actor_id: int | None,
+    positions: Sequence[int],
 ) -> set[int]:
     """The indexes of the parcels whose measured weight is off by more than
     the tolerance; refused unless operator staff override."""
@@ -253,6 +270,7 @@ def _check_weights(
         for index, (spec, want) in enumerate(zip(packing, expected, strict=True))
         if abs(spec.weight_g - want) > tolerance * want
     ]
+    named = [{**row, "index": positions[row["index"]]} for row in off]
     if not off:
         return set()
     if not override_reason:
@@ -264,9 +282,9 @@ def _check_weights(
                     gettext("Measured %(weight)d g, expected %(expected)d g.")
                     % {"weight": row["weight_g"], "expected": row["expected_weight_g"]}
                 ]
-                for row in off
+                for row in named
             },
-            extra={"parcels": off, "tolerance": str(tolerance)},
+            extra={"parcels": named, "tolerance": str(tolerance)},
         )
     if not user_is_operator_staff(user_id=actor_id):
         raise Forbidden(_("Only operator staff may accept a weight outside the tolerance."))

@@ -6,7 +6,7 @@ from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
 from core.admin_base import (
-    MerchantScopedAdmin,
+    MerchantReadableAdmin,
     OperatorOnlyReadOnlyAdmin,
     ReadOnlyAdmin,
 )
@@ -14,8 +14,8 @@ from shipping.tracking.models import PendingEvent, TrackingEvent
 
 
 @admin.register(TrackingEvent)
-class TrackingEventAdmin(ReadOnlyAdmin, MerchantScopedAdmin):
-    merchant_lookup = "parcel__order__lines__merchant"
+class TrackingEventAdmin(ReadOnlyAdmin, MerchantReadableAdmin):
+    merchant_lookup = "parcel__fulfilment_order__merchant"
     list_display = ("parcel", "event", "status", "emsevt", "occurred_at", "source", "location")
     list_filter = ("event", "source")
     search_fields = ("parcel__tracking_number", "scan_id")

@@ -35,6 +35,7 @@ from notifications.services import EventSpec, events_record, safe_enqueue
 from orders.models import Order, OrderStatus
 from orders.services import ORDER_TRANSITIONS, orders_transition
 from shipping.fulfilment.models import Parcel, ParcelStatus
+from shipping.fulfilment.orders import fulfilment_orders_of_parcels_follow
 from shipping.tracking.events import (
     EMAIL_STATUSES,
     EVENT_KINDS,
@@ -238,7 +239,7 @@ def parcels_lock(*, parcel_ids: Sequence[int]) -> list[Parcel]:
     lock_rows(Order.objects.filter(id__any_of=order_ids).only("id"), rank=Rank.ORDER, ids=order_ids)
     return lock_rows(
         Parcel.objects.filter(id__any_of=parcel_ids).only(
-            "id", "status", "event_seq", "tracking_number", "order_id"
+            "id", "status", "event_seq", "tracking_number", "order_id", "fulfilment_order_id"
         ),
         rank=Rank.PARCEL,
         parent=order_ids,
@@ -414,6 +415,20 @@ def _parcel_event_spec(
 def _orders_follow(*, parcels: Iterable[Parcel]) -> None:
     """Orders move with their parcels: in transit when one has shipped,
     delivered when all are delivered."""
+    parcels = list(parcels)
+    fulfilment_orders_of_parcels_follow(
+        order_ids=sorted({p.order_id for p in parcels}),
+        shipped={
+            p.fulfilment_order_id
+            for p in parcels
+            if p.status in SHIPPED_STATUSES and p.fulfilment_order_id
+        },
+        delivered={
+            p.fulfilment_order_id
+            for p in parcels
+            if p.status == ParcelStatus.DELIVERED and p.fulfilment_order_id
+        },
+    )
     shipped = {p.order_id for p in parcels if p.status in SHIPPED_STATUSES}
     if shipped:
         # Most of a batch's orders are in transit already: lock only those

@@ -1,0 +1,277 @@
+"""Fulfilment orders: an order split into one part per merchant and
+warehouse, each packed, labelled and shipped on its own. Their status changes
+only through FULFILMENT_ORDER_MACHINE, under their order's lock."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from decimal import Decimal
+
+from django.db.models import Count, F, Q, QuerySet
+
+from catalogue.models import Merchant
+from core.locking import Rank, lock_held, lock_new, lock_rows
+from core.statemachine import TransitionTable
+from core.transitions import Context, Move, StateMachine
+from notifications.services import EventSpec, events_record
+from orders.models import Order
+from shipping.fulfilment.models import (
+    FulfilmentOrder,
+    FulfilmentOrderEvent,
+    FulfilmentOrderLine,
+    FulfilmentOrderStatus,
+    Parcel,
+    ParcelStatus,
+)
+from warehouses.models import Reservation
+
+S = FulfilmentOrderStatus
+
+FULFILMENT_ORDER_TRANSITIONS = TransitionTable.build(
+    "fulfilment_order",
+    {
+        # A part's first step, recorded as it is created.
+        "": {S.PENDING},
+        S.PENDING: {S.READY, S.CANCELLED},
+        S.READY: {S.PACKED, S.CANCELLED},
+        S.PACKED: {S.SHIPPED},
+        S.SHIPPED: {S.DELIVERED},
+    },
+)
+# Parts that still count towards their order's packing (a cancelled one
+# never will be packed).
+LIVE = frozenset({S.PENDING, S.READY, S.PACKED, S.SHIPPED, S.DELIVERED})
+
+
+def _audit(moves: Sequence[Move[FulfilmentOrder]], context: Context) -> list[FulfilmentOrderEvent]:
+    return [
+        FulfilmentOrderEvent(
+            fulfilment_order=move.row,
+            sequence=move.sequence or move.row.event_seq,
+            from_status=move.previous,
+            to_status=move.to,
+            actor_id=context.actor_id,
+            reason=context.reason[:300],
+            created_at=move.at or context.at,
+        )
+        for move in moves
+    ]
+
+
+def _staff_of(merchant_ids: Iterable[int]) -> dict[int, tuple[int, ...]]:
+    """Each merchant's staff user ids: whose webhook subscriptions hear of
+    the merchant's own fulfilment orders."""
+    staff: dict[int, list[int]] = defaultdict(list)
+    for merchant_id, user_id in (
+        Merchant.objects.filter(id__in=set(merchant_ids))
+        .filter(staff__isnull=False)
+        .values_list("id", "staff__user_id")
+        .order_by("id", "staff__user_id")
+    ):
+        staff[merchant_id].append(user_id)
+    return {k: tuple(v) for k, v in staff.items()}
+
+
+def _outbox(moves: Sequence[Move[FulfilmentOrder]], context: Context) -> list[EventSpec]:
+    """A merchant's webhook names its own part only: its number, its lines
+    and its share of the goods, never the order's totals or other lines."""
+    rows = {move.row.id: move.row for move in moves}
+    lines: dict[int, list[dict[str, object]]] = defaultdict(list)
+    for fo_id, sku, quantity, price in (
+        FulfilmentOrderLine.objects.filter(fulfilment_order_id__in=rows)
+        .order_by("id")
+        .values_list("fulfilment_order_id", "line__sku", "quantity", "line__unit_price_cny")
+    ):
+        lines[fo_id].append(
+            {
+                "sku": sku,
+                "quantity": quantity,
+                "unit_price": {"amount": f"{price:.2f}", "currency": "CNY"},
+            }
+        )
+    staff = _staff_of(row.merchant_id for row in rows.values())
+    return [
+        EventSpec(
+            type="fulfilment_order.status_changed",
+            subject=f"fulfilment_order:{move.row.number}",
+            sequence=move.sequence or move.row.event_seq,
+            payload={
+                "fulfilment_order": move.row.number,
+                "order": move.row.order.number,
+                "status": move.to,
+                "previous_status": move.previous,
+                "lines": lines[move.row.id],
+                "goods": {"amount": f"{move.row.goods_cny:.2f}", "currency": "CNY"},
+            },
+            occurred_at=move.at or context.at,
+            audience_ids=staff.get(move.row.merchant_id, ()),
+        )
+        for move in moves
+    ]
+
+
+def _stamp(row: FulfilmentOrder, to: str, context: Context) -> list[str]:
+    row.updated_at = context.at
+    return ["updated_at"]
+
+
+def _write(moves: Sequence[Move[FulfilmentOrder]], fields: Sequence[str], context: Context) -> None:
+    """One UPDATE per target status: a courier batch moves the parts of
+    hundreds of orders. The rows are locked and move once each, so
+    event_seq + 1 is what the machine computed."""
+    if len({move.row.id for move in moves}) < len(moves):
+        for row in {move.row.id: move.row for move in moves}.values():
+            row.save(update_fields=list(fields))
+        return
+    by_status: dict[str, list[int]] = defaultdict(list)
+    for move in moves:
+        by_status[move.to].append(move.row.id)
+    for to, ids in by_status.items():
+        FulfilmentOrder.objects.filter(id__in=ids).update(
+            status=to, event_seq=F("event_seq") + 1, updated_at=context.at
+        )
+
+
+FULFILMENT_ORDER_MACHINE = StateMachine(
+    model=FulfilmentOrder,
+    table=FULFILMENT_ORDER_TRANSITIONS,
+    rank=Rank.FULFILMENT_ORDER,
+    sequence_field="event_seq",
+    stamp=_stamp,
+    write=_write,
+    audit=_audit,
+    events=_outbox,
+    record_events=events_record,
+)
+
+
+def fulfilment_orders_create(*, order: Order, actor_id: int | None = None) -> list[FulfilmentOrder]:
+    """Split an order the caller has locked (or just placed) by its
+    reservations: one part per merchant and warehouse, numbered in that
+    order, each starting pending with its first step recorded."""
+    lock_held(Rank.ORDER, order.id)
+    parts: dict[tuple[int, int], dict[int, int]] = defaultdict(lambda: defaultdict(int))
+    prices: dict[int, Decimal] = {}
+    for res in (
+        Reservation.objects.filter(order_id=order.id)
+        .exclude(status=Reservation.Status.RELEASED)
+        .select_related("stock", "line")
+        .order_by("id")
+    ):
+        parts[(res.line.merchant_id, res.stock.warehouse_id)][res.line_id] += res.quantity
+        prices[res.line_id] = res.line.unit_price_cny
+    created = FulfilmentOrder.objects.bulk_create(
+        [
+            FulfilmentOrder(
+                order=order,
+                merchant_id=merchant_id,
+                warehouse_id=warehouse_id,
+                number=f"{order.number}-{index}",
+                status="",
+                goods_cny=sum((prices[k] * q for k, q in lines.items()), Decimal(0)),
+            )
+            for index, ((merchant_id, warehouse_id), lines) in enumerate(
+                sorted(parts.items()), start=1
+            )
+        ]
+    )
+    # bulk_create sets the ids on PostgreSQL and SQLite (RETURNING).
+    lock_new(Rank.FULFILMENT_ORDER, [fo.id for fo in created])
+    FulfilmentOrderLine.objects.bulk_create(
+        [
+            FulfilmentOrderLine(fulfilment_order=fo, line_id=line_id, quantity=quantity)
+            for fo, (_key, lines) in zip(created, sorted(parts.items()), strict=True)
+            for line_id, quantity in sorted(lines.items())
+        ]
+    )
+    FULFILMENT_ORDER_MACHINE.apply(
+        rows=created, to=S.PENDING, context=Context(actor_id=actor_id, reason="placed")
+    )
+    return created
+
+
+def fulfilment_orders_lock(
+    *, order_ids: Sequence[int], extra: Q | None = None
+) -> list[FulfilmentOrder]:
+    """Lock the fulfilment orders of orders the caller has locked."""
+    qs = FulfilmentOrder.objects.select_related("order").filter(order_id__in=list(order_ids))
+    if extra is not None:
+        qs = qs.filter(extra)
+    return lock_rows(qs, rank=Rank.FULFILMENT_ORDER, parent=order_ids)
+
+
+def fulfilment_orders_transition(
+    *,
+    order_ids: Sequence[int],
+    to: str,
+    actor_id: int | None = None,
+    reason: str = "",
+    ids: Sequence[int] | None = None,
+) -> list[FulfilmentOrder]:
+    """Move the parts of orders the caller has locked that may move to `to`
+    (all of them, or those of `ids`); the others are left as they are."""
+    sources = FULFILMENT_ORDER_TRANSITIONS.sources_of(to) - {""}
+    extra = Q(status__in=sources)
+    if ids is not None:
+        extra &= Q(id__in=list(ids))
+    rows = fulfilment_orders_lock(order_ids=order_ids, extra=extra)
+    moves = FULFILMENT_ORDER_MACHINE.apply(
+        rows=rows, to=to, context=Context(actor_id=actor_id, reason=reason), strict=False
+    )
+    return [move.row for move in moves]
+
+
+def fulfilment_orders_unpacked(*, order_id: int) -> int:
+    """How many of an order's parts are still to be packed."""
+    return FulfilmentOrder.objects.filter(
+        order_id=order_id, status__in=[S.PENDING, S.READY]
+    ).count()
+
+
+def fulfilment_orders_packed(*, order_id: int) -> bool:
+    """Whether any part of an order has been packed (or gone further)."""
+    return FulfilmentOrder.objects.filter(
+        order_id=order_id, status__in=[S.PACKED, S.SHIPPED, S.DELIVERED]
+    ).exists()
+
+
+def fulfilment_orders_of_parcels_follow(
+    *, order_ids: Sequence[int], shipped: Iterable[int], delivered: Iterable[int]
+) -> None:
+    """Parts move with their parcels (the orders locked by the caller):
+    shipped when one of their parcels has, delivered when all have been."""
+    shipped_ids = set(shipped)
+    if shipped_ids:
+        fulfilment_orders_transition(order_ids=order_ids, to=S.SHIPPED, ids=sorted(shipped_ids))
+    candidates = set(delivered)
+    if candidates:
+        open_counts = dict(
+            Parcel.objects.filter(fulfilment_order_id__in=candidates)
+            .exclude(status=ParcelStatus.DELIVERED)
+            .values_list("fulfilment_order_id")
+            .annotate(n=Count("id"))
+        )
+        done = sorted(fo for fo in candidates if not open_counts.get(fo))
+        if done:
+            fulfilment_orders_transition(order_ids=order_ids, to=S.DELIVERED, ids=done)
+
+
+def fulfilment_orders_for_merchant(*, merchant_id: int | None) -> QuerySet[FulfilmentOrder]:
+    """The parts a staff member may see: a merchant's own, or all (operator)."""
+    qs = FulfilmentOrder.objects.all()
+    return qs if merchant_id is None else qs.filter(merchant_id=merchant_id)
+
+
+__all__ = [
+    "FULFILMENT_ORDER_MACHINE",
+    "FULFILMENT_ORDER_TRANSITIONS",
+    "LIVE",
+    "fulfilment_orders_create",
+    "fulfilment_orders_for_merchant",
+    "fulfilment_orders_lock",
+    "fulfilment_orders_of_parcels_follow",
+    "fulfilment_orders_packed",
+    "fulfilment_orders_transition",
+    "fulfilment_orders_unpacked",
+]
