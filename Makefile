@@ -51,6 +51,7 @@ clean:
 # Translations: gather the messages (no source locations, sorted by msgid, so
 # that branches adding messages seldom touch the same lines), then compile.
 messages: $(STAMP)
+	$(BIN)/python manage.py labels_catalogue
 	$(BIN)/python manage.py makemessages -l ru -l zh_Hans --no-location --no-obsolete --ignore=.venv --ignore=bench --ignore=tests
 	for po in locale/*/LC_MESSAGES/django.po; do msgcat --sort-output --no-location -o $$po $$po; done
 	$(BIN)/python manage.py compilemessages --ignore=.venv

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from accounts.models import Buyer, Courier, MerchantStaff, PersonalDataConsent
+from accounts.models import Buyer, Courier, MerchantStaff, PersonalDataConsent, StaffPreference
 from core.admin_base import MerchantScopedAdmin, OperatorOnlyAdmin, OperatorOnlyReadOnlyAdmin
 
 
@@ -38,3 +38,11 @@ class CourierAdmin(OperatorOnlyAdmin):
 
     list_display = ("name", "company", "user")
     search_fields = ("name", "company", "user__email")
+
+
+@admin.register(StaffPreference)
+class StaffPreferenceAdmin(OperatorOnlyAdmin):
+    list_display = ("user", "time_zone")
+    list_filter = ("time_zone",)
+    search_fields = ("user__email", "user__username")
+    autocomplete_fields = ["user"]

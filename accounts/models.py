@@ -108,3 +108,38 @@ class PersonalDataConsent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id}: {self.policy_version} @ {self.given_at:%Y-%m-%d}"
+
+
+# The zones Amur's staff work in: Harbin and Suifenhe (China's one zone), the
+# Russian warehouses' cities, and the operator's UTC.
+TIME_ZONE_CHOICES = [
+    ("Asia/Shanghai", _("China (Harbin, Suifenhe), UTC+8")),
+    ("Asia/Vladivostok", _("Vladivostok, UTC+10")),
+    ("Asia/Novosibirsk", _("Novosibirsk, UTC+7")),
+    ("Asia/Krasnoyarsk", _("Krasnoyarsk, UTC+7")),
+    ("Asia/Yekaterinburg", _("Yekaterinburg, UTC+5")),
+    ("Europe/Moscow", _("Moscow, UTC+3")),
+    ("UTC", _("UTC")),
+]
+
+
+class StaffPreference(models.Model):
+    """A staff user's own settings for the admin. Without a row (or with an
+    empty zone) merchant staff read Asia/Shanghai and operators UTC."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="staff_preference",
+        verbose_name=_("user"),
+    )
+    time_zone = models.CharField(
+        _("time zone"), max_length=40, choices=TIME_ZONE_CHOICES, blank=True, default=""
+    )
+
+    class Meta:
+        verbose_name = _("staff preference")
+        verbose_name_plural = _("staff preferences")
+
+    def __str__(self) -> str:
+        return f"{self.user}: {self.time_zone or '-'}"

@@ -8,7 +8,9 @@ from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
+from import_export.admin import ImportExportMixin
 from treebeard.admin import TreeAdmin
 from treebeard.forms import movenodeform_factory
 
@@ -21,6 +23,7 @@ from catalogue.models import (
     Merchant,
     Product,
 )
+from catalogue.resources import ProductExportForm, ProductResource
 from catalogue.services import listing_search_refresh
 from core.admin_base import MerchantScopedAdmin, OperatorOnlyAdmin
 
@@ -79,7 +82,8 @@ class ListingForm(forms.ModelForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        choices = [(a.code, str(a.name_in("en"))) for a in Attribute.objects.all()]
+        language = get_language() or "ru"
+        choices = [(a.code, str(a.name_in(language))) for a in Attribute.objects.all()]
         self.fields["axes"].choices = choices  # type: ignore[attr-defined]
         self._order = [code for code, _label in choices]
 
@@ -157,7 +161,18 @@ class ListingAdmin(MerchantScopedAdmin):
 
 
 @admin.register(Product)
-class ProductAdmin(MerchantScopedAdmin):
+class ProductAdmin(ImportExportMixin, MerchantScopedAdmin):
+    """Products with CSV export and import (catalogue/resources.py)."""
+
+    resource_classes = [ProductResource]
+    export_form_class = ProductExportForm
+
+    def get_resource_kwargs(
+        self, request: HttpRequest, *args: Any, **kwargs: Any
+    ) -> dict[str, Any]:
+        # The resource scopes an import to the importing merchant.
+        return {"request": request}
+
     list_display = ("sku", "name_en", "name_zh", "listing", "merchant", "price_cny", "is_active")
     list_filter = ("is_active", "merchant", "origin_country")
     search_fields = ("sku", "name_ru", "name_zh", "name_en", "hs_code")

@@ -13,6 +13,7 @@ from django.core.validators import FileExtensionValidator, MinValueValidator, Re
 from django.db import models
 from django.db.models import Q
 from django.db.models.fields.files import FieldFile
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 from imagekit.models import ImageSpecField
 from imagekit.processors import ResizeToFill, ResizeToFit
@@ -112,7 +113,8 @@ class Merchant(models.Model):
         ordering = ["name"]
 
     def __str__(self) -> str:
-        return self.name
+        # Staff read the name of their language: Harbin's in Chinese.
+        return self.display_name_in(get_language() or "ru")
 
     def display_name_in(self, language: str) -> str:
         suffix = language_suffix(language)
@@ -143,7 +145,7 @@ class Category(MP_Node, Translated):
         verbose_name_plural = _("categories")
 
     def __str__(self) -> str:
-        return self.name_en or self.slug
+        return self.name_in(get_language() or "ru") or self.slug
 
 
 class Attribute(Translated):
@@ -161,7 +163,7 @@ class Attribute(Translated):
         ordering = ["position", "code"]
 
     def __str__(self) -> str:
-        return self.code
+        return self.name_in(get_language() or "ru") or self.code
 
 
 class AttributeValue(Translated):
@@ -185,7 +187,7 @@ class AttributeValue(Translated):
         ]
 
     def __str__(self) -> str:
-        return f"{self.attribute_id}: {self.value}"
+        return self.name_in(get_language() or "ru")
 
     def name_in(self, language: str) -> str:
         return self.text_in("name", language) or self.value
@@ -213,7 +215,7 @@ class Listing(Described):
         ordering = ["id"]
 
     def __str__(self) -> str:
-        return self.slug
+        return self.name_in(get_language() or "ru") or self.slug
 
     def clean(self) -> None:
         super().clean()
@@ -296,7 +298,7 @@ class Product(Described):
         ]
 
     def __str__(self) -> str:
-        return f"{self.sku} {self.name_en}"
+        return f"{self.sku} {self.name_in(get_language() or 'ru')}"
 
     def clean(self) -> None:
         super().clean()

@@ -124,7 +124,7 @@ class OrdersAdmin(OrderAdmin):
 @admin.register(Transfer)
 class StockTransferAdmin(TransferAdmin):
     actions = [
-        transfer_action(transfer_dispatch, "Dispatch (stock leaves the origin)", "dispatch"),
+        transfer_action(transfer_dispatch, _("Dispatch (stock leaves the origin)"), "dispatch"),
         *TransferAdmin.actions,
     ]
 

@@ -16,6 +16,7 @@ from accounts.services import buyer_identity_save, token_create
 from catalogue.models import Merchant, Product
 from commands import demo_data as data
 from commands.demo_catalogue import catalogue_seed
+from commands.demo_shop import shop_seed
 from commands.pack import order_pack
 from commands.pay import payment_card_charge
 from commands.place import order_place
@@ -265,6 +266,7 @@ def demo_seed() -> DemoSummary:
         pickup_points_load(points=pickup_points_read(DEMO_POINTS_FILE))
         buyers = _people()
         tracking = _sample_shipment(buyers[0])
+        shop_seed(buyers)
     # A new token each run: only digests are stored, so an old one cannot be shown.
     token, _expiry = token_create(user=buyers[0].user)
     return DemoSummary(

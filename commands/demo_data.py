@@ -489,7 +489,9 @@ def lane_regions(code: str) -> dict[str, tuple[int, int]]:
     if code == "MOW-LOCAL-ROAD":
         return dict(CENTRAL)
     if code == "HRB-SVX-AIR":
-        out = {r: (5, 12) for r in REGIONS}
+        # Not Kaliningrad: the charter's onward post does not serve the
+        # exclave; the container train's Moscow consolidator does.
+        out = {r: (5, 12) for r in REGIONS if r != "RU-KGD"}
         out.update({r: (4, 7) for r in URALS})
         out.update({r: (5, 9) for r in SIBERIA})
         return out

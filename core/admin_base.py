@@ -12,7 +12,9 @@ from django.core.paginator import Paginator
 from django.db import connections
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
 
+from core.regions import region_name
 from core.replicas import replica_reads
 from core.tenancy import is_operator_staff, merchant_id_for_user
 
@@ -103,6 +105,14 @@ class MerchantScopedAdmin(admin.ModelAdmin):
             return qs
         return qs.filter(**{self.merchant_lookup: merchant_id}).distinct()
 
+    def get_list_filter(self, request: HttpRequest) -> Any:
+        """Merchant staff see one merchant: a filter by merchant would only
+        list the other merchants' names."""
+        filters = super().get_list_filter(request)
+        if merchant_id_for_user(request.user) is None:
+            return filters
+        return [f for f in filters if not (isinstance(f, str) and f.split("__")[0] == "merchant")]
+
     def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         merchant_id = merchant_id_for_user(request.user)
         if merchant_id is not None:
@@ -145,6 +155,24 @@ class OperatorOnlyReadOnlyAdmin(ReadOnlyAdmin):
         if merchant_id_for_user(request.user) is not None:
             return False
         return super().has_module_permission(request)
+
+
+class RegionFilter(admin.SimpleListFilter):
+    """Regions as one drop-down of those the rows have, not 83 links."""
+
+    title = _("region")
+    parameter_name = "region"
+    template = "admin/amur/select_filter.html"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        codes = (
+            model_admin.get_queryset(request).order_by().values_list("region", flat=True).distinct()
+        )
+        return sorted(((code, region_name(code)) for code in codes), key=lambda c: c[1])
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        value = self.value()
+        return queryset.filter(region=value) if value else queryset
 
 
 def _works_for_a_merchant(request: HttpRequest) -> bool:

@@ -1,6 +1,9 @@
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
+# Imported here, before any model class exists, so that its hook sees them all.
+import core.labels  # noqa: F401
+
 
 class CoreConfig(AppConfig):
     name = "core"

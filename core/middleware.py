@@ -9,12 +9,16 @@ forms: the size is checked here, from Content-Length, before the body is read.
 
 from __future__ import annotations
 
+import zoneinfo
 from collections.abc import Callable
+from datetime import UTC, tzinfo
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import BadRequest
 from django.http import Http404, HttpRequest, HttpResponse
 from django.utils import translation
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from core.errors import (
@@ -25,6 +29,7 @@ from core.errors import (
     error_response,
     is_api,
 )
+from core.tenancy import merchant_id_for_user
 from core.validators import CONTROL_CHARACTERS
 
 
@@ -107,3 +112,31 @@ class QueryLanguageMiddleware:
                     ValidationFailed(fields={"lang": [_("Choose ru, zh-hans or en.")]})
                 )
         return self.get_response(request)
+
+
+def staff_time_zone(user: Any) -> tzinfo:
+    """The zone a staff user reads times in: their own choice, else the
+    merchant's staff in Harbin's (Asia/Shanghai), operators in UTC. The
+    choice is reached through the user's `staff_preference` one-to-one
+    (accounts.StaffPreference), as core.tenancy reaches the merchant."""
+    preference = getattr(user, "staff_preference", None)
+    if preference is not None and preference.time_zone:
+        return zoneinfo.ZoneInfo(preference.time_zone)
+    if merchant_id_for_user(user) is not None:
+        return zoneinfo.ZoneInfo(settings.MERCHANT_STAFF_TIME_ZONE)
+    return UTC
+
+
+class StaffTimeZoneMiddleware:
+    """Renders the admin's times in the viewer's zone (after authentication).
+    Stored times stay UTC; only their display changes."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        user = getattr(request, "user", None)
+        if user is None or not user.is_authenticated or not user.is_staff:
+            return self.get_response(request)
+        with timezone.override(staff_time_zone(user)):
+            return self.get_response(request)

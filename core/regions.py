@@ -1,5 +1,10 @@
 """Federal subjects of Russia by ISO 3166-2:RU code (delivery regions)."""
 
+from django.utils.functional import lazy
+from django.utils.translation import get_language
+
+from core.region_names import EN, ZH
+
 REGIONS: dict[str, str] = {
     "RU-AD": "Республика Адыгея",
     "RU-AL": "Республика Алтай",
@@ -85,7 +90,22 @@ REGIONS: dict[str, str] = {
     "RU-NEN": "Ненецкий автономный округ",
     "RU-YAN": "Ямало-Ненецкий автономный округ",
 }
-REGION_CHOICES = sorted(REGIONS.items())
+
+
+def region_name(code: str, language: str | None = None) -> str:
+    """The region's name in the language (the active one by default):
+    Russian, Chinese or English; the code itself if it is no region."""
+    language = (language or get_language() or "ru").lower()
+    if language.startswith("zh"):
+        return ZH.get(code, code)
+    if language.startswith("en"):
+        return EN.get(code, code)
+    return REGIONS.get(code, code)
+
+
+# Labels in the reader's language; with no language active (makemigrations)
+# they are the Russian names the migrations hold.
+REGION_CHOICES = [(code, lazy(region_name, str)(code)) for code in sorted(REGIONS)]
 
 # Each region's legal time (IANA zone), for local times and dates shown to
 # people there. Where a region spans zones (Yakutia), its capital's.

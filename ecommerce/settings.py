@@ -88,8 +88,22 @@ if PRODUCTION:
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
 
+# Amur's own apps, lowest layer first (core/labels.py translates their models' names).
+AMUR_APPS = [
+    "core",
+    "notifications",
+    "catalogue",
+    "accounts",
+    "orders",
+    "warehouses",
+    "risk",
+    "shipping",
+    "payments",
+    "commands",
+]
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # The stock admin with Amur's site: dashboards as the index (commands/admin_site.py).
+    "commands.admin_apps.AmurAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -108,17 +122,9 @@ INSTALLED_APPS = [
     "axes",
     "drf_spectacular_sidecar",
     "treebeard",
+    "import_export",
     "imagekit",
-    "core",
-    "notifications",
-    "catalogue",
-    "accounts",
-    "orders",
-    "warehouses",
-    "risk",
-    "shipping",
-    "payments",
-    "commands",
+    *AMUR_APPS,
 ]
 
 MIDDLEWARE = [
@@ -138,6 +144,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     # request.user.is_verified(): the admin asks staff for a TOTP code too.
     "django_otp.middleware.OTPMiddleware",
+    "core.middleware.StaffTimeZoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, as django-axes asks: turns a locked-out login into its answer.
@@ -156,7 +163,7 @@ ASGI_APPLICATION = "ecommerce.asgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
+        "DIRS": [BASE_DIR / "ecommerce" / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -231,6 +238,12 @@ LANGUAGE_CODE = "ru"
 LANGUAGES = [("ru", _("Russian")), ("zh-hans", _("Chinese")), ("en", _("English"))]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "UTC"
+# Product import needs the right to change products, export the right to see them.
+IMPORT_EXPORT_IMPORT_PERMISSION_CODE = "change"
+IMPORT_EXPORT_EXPORT_PERMISSION_CODE = "view"
+# Merchant staff read the admin's times in this zone unless they chose another
+# (accounts.StaffPreference); operator staff read UTC.
+MERCHANT_STAFF_TIME_ZONE = os.environ.get("MERCHANT_STAFF_TIME_ZONE", "Asia/Shanghai")
 USE_I18N = True
 USE_TZ = True
 

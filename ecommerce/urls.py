@@ -30,9 +30,10 @@ from shipping.tracking import api as tracking_api
 from shipping.tracking import page as tracking_page
 
 # The admin needs a verified second factor (django-otp) as well as is_staff,
-# in production (ADMIN_OTP_REQUIRED) and in the tests.
-if settings.ADMIN_OTP_REQUIRED:
-    admin.site.__class__ = OTPAdminSite
+# in production (ADMIN_OTP_REQUIRED) and in the tests; the site keeps Amur's
+# dashboards (commands.admin_site) under OTP's login and permission check.
+if settings.ADMIN_OTP_REQUIRED and not isinstance(admin.site, OTPAdminSite):
+    admin.site.__class__ = type("AmurOTPAdminSite", (OTPAdminSite, type(admin.site)), {})
 
 # Before the routes: they name these converters.
 converters_register()
@@ -270,6 +271,8 @@ urlpatterns = [
     path("readyz", observability.readyz, name="readyz"),
     path("metrics", observability.metrics, name="metrics"),
     path("admin/", admin.site.urls),
+    # The admin's language switcher posts here (django.views.i18n.set_language).
+    path("i18n/", include("django.conf.urls.i18n")),
     path("api/v1/", include(v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),

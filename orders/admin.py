@@ -6,7 +6,13 @@ from django.contrib import admin
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
-from core.admin_base import MerchantScopedAdmin, OperatorOnlyAdmin, ReadOnlyAdmin, ReadOnlyInline
+from core.admin_base import (
+    MerchantScopedAdmin,
+    OperatorOnlyAdmin,
+    ReadOnlyAdmin,
+    ReadOnlyInline,
+    RegionFilter,
+)
 from core.identity import mask_phone
 from core.tenancy import sees_personal_data
 from orders.models import Order, OrderEvent, OrderLine, OrderRecipientIdentity
@@ -50,7 +56,7 @@ class OrderAdmin(OperatorOnlyAdmin, MerchantScopedAdmin):
         "region",
         "created_at",
     )
-    list_filter = ("status", "payment_method", "region")
+    list_filter = ("status", "payment_method", RegionFilter)
     search_fields = ("number", "buyer__user__email", "recipient_name")
     date_hierarchy = "created_at"
     list_select_related = ("buyer__user",)

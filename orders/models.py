@@ -181,7 +181,7 @@ class OrderEvent(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.order_id} #{self.sequence} {self.from_status}->{self.to_status}"
+        return f"{self.order.number} #{self.sequence}: {self.get_to_status_display()}"
 
 
 class OrderRecipientIdentity(IdentityDocument):

@@ -108,7 +108,7 @@ class Payment(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.order_id} {self.method} {self.amount} {self.currency} {self.status}"
+        return f"{self.order.number}: {self.amount} {self.currency}, {self.get_status_display()}"
 
 
 class PaymentEvent(models.Model):
@@ -448,7 +448,8 @@ class SettlementStatement(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.merchant_id} {self.period_start}..{self.period_end} {self.status}"
+        period = f"{self.period_start} – {self.period_end}"
+        return f"{self.merchant} {period}: {self.get_status_display()}"
 
 
 # What a statement shows of each line (API and admin).

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from django.contrib import admin
 from django.core.management import call_command
+from django.db.models import Count
 from django.test import Client
 from django.urls import reverse
 from drf_spectacular.generators import SchemaGenerator
@@ -17,6 +18,7 @@ from commands.place import order_place
 from commands.quote import LineRequest
 from orders.models import Order
 from orders.services import Address
+from payments.models import SettlementStatement
 from shipping.fulfilment.models import Parcel
 from shipping.linehaul.models import Departure, Lane
 from tests.conftest import World
@@ -150,7 +152,28 @@ def test_seed_demo_is_idempotent_and_believable() -> None:
     assert first["warehouses"] == 4
     assert first["lanes"] == 5
     assert first["departures"] >= 14 * 3
-    assert first["orders"] == 1 and first["parcels"] == 1
+    # A living shop: every status that lasts, for every merchant (held for
+    # review: the one large order), mixed orders, every lane carrying parcels,
+    # and last week settled.
+    for merchant in Merchant.objects.all():
+        statuses = set(
+            Order.objects.filter(lines__merchant=merchant).values_list("status", flat=True)
+        )
+        assert statuses >= {
+            "pending_payment",
+            "allocated",
+            "packed",
+            "in_transit",
+            "delivered",
+            "cancelled",
+        }, merchant.code
+        statement = SettlementStatement.objects.get(merchant=merchant)
+        assert statement.status == "issued" and statement.net_rub > 0
+    assert Order.objects.filter(status="on_hold").count() == 1
+    mixed = Order.objects.annotate(n=Count("lines__merchant", distinct=True)).filter(n__gt=1)
+    assert set(mixed.values_list("status", flat=True)) >= {"allocated", "packed", "in_transit"}
+    on_the_way = Parcel.objects.filter(status="in_transit").values_list("lane__code", flat=True)
+    assert set(on_the_way) == set(Lane.objects.values_list("code", flat=True))
     assert Product.objects.filter(hs_code__regex=r"^\d{6}$").count() == 50
     assert StockLevel.objects.filter(on_hand__gt=0).count() > 50
 

@@ -63,7 +63,7 @@ class StockLevelAdmin(MerchantScopedAdmin):
         "warehouse",
         "on_hand",
         "reserved",
-        "available",
+        "available_units",
         "location",
         "low_stock_threshold",
     )
@@ -75,6 +75,10 @@ class StockLevelAdmin(MerchantScopedAdmin):
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+    @admin.display(description=_("available"))
+    def available_units(self, obj: StockLevel) -> int:
+        return obj.available
 
     def get_urls(self) -> list[URLPattern]:
         info = self.opts.app_label, self.opts.model_name

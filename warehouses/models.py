@@ -7,6 +7,7 @@ from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
 from catalogue.models import Product
+from core.places import city_name
 from orders.models import Order, OrderLine
 
 
@@ -36,7 +37,7 @@ class Warehouse(models.Model):
         ordering = ["code"]
 
     def __str__(self) -> str:
-        return f"{self.code} {self.name}"
+        return f"{self.code} {city_name(self.code)}"
 
 
 class StockLevel(models.Model):
@@ -72,7 +73,12 @@ class StockLevel(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.product_id}@{self.warehouse_id}: {self.on_hand}/{self.reserved}"
+        return _("{sku} at {warehouse}: {on_hand} on hand, {reserved} reserved").format(
+            sku=self.product.sku,
+            warehouse=city_name(self.warehouse.code),
+            on_hand=self.on_hand,
+            reserved=self.reserved,
+        )
 
     @property
     def available(self) -> int:
@@ -112,7 +118,9 @@ class StockMovement(models.Model):
         ordering = ["id"]
 
     def __str__(self) -> str:
-        return f"{self.kind} {self.on_hand_delta:+}/{self.reserved_delta:+}"
+        return _("{kind}: on hand {on_hand:+}, reserved {reserved:+}").format(
+            kind=self.get_kind_display(), on_hand=self.on_hand_delta, reserved=self.reserved_delta
+        )
 
 
 class Reservation(models.Model):
@@ -140,4 +148,4 @@ class Reservation(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.order_id}: {self.quantity} of stock {self.stock_id}"
+        return f"{self.order.number}: {self.quantity} × {self.stock.product.sku}"

@@ -6,6 +6,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext_lazy as _
+from django_stubs_ext import StrOrPromise
 
 from core.admin_base import ReadOnlyAdmin, ReadOnlyInline
 from core.api import csv_response, pdf_response
@@ -56,13 +57,15 @@ class LaneAdmin(admin.ModelAdmin):
     inlines = [LaneRegionInline]
     actions = ["plan"]
 
-    @admin.action(description="Plan packed parcels onto departures")
+    @admin.action(description=_("Plan packed parcels onto departures"))
     def plan(self, request: HttpRequest, queryset: QuerySet[Lane]) -> None:
         for lane in queryset:
             result = departures_plan(lane_id=lane.id)
             messages.info(
                 request,
-                f"{lane.code}: {len(result.assigned)} assigned, {len(result.unassigned)} waiting",
+                _("{lane}: {assigned} assigned, {waiting} waiting").format(
+                    lane=lane.code, assigned=len(result.assigned), waiting=len(result.unassigned)
+                ),
             )
 
 
@@ -73,7 +76,7 @@ class DepartureEventInline(ReadOnlyInline):
 
 
 def _move(
-    to: str, label: str
+    to: str, label: StrOrPromise
 ) -> Callable[[admin.ModelAdmin, HttpRequest, QuerySet[Departure]], None]:
     @admin.action(description=label)
     def action(
@@ -85,7 +88,7 @@ def _move(
             except ApplicationError as error:
                 messages.error(request, f"{departure}: {error.fields or error.message}")
             else:
-                messages.success(request, f"{departure}: {to}")
+                messages.success(request, f"{departure}: {DepartureStatus(to).label}")
 
     action.__name__ = f"move_to_{to}"
     return action
@@ -110,11 +113,11 @@ class DepartureAdmin(admin.ModelAdmin):
     readonly_fields = ("status",)
     inlines = [DepartureEventInline]
     actions = [
-        _move(DepartureStatus.LOADING, "Start loading"),
-        _move(DepartureStatus.CLOSED, "Close (manifest)"),
-        _move(DepartureStatus.DEPARTED, "Mark departed"),
-        _move(DepartureStatus.ARRIVED, "Mark arrived"),
-        _move(DepartureStatus.CANCELLED, "Cancel (parcels go back to planning)"),
+        _move(DepartureStatus.LOADING, _("Start loading")),
+        _move(DepartureStatus.CLOSED, _("Close (manifest)")),
+        _move(DepartureStatus.DEPARTED, _("Mark departed")),
+        _move(DepartureStatus.ARRIVED, _("Mark arrived")),
+        _move(DepartureStatus.CANCELLED, _("Cancel (parcels go back to planning)")),
         "download_manifest_pdf",
         "download_registry_csv",
         "download_cargo_csv",
@@ -183,7 +186,7 @@ class TransferEventInline(ReadOnlyInline):
 
 
 def transfer_action(
-    service: Callable[..., Transfer], label: str, name: str
+    service: Callable[..., Transfer], label: StrOrPromise, name: str
 ) -> Callable[[admin.ModelAdmin, HttpRequest, QuerySet[Transfer]], None]:
     @admin.action(description=label, permissions=["operator"])
     def action(
@@ -191,11 +194,11 @@ def transfer_action(
     ) -> None:
         for transfer in queryset.order_by("id"):
             try:
-                service(transfer_id=transfer.id, actor_id=request.user.pk)
+                moved = service(transfer_id=transfer.id, actor_id=request.user.pk)
             except ApplicationError as error:
                 messages.error(request, f"{transfer}: {error.fields or error.message}")
             else:
-                messages.success(request, f"T-{transfer.id}: {name}")
+                messages.success(request, str(moved))
 
     action.__name__ = name
     return action
@@ -220,7 +223,7 @@ class TransferAdmin(ReadOnlyAdmin):
     list_select_related = ("origin", "destination", "departure")
     search_fields = ("lines__product__sku",)
     inlines = [TransferLineInline, TransferEventInline]
-    actions = [transfer_action(transfer_cancel, "Cancel draft", "cancel")]
+    actions = [transfer_action(transfer_cancel, _("Cancel draft"), "cancel")]
 
     def has_operator_permission(self, request: HttpRequest) -> bool:
         """Operator staff only: merchants' staff never move stock between warehouses."""

@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 
 from catalogue.models import Product
 from core.money import MONEY_DIGITS, MONEY_PLACES
+from core.places import city_name
 from core.regions import REGION_CHOICES
 from warehouses.models import Warehouse
 
@@ -61,7 +62,17 @@ class Lane(models.Model):
         ]
 
     def __str__(self) -> str:
-        return self.code
+        return f"{self.code}: {self.display_name}"
+
+    @property
+    def display_name(self) -> str:
+        """The lane in the reader's language, from its hubs and mode (the
+        stored name is the operator's, in one language)."""
+        return _("{origin} – {destination}, {mode}").format(
+            origin=city_name(self.origin_hub),
+            destination=city_name(self.destination_hub),
+            mode=self.get_mode_display(),
+        )
 
 
 class LaneRegion(models.Model):
@@ -85,7 +96,9 @@ class LaneRegion(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.lane_id} -> {self.region} {self.min_days}-{self.max_days} d"
+        return _("{region}: {low}-{high} days").format(
+            region=self.get_region_display(), low=self.min_days, high=self.max_days
+        )
 
 
 class DepartureStatus(models.TextChoices):
@@ -215,7 +228,9 @@ class Transfer(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"T-{self.id} {self.origin_id}->{self.destination_id} {self.status}"
+        return (
+            f"T-{self.id} {self.origin.code} → {self.destination.code}: {self.get_status_display()}"
+        )
 
 
 class TransferLine(models.Model):

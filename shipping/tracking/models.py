@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from shipping.fulfilment.models import Parcel, ParcelStatus
@@ -62,7 +63,9 @@ class TrackingEvent(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.parcel_id} {self.event} {self.occurred_at:%Y-%m-%d %H:%M}"
+        return (
+            f"{self.parcel.tracking_number} · {timezone.localtime(self.occurred_at):%Y-%m-%d %H:%M}"
+        )
 
 
 class PendingEvent(models.Model):
