@@ -4,6 +4,7 @@ from django.contrib.auth.password_validation import validate_password
 from rest_framework import serializers
 
 from accounts.models import Language
+from core.api import JSONBooleanField, StrictSerializer
 from core.identity import RecipientIdentity
 from core.validators import (
     inn_validator,
@@ -25,7 +26,7 @@ class RegisterSerializer(serializers.Serializer):
         max_length=12, required=False, allow_blank=True, validators=[phone_validator]
     )
     # Consent to the personal data policy (152-FZ art. 9): must be true.
-    personal_data_consent = serializers.BooleanField()
+    personal_data_consent = JSONBooleanField()
 
     def validate_password(self, value: str) -> str:
         validate_password(value)
@@ -50,8 +51,8 @@ class TokenSerializer(serializers.Serializer):
     expiry = serializers.DateTimeField(allow_null=True)
 
 
-class TokenRevokeSerializer(serializers.Serializer):
-    all = serializers.BooleanField(required=False, default=False)
+class TokenRevokeSerializer(StrictSerializer):
+    all = JSONBooleanField(required=False, default=False)
 
 
 class RecipientIdentitySerializer(serializers.Serializer):

@@ -12,6 +12,9 @@ from django.http import HttpRequest
 from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django_otp import devices_for_user
+from django_otp.admin import OTPAdminAuthenticationForm
+from django_otp.models import Device
 
 from commands import charts
 from commands.dashboard import departures_load, merchant_dashboard
@@ -178,3 +181,20 @@ class AmurAdminSite(admin.AdminSite):
         }
         request.current_app = self.name
         return TemplateResponse(request, "admin/amur/operator_index.html", context)
+
+
+class AmurOTPLoginForm(OTPAdminAuthenticationForm):
+    """The admin's login with a TOTP code. Staff enrol one authenticator app;
+    django-otp alone would make them pick it from a list that only fills
+    after a first, refused submit. With exactly one confirmed device the code
+    is checked against it; with several the staff member still chooses."""
+
+    def _chosen_device(self, user: Any) -> Any:
+        device = super()._chosen_device(user)
+        if device is not None or self.cleaned_data.get("otp_device"):
+            return device
+        devices = list(devices_for_user(user, confirmed=True))
+        if len(devices) != 1:
+            return None
+        # for_verify locks the row, as django-otp does for a chosen device.
+        return Device.from_persistent_id(devices[0].persistent_id, for_verify=True)

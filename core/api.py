@@ -138,6 +138,18 @@ class StrictSerializer(serializers.Serializer):
         return super().to_internal_value(data)
 
 
+class JSONBooleanField(serializers.BooleanField):
+    """A JSON body's true or false, nothing else: DRF's own field also takes
+    1, "yes" and "on" (form posts), which the schema does not offer and a
+    client should not rely on."""
+
+    def to_internal_value(self, data: Any) -> bool:
+        if isinstance(data, bool):
+            return data
+        self.fail("invalid", input=data)
+        raise AssertionError("unreachable")
+
+
 class MoneySerializer(serializers.Serializer):
     amount = serializers.DecimalField(max_digits=14, decimal_places=2, coerce_to_string=True)
     currency = serializers.CharField()

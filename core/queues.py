@@ -19,8 +19,9 @@ REALTIME = "realtime"
 WEBHOOKS = "webhooks"
 EMAIL = "email"
 PAYMENTS = "payments"
+CARRIERS = "carriers"
 BATCH = "batch"
-QUEUES = (REALTIME, WEBHOOKS, EMAIL, PAYMENTS, BATCH)
+QUEUES = (REALTIME, WEBHOOKS, EMAIL, PAYMENTS, CARRIERS, BATCH)
 
 
 class Route(NamedTuple):
@@ -48,6 +49,13 @@ TASKS: dict[str, Route] = {
     "commands.sandbox_notifications_sweep": Route(PAYMENTS, 30, 45),
     "commands.orders_expire_unpaid": Route(PAYMENTS, 120, 150),
     "payments.rates_refresh": Route(PAYMENTS, 60, 90),
+    # Fiscal receipts go to the same provider as the payments they follow.
+    "payments.receipts_send": Route(PAYMENTS, 120, 150),
+    # Calls to CDEK and Russian Post: a slow carrier API waits here, apart
+    # from the payments and the buyers' webhooks.
+    "shipping.carrier_shipment_run": Route(CARRIERS, 60, 90),
+    "shipping.carrier_shipments_run": Route(CARRIERS, 240, 300),
+    "shipping.carrier_tracking_poll": Route(CARRIERS, 540, 600),
     # Whole-table work, minutes long: planning, statements, retention.
     "shipping.lanes_plan": Route(BATCH, 540, 600),
     "shipping.parcels_expire": Route(BATCH, 1500, 1800),
@@ -57,6 +65,9 @@ TASKS: dict[str, Route] = {
     "orders.recipients_anonymise": Route(BATCH, 1500, 1800),
     "core.idempotency_purge": Route(BATCH, 540, 600),
     "accounts.tokens_purge": Route(BATCH, 540, 600),
+    "core.partitions_maintain": Route(BATCH, 1500, 1800),
+    # Tens of thousands of points per carrier, paged.
+    "shipping.pickup_points_sync": Route(BATCH, 1500, 1800),
 }
 
 # A task not listed above still runs: on the batch worker, with these limits

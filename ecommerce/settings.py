@@ -351,6 +351,8 @@ SPECTACULAR_SETTINGS = {
         "ReturnKindEnum": "shipping.models.ReturnKind",
         "PaymentStatusEnum": "payments.models.Payment.Status",
         "RefundStatusEnum": "payments.models.Refund.Status",
+        # How a payment was made (card, SBP, cash), beside the order's card or cash.
+        "PaymentKindEnum": "payments.models.Payment.Method",
         "PointKindEnum": "shipping.lastmile.models.PointKind",
         "DeliveryKindEnum": "shipping.lastmile.models.DeliveryKind",
     },

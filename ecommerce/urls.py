@@ -15,6 +15,7 @@ from commands import (
     provider_api,
     returns_api,
 )
+from commands.admin_site import AmurOTPLoginForm
 from core.converters import converters_register
 from ecommerce import observability
 from notifications import api as notifications_api
@@ -33,7 +34,12 @@ from shipping.tracking import page as tracking_page
 # in production (ADMIN_OTP_REQUIRED) and in the tests; the site keeps Amur's
 # dashboards (commands.admin_site) under OTP's login and permission check.
 if settings.ADMIN_OTP_REQUIRED and not isinstance(admin.site, OTPAdminSite):
-    admin.site.__class__ = type("AmurOTPAdminSite", (OTPAdminSite, type(admin.site)), {})
+    # admin.site is a LazyObject: its __class__ is the wrapped site's class.
+    admin.site.__class__ = type(
+        "AmurOTPAdminSite",
+        (OTPAdminSite, admin.site.__class__),
+        {"login_form": AmurOTPLoginForm},
+    )
 
 # Before the routes: they name these converters.
 converters_register()

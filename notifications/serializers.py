@@ -8,7 +8,7 @@ from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
-from core.api import StrictSerializer
+from core.api import JSONBooleanField, StrictSerializer
 from notifications.models import WebhookSubscription
 
 EVENT_TYPES = [
@@ -41,7 +41,7 @@ class SubscriptionInputSerializer(StrictSerializer):
     event_types = serializers.ListField(
         child=serializers.ChoiceField(choices=EVENT_TYPES), required=False, default=list
     )
-    all_events = serializers.BooleanField(required=False, default=False)
+    all_events = JSONBooleanField(required=False, default=False)
 
     def validate_url(self, value: str) -> str:
         parts = urlsplit(value)

@@ -55,6 +55,13 @@ class Viewer:
     password: str
     merchant: str | None
     ids: dict[str, int]
+    # The viewer's authenticator app: the TOTP device's secret (bytes).
+    totp_key: bytes = b""
+
+    def totp_code(self) -> str:
+        from django_otp.oath import totp
+
+        return f"{totp(self.totp_key):06d}"
 
 
 def _browser_missing() -> str | None:
@@ -134,6 +141,15 @@ def viewers(transactional_db: Any) -> list[Viewer]:
             },
         )
     )
+    # Each viewer has enrolled an authenticator app: the admin asks for its
+    # code after the password, as in production (ADMIN_OTP_REQUIRED).
+    from django.contrib.auth import get_user_model
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    for viewer in out:
+        user = get_user_model().objects.get(email=viewer.email)
+        device = TOTPDevice.objects.create(user=user, name="phone", confirmed=True)
+        viewer.totp_key = device.bin_key
     return out
 
 
@@ -141,6 +157,7 @@ def _log_in(page: Any, base: str, viewer: Viewer) -> None:
     page.goto(f"{base}/admin/login/")
     page.fill("#id_username", viewer.email)
     page.fill("#id_password", viewer.password)
+    page.fill("#id_otp_token", viewer.totp_code())
     page.click("input[type=submit]")
     page.wait_for_selector("#user-tools")
 

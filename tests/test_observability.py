@@ -109,6 +109,7 @@ def test_metrics_carry_requests_and_the_operators_gauges(
         for event in event_rows:
             WebhookDelivery.objects.create(
                 event=event,
+                event_created_at=event.created_at,
                 subscription=subscription,
                 status=WebhookDelivery.Status.DEAD,
                 next_attempt_at=timezone.now(),

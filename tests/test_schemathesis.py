@@ -8,6 +8,7 @@ express (a well-formed SKU that does not exist, a wrong INN check digit)."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -36,8 +37,6 @@ def test_schemathesis_with_all_checks_finds_nothing(live_server: Any, world: Wor
             f"{live_server.url}/api/schema/",
             "--checks",
             "all",
-            "--header",
-            f"Authorization: Token {token_for(world.buyer.user)}",
             "--max-examples",
             "8",
             "--seed",
@@ -53,6 +52,11 @@ def test_schemathesis_with_all_checks_finds_nothing(live_server: Any, world: Wor
         text=True,
         timeout=300,
         check=False,
+        env={
+            **os.environ,
+            "AMUR_BUYER_TOKEN": token_for(world.buyer.user),
+            "AMUR_REVOKED_TOKEN": token_for(world.other_buyer.user),
+        },
     )
     summary = done.stdout[done.stdout.find("=== SUMMARY") :] if "SUMMARY" in done.stdout else ""
     assert done.returncode == 0, done.stdout[-12000:] + done.stderr[-2000:]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -28,7 +28,8 @@ from shipping.lastmile.shipments import cdek_notification_receive
 class PickupPointListView(generics.GenericAPIView):
     """Active pickup points and lockers by city, postcode or distance
     (`near=lat,lon`, `radius_km` up to 100, nearest first, each with its
-    `distance_km`); at least one of the three."""
+    `distance_km`); with none of them, the whole directory by code, a page at
+    a time."""
 
     permission_classes = [AllowAny]
     authentication_classes: list[type] = []
@@ -36,14 +37,8 @@ class PickupPointListView(generics.GenericAPIView):
     queryset = PickupPoint.objects.none()  # for the schema; reads go through the selector
 
     @extend_schema(
-        parameters=[
-            OpenApiParameter("city", str),
-            OpenApiParameter("postcode", str),
-            OpenApiParameter("near", str, description="latitude,longitude"),
-            OpenApiParameter("radius_km", float),
-            OpenApiParameter("carrier", str, enum=["cdek", "russian_post"]),
-            OpenApiParameter("kind", str, enum=["pickup_point", "locker"]),
-        ],
+        # The query serializer itself: its bounds (radius_km, page_size) are in the schema.
+        parameters=[PickupPointQuerySerializer],
         responses={200: PickupPointSerializer(many=True), **error_responses(400, 404)},
         tags=["checkout"],
     )

@@ -157,7 +157,13 @@ class CarrierShipment(models.Model):
                 fields=["next_attempt_at"],
                 name="carrier_shipment_due",
                 condition=Q(status__in=["pending", "cancel_pending"]),
-            )
+            ),
+            # The tracking poll reads the registered (open) shipments per carrier.
+            models.Index(
+                fields=["carrier", "id"],
+                name="carrier_shipment_open",
+                condition=Q(status="registered"),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -178,6 +184,14 @@ class CarrierTicket(models.Model):
         verbose_name = _("carrier tracking ticket")
         verbose_name_plural = _("carrier tracking tickets")
         ordering = ["id"]
+        indexes = [
+            # The tracking poll collects the tickets not answered yet.
+            models.Index(
+                fields=["carrier", "id"],
+                name="carrier_ticket_open",
+                condition=Q(answered_at=None),
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.carrier} {self.ticket}"

@@ -4,8 +4,10 @@ whether a planned parcel fits a point."""
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import overload
 
 from django.db.models import QuerySet
 
@@ -33,6 +35,31 @@ class Near:
     radius_km: float
 
 
+class _PointsByCode(Sequence[tuple[PickupPoint, float | None]]):
+    """Points without a distance, read a page at a time: a whole city (or the
+    whole directory) is tens of thousands of rows, and the paginator asks
+    only for its count and one slice."""
+
+    def __init__(self, points: QuerySet[PickupPoint]) -> None:
+        self._points = points.order_by("code")
+
+    def __len__(self) -> int:
+        return self._points.count()
+
+    @overload
+    def __getitem__(self, index: int) -> tuple[PickupPoint, float | None]: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[tuple[PickupPoint, float | None]]: ...
+
+    def __getitem__(
+        self, index: int | slice
+    ) -> tuple[PickupPoint, float | None] | list[tuple[PickupPoint, float | None]]:
+        if isinstance(index, slice):
+            return [(point, None) for point in self._points[index]]
+        return (self._points[index], None)
+
+
 def pickup_points_search(
     *,
     city: str = "",
@@ -40,10 +67,11 @@ def pickup_points_search(
     near: Near | None = None,
     carrier: str = "",
     kind: str = "",
-) -> list[tuple[PickupPoint, float | None]]:
-    """Active points matching every filter given, with their distance from
-    `near` (nearest first) or None (by code). A bounding box narrows the rows
-    in SQL on its index; the exact distance is checked on what it returns."""
+) -> Sequence[tuple[PickupPoint, float | None]]:
+    """Active points matching every filter given (none: the whole directory),
+    with their distance from `near` (nearest first) or None (by code). A
+    bounding box narrows the rows in SQL on its index; the exact distance is
+    checked on what it returns."""
     points: QuerySet[PickupPoint] = PickupPoint.objects.filter(is_active=True)
     if city:
         points = points.filter(city_folded=search_fold(city))
@@ -54,7 +82,7 @@ def pickup_points_search(
     if kind:
         points = points.filter(kind=kind)
     if near is None:
-        return [(point, None) for point in points.order_by("code")]
+        return _PointsByCode(points)
     dlat = near.radius_km / 111.0
     dlon = near.radius_km / (111.0 * max(math.cos(math.radians(near.latitude)), 0.01))
     points = points.filter(

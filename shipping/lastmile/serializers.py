@@ -61,7 +61,13 @@ def pickup_point_data(point: PickupPoint, distance_km: float | None = None) -> d
 class PickupPointQuerySerializer(StrictSerializer):
     city = serializers.CharField(max_length=100, required=False, default="")
     postcode = serializers.RegexField(r"^\d{6}$", required=False, default="")
-    near = serializers.CharField(max_length=40, required=False, default="")
+    near = serializers.RegexField(
+        r"^-?\d{1,3}(\.\d+)?,-?\d{1,3}(\.\d+)?$",
+        max_length=40,
+        required=False,
+        default="",
+        help_text="latitude,longitude in degrees, e.g. 56.838,60.605",
+    )
     radius_km = serializers.FloatField(
         min_value=0.1, max_value=MAX_RADIUS_KM, required=False, default=5
     )
@@ -83,10 +89,6 @@ class PickupPointQuerySerializer(StrictSerializer):
         return Near(lat, lon, 0)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        if not (attrs["city"] or attrs["postcode"] or attrs["near"]):
-            raise serializers.ValidationError(
-                {"city": [_("Give a city, a postcode or a position (near).")]}
-            )
         near = attrs["near"]
         if near is not None:
             attrs["near"] = Near(near.latitude, near.longitude, attrs["radius_km"])
