@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.db import connection
 
 from tests.conftest import World
 from tests.factories import token_for
@@ -41,9 +42,10 @@ def test_schemathesis_with_all_checks_finds_nothing(live_server: Any, world: Wor
             "8",
             "--seed",
             "20261202",
-            # One worker: the embedded SQLite database takes one writer.
+            # The embedded SQLite database takes one writer; PostgreSQL two
+            # workers, one per core.
             "--workers",
-            "1",
+            "2" if connection.vendor == "postgresql" else "1",
             "--max-failures",
             "50",
             "--no-color",

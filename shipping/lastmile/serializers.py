@@ -59,20 +59,26 @@ def pickup_point_data(point: PickupPoint, distance_km: float | None = None) -> d
 
 
 class PickupPointQuerySerializer(StrictSerializer):
-    city = serializers.CharField(max_length=100, required=False, default="")
-    postcode = serializers.RegexField(r"^\d{6}$", required=False, default="")
+    # An empty parameter (`?city=`) is as good as none: a form may send it.
+    city = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+    postcode = serializers.RegexField(r"^\d{6}$", required=False, allow_blank=True, default="")
     near = serializers.RegexField(
         r"^-?\d{1,3}(\.\d+)?,-?\d{1,3}(\.\d+)?$",
         max_length=40,
         required=False,
+        allow_blank=True,
         default="",
         help_text="latitude,longitude in degrees, e.g. 56.838,60.605",
     )
     radius_km = serializers.FloatField(
         min_value=0.1, max_value=MAX_RADIUS_KM, required=False, default=5
     )
-    carrier = serializers.ChoiceField(choices=Carrier.choices, required=False, default="")
-    kind = serializers.ChoiceField(choices=PointKind.choices, required=False, default="")
+    carrier = serializers.ChoiceField(
+        choices=Carrier.choices, required=False, allow_blank=True, default=""
+    )
+    kind = serializers.ChoiceField(
+        choices=PointKind.choices, required=False, allow_blank=True, default=""
+    )
     page = serializers.IntegerField(min_value=1, required=False)
     page_size = serializers.IntegerField(min_value=1, max_value=100, required=False)
 
