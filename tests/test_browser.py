@@ -7,6 +7,7 @@ Without /usr/bin/chromium the tests skip, except under REQUIRE_SERVICES=1
 
 from __future__ import annotations
 
+import io
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from typing import Any
 import pytest
 from django.conf import settings
 from django.db.models import Count
+from pypdf import PdfReader
 
 from commands import demo_data as data
 from commands.demo import demo_seed
@@ -162,6 +164,63 @@ def _log_in(page: Any, base: str, viewer: Viewer) -> None:
     page.wait_for_selector("#user-tools")
 
 
+def _action(page: Any, action: str) -> None:
+    page.select_option("select[name=action]", action)
+    page.click("button[name=index]")
+
+
+def _pdf_of_action(page: Any, action: str) -> str:
+    """Run a print action on the ticked rows; the text of the PDF it answers.
+    Chromium shows a PDF in its viewer, whose page is not the document: the
+    answer is read on its way to the browser."""
+    bodies: list[bytes] = []
+
+    def keep_pdf(route: Any) -> None:
+        response = route.fetch()
+        if response.headers.get("content-type") == "application/pdf":
+            bodies.append(response.body())
+        route.fulfill(response=response)
+
+    page.route("**/admin/shipping/fulfilmentorder/**", keep_pdf)
+    with page.expect_response(lambda response: response.request.method == "POST"):
+        _action(page, action)
+    page.unroute("**/admin/shipping/fulfilmentorder/**")
+    assert len(bodies) == 1 and bodies[0].startswith(b"%PDF"), action
+    return "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(bodies[0])).pages)
+
+
+def _pack(page: Any, base: str, viewer: Viewer, language: str) -> tuple[str, str]:
+    """As a merchant's packer: tick a part ready to pack and pack it with the
+    bulk action. Its number and its parcel's S10 tracking number."""
+    page.goto(f"{base}/admin/shipping/fulfilmentorder/?status__exact=ready")
+    row = page.locator("#result_list tbody tr").first
+    number = row.locator("th a").first.inner_text().strip()
+    row.locator("input.action-select").check()
+    _action(page, "pack")
+    page.wait_for_selector("ul.messagelist li.success")
+    packed = page.inner_text("ul.messagelist li.success")
+    # "<part>: <S10 numbers>": the part got its parcel and tracking number.
+    assert packed.startswith(f"{number}: "), packed
+    tracking = packed.split(": ", 1)[1].split(",")[0].strip()
+    assert len(tracking) == 13, tracking
+    page.screenshot(path=str(SCREENSHOTS / f"{viewer.name}-{language}-packed.png"), full_page=True)
+    return number, tracking
+
+
+def _print(page: Any, base: str, number: str, tracking: str) -> dict[str, str]:
+    """Print the packed part's label and packing slip, one PDF each."""
+    printed = {}
+    for name, action in (("labels", "print_labels"), ("slips", "print_packing_slips")):
+        page.goto(f"{base}/admin/shipping/fulfilmentorder/?q={number}")
+        page.locator("#result_list tbody tr input.action-select").first.check()
+        printed[name] = _pdf_of_action(page, action)
+    assert tracking in printed["labels"].replace(" ", "")
+    assert number in printed["slips"]
+    # Back from the PDF viewer to the console.
+    page.goto(f"{base}/admin/")
+    return printed
+
+
 def test_console_in_chromium(viewers: list[Viewer], live_server: Any, browser: Any) -> None:
     # The database is seeded (viewers) before Playwright starts its event
     # loop: Django refuses database calls from inside one.
@@ -194,6 +253,12 @@ def test_console_in_chromium(viewers: list[Viewer], live_server: Any, browser: A
                     viewer.name,
                     name,
                 )
+            if viewer.merchant is not None:
+                if language == LANGUAGES[0]:
+                    number, tracking = _pack(page, live_server.url, viewer, language)
+                printed = _print(page, live_server.url, number, tracking)
+                seen[(viewer.name, language, "labels")] = printed["labels"]
+                seen[(viewer.name, language, "slips")] = printed["slips"]
         context.close()
 
     for viewer in viewers:
@@ -202,7 +267,7 @@ def test_console_in_chromium(viewers: list[Viewer], live_server: Any, browser: A
         own = MERCHANTS[viewer.merchant]
         others = [prefix for code, prefix in MERCHANTS.items() if code != viewer.merchant]
         for language in LANGUAGES:
-            for name, _path in PAGES:
+            for name in [*(page_name for page_name, _path in PAGES), "labels", "slips"]:
                 text = seen[(viewer.name, language, name)]
                 for prefix in others:
                     assert prefix not in text, (viewer.name, language, name, prefix)
