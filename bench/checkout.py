@@ -4,7 +4,7 @@ transactions, in the same run. Goal: ratio at least 0.25.
 
 The server runs as deployed: DEBUG off and Celery on Redis (the order's
 outbox event is enqueued, not delivered in the request), the raw phase writes
-the same rows, outbox row included.
+the same rows, outbox rows and the order's fulfilment orders included.
 
 The HTTP clients use http.client over one keep-alive connection each rather
 than requests: the clients share the server's cores, and what is measured is
@@ -220,6 +220,54 @@ def raw_phase(
                 " created_at) VALUES (%s, 'order.status_changed', %s, 1, '{}', %s, '[]', '', '',"
                 " '', now(), now())",
                 (str(uuid.uuid4()), f"order:{order_id}", user_id),
+            )
+            # The order's parts, one per merchant (one warehouse here): each
+            # with its lines, its first step and its merchant's outbox event,
+            # as the API writes them; and the buyer's saved identity, read to
+            # be copied onto an order that crosses the border.
+            cur.execute("SELECT id FROM accounts_buyeridentity WHERE buyer_id = %s", (buyer_id,))
+            cur.fetchall()
+            line_of_product = {line[1]: line[0] for line in line_ids}
+            by_merchant: dict[int, list[tuple]] = {}
+            for p in products:
+                by_merchant.setdefault(p[3], []).append(p)
+            parts = sorted(by_merchant.items())
+            values = ",".join(
+                cur.mogrify(
+                    "(%s,%s,%s,%s,'pending',%s,1,now(),now())",
+                    (order_id, merchant, warehouse_id, f"R{key[:12]}-{n}", sum(q[1] for q in ps)),
+                ).decode()
+                for n, (merchant, ps) in enumerate(parts, start=1)
+            )
+            cur.execute(
+                "INSERT INTO shipping_fulfilmentorder (order_id, merchant_id, warehouse_id, number,"
+                f" status, goods_cny, event_seq, created_at, updated_at) VALUES {values}"
+                " RETURNING id"
+            )
+            part_ids = [row[0] for row in cur.fetchall()]
+            cur.execute(
+                "INSERT INTO shipping_fulfilmentorderline (fulfilment_order_id, line_id, quantity)"
+                " SELECT unnest(%s::bigint[]), unnest(%s::bigint[]), 1",
+                (
+                    [pid for pid, (_m, ps) in zip(part_ids, parts, strict=True) for _p in ps],
+                    [line_of_product[p[0]] for _m, ps in parts for p in ps],
+                ),
+            )
+            cur.execute(
+                "INSERT INTO shipping_fulfilmentorderevent (fulfilment_order_id, sequence,"
+                " from_status, to_status, reason, created_at)"
+                " SELECT unnest(%s::bigint[]), 1, '', 'pending', 'placed', now()",
+                (part_ids,),
+            )
+            cur.execute(
+                "INSERT INTO notifications_outboxevent (id, type, subject, sequence, payload,"
+                " audience_id, audience_ids, email_to, email_subject, email_body, occurred_at,"
+                " created_at) SELECT unnest(%s::uuid[]), 'fulfilment_order.status_changed',"
+                " unnest(%s::text[]), 1, '{}', NULL, '[]', '', '', '', now(), now()",
+                (
+                    [str(uuid.uuid4()) for _ in part_ids],
+                    [f"fulfilment_order:{pid}" for pid in part_ids],
+                ),
             )
             cur.execute(
                 "UPDATE core_idempotencykey SET status = 'complete', response_status = 201,"

@@ -150,9 +150,14 @@ class OrderListCreateView(generics.ListAPIView):
         # A new order has no parcels yet, and a card order no payment: no need
         # to ask the database (empty lists, as an empty QuerySet would still go
         # through the query compiler).
-        parts = list(FulfilmentOrder.objects.filter(order_id=order.id).order_by("id"))
-        for part in parts:
-            part._prefetched_objects_cache = {"parcels": []}  # type: ignore[attr-defined]
+        # The placement leaves the parts it made on the order, unless a later
+        # step (a risk hold, cash on delivery) read the order again.
+        cached = getattr(order, "_prefetched_objects_cache", {})
+        parts: list[Any] | None = cached.get("fulfilment_orders")
+        if parts is None:
+            parts = list(FulfilmentOrder.objects.filter(order_id=order.id).order_by("id"))
+            for part in parts:
+                part._prefetched_objects_cache = {"parcels": []}
         known: dict[str, list[Any]] = {"parcels": [], "fulfilment_orders": parts}
         if method == PaymentMethod.CARD:
             known["payments"] = []

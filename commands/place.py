@@ -113,18 +113,24 @@ def order_place(
                 order_delivery_record(order_id=order.id, pickup_point=quote.pickup_point)
             # Still short after a fresh quote: OutOfStock, and the caller's
             # transaction rolls back the order just written.
+            warehouse_of_line = {
+                line.id: quote.warehouse_of[line.product_id] for line in order.lines.all()
+            }
             stock_reserve(
                 order=order,
                 allocations=[
-                    LineAllocation(line=line, warehouse_id=quote.warehouse_of[line.product_id])
+                    LineAllocation(line=line, warehouse_id=warehouse_of_line[line.id])
                     for line in order.lines.all()
                 ],
                 actor_id=user_id,
                 levels=levels,
             )
             # One part per merchant and warehouse, split as the stock was
-            # reserved, in the placement's transaction.
-            fulfilment_orders_create(order=order, actor_id=user_id)
+            # reserved (each line whole in one warehouse), in the placement's
+            # transaction.
+            fulfilment_orders_create(
+                order=order, actor_id=user_id, warehouse_of_line=warehouse_of_line
+            )
             if order_risk_check_placement(order=order, actor_id=user_id) is not None:
                 order.refresh_from_db()
             elif payment_method == PaymentMethod.COD:

@@ -200,6 +200,26 @@ class StateMachine(Generic[M]):
             if self.stamp is not None:
                 fields.extend(f for f in self.stamp(move.row, move.to, context) if f not in fields)
         (self.write or _save_each)(moves, fields, context)
+        self._record(moves, context)
+        return moves
+
+    def record_created(self, *, rows: Sequence[M], context: Context | None = None) -> list[Move[M]]:
+        """Rows just inserted in their first status (with their sequence
+        field at 1): their first step, "" to that status, checked against the
+        table and recorded as any move is (audit rows, outbox events), without
+        writing the rows again."""
+        context = context or Context()
+        moves: list[Move[M]] = []
+        for row in rows:
+            to = getattr(row, self.field)
+            self.table.check("", to)
+            sequence = getattr(row, self.sequence_field) if self.sequence_field else None
+            moves.append(Move(row=row, previous="", to=to, sequence=sequence))
+        if moves:
+            self._record(moves, context)
+        return moves
+
+    def _record(self, moves: Sequence[Move[M]], context: Context) -> None:
         audit_rows = list(self.audit(moves, context))
         if audit_rows:
             type(audit_rows[0])._default_manager.bulk_create(audit_rows, batch_size=1000)
@@ -208,4 +228,3 @@ class StateMachine(Generic[M]):
             if self.record_events is None:
                 raise RuntimeError(f"{self.model.__name__}: events without record_events")
             self.record_events(events=events)
-        return moves
