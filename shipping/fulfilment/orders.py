@@ -26,7 +26,6 @@ from shipping.fulfilment.models import (
     Parcel,
     ParcelStatus,
 )
-from warehouses.models import Reservation
 
 S = FulfilmentOrderStatus
 
@@ -180,33 +179,20 @@ def _values(row: FulfilmentOrder, names: Sequence[str]) -> tuple[object, ...]:
 def fulfilment_orders_create(
     *,
     order: Order,
+    warehouse_of_line: Mapping[int, int],
     actor_id: int | None = None,
-    warehouse_of_line: Mapping[int, int] | None = None,
 ) -> list[FulfilmentOrder]:
-    """Split an order the caller has locked (or just placed) by its
-    reservations: one part per merchant and warehouse, numbered in that
-    order, each starting pending with its first step recorded.
-
-    `warehouse_of_line` (line id: warehouse id) is the placement's own
-    reservation of each whole line in one warehouse, with the order's lines
-    at hand: the split is made from it without reading them back. The parts
-    are left on the order for its answer, with no parcels yet."""
+    """Split an order just placed, its lines at hand, by the warehouse each
+    whole line was reserved in (`warehouse_of_line`: line id to warehouse
+    id): one part per merchant and warehouse, numbered in that order, each
+    starting pending with its first step recorded. The parts are left on the
+    order for its answer, with no parcels yet."""
     lock_held(Rank.ORDER, order.id)
     parts: dict[tuple[int, int], dict[int, int]] = defaultdict(lambda: defaultdict(int))
     lines_of: dict[int, OrderLine] = {}
-    if warehouse_of_line is not None:
-        for line in order.lines.all():
-            parts[(line.merchant_id, warehouse_of_line[line.id])][line.id] += line.quantity
-            lines_of[line.id] = line
-    else:
-        for res in (
-            Reservation.objects.filter(order_id=order.id)
-            .exclude(status=Reservation.Status.RELEASED)
-            .select_related("stock", "line")
-            .order_by("id")
-        ):
-            parts[(res.line.merchant_id, res.stock.warehouse_id)][res.line_id] += res.quantity
-            lines_of[res.line_id] = res.line
+    for line in order.lines.all():
+        parts[(line.merchant_id, warehouse_of_line[line.id])][line.id] += line.quantity
+        lines_of[line.id] = line
     split = sorted(parts.items())
     now = timezone.now()
     created = [
@@ -256,7 +242,9 @@ def fulfilment_orders_create(
     FULFILMENT_ORDER_MACHINE.record_created(
         rows=created, context=Context(actor_id=actor_id, reason="placed")
     )
-    order._prefetched_objects_cache["fulfilment_orders"] = created  # type: ignore[attr-defined]
+    cache = getattr(order, "_prefetched_objects_cache", None)
+    if cache is not None:
+        cache["fulfilment_orders"] = created
     return created
 
 
