@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from django.db import connection
-from django.db.models import Field, Model
+from django.db.models import Field, Model, QuerySet
 
 M = TypeVar("M", bound=Model)
 Converter = Callable[[Any, Any, Any], Any]
@@ -97,6 +97,29 @@ def insert_rows(
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return [tuple(r) for r in cursor.fetchall()] if returning else []
+
+
+def insert_select(
+    model: type[Model],
+    attnames: Sequence[str],
+    query: QuerySet[Any],
+    *,
+    skip_conflicts_on: Sequence[str] = (),
+) -> int:
+    """INSERT INTO the model's table the rows a query selects, its values in
+    the order of `attnames` (constants as annotations), in one statement that
+    never brings them to Python, in the query's order (ids follow it); with
+    `skip_conflicts_on` as insert_rows. Returns how many rows went in."""
+    select, params = query.query.sql_with_params()
+    sql = (
+        f"INSERT INTO {connection.ops.quote_name(model._meta.db_table)}"
+        f" ({column_list(model, attnames)}) {select}"
+    )
+    if skip_conflicts_on:
+        sql += f" ON CONFLICT ({column_list(model, skip_conflicts_on)}) DO NOTHING"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return int(cursor.rowcount)
 
 
 @functools.lru_cache(maxsize=256)

@@ -19,10 +19,11 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.mail import get_connection, send_mail
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import DateTimeField, F, Q, Value
 from django.utils import timezone
 
 from core.locking import Rank, lock_rows, locked_transaction
+from core.rawsql import insert_select
 from notifications.models import Email, OutboxEvent
 
 logger = logging.getLogger(__name__)
@@ -67,27 +68,49 @@ def email_queue(*, to: str, subject: str, body: str) -> Email:
     return email
 
 
-def emails_record_for_events(*, event_ids: Sequence[str]) -> None:
+def emails_record_for_events(*, event_ids: Sequence[str]) -> int:
     """The e-mail rows of events that carry one (once per event), in the
     caller's transaction: the fan-out's, so no event is marked dispatched
-    without its e-mail written."""
-    first_sweep = timezone.now() + timedelta(seconds=EMAIL_FIRST_SWEEP_SECONDS)
-    Email.objects.bulk_create(
-        [
-            Email(
-                event_id=event_id,
-                to=to,
-                subject=subject,
-                body=body,
-                next_attempt_at=first_sweep,
-            )
-            for event_id, to, subject, body in OutboxEvent.objects.filter(
-                id__in=event_ids, emailed_at__isnull=True
-            )
-            .exclude(email_to="")
-            .values_list("id", "email_to", "email_subject", "email_body")
-        ],
-        ignore_conflicts=True,
+    without its e-mail written. Returns how many were written."""
+    now = timezone.now()
+    # INSERT ... SELECT: the bodies go from the event rows to the e-mail rows
+    # inside the database. Read into Python and written back with
+    # bulk_create, they made a fifth of a departure's fan-out (bench/fanout.py's
+    # 40,000 events fanned out in one process: 9.3 s that way, 7.5 s this way).
+    return insert_select(
+        Email,
+        (
+            "event_id",
+            "to",
+            "subject",
+            "body",
+            "attempts",
+            "next_attempt_at",
+            "last_error",
+            "created_at",
+        ),
+        OutboxEvent.objects.filter(id__in=event_ids, emailed_at__isnull=True)
+        .exclude(email_to="")
+        .order_by("created_at", "id")
+        .annotate(
+            email_attempts=Value(0),
+            email_due=Value(
+                now + timedelta(seconds=EMAIL_FIRST_SWEEP_SECONDS), output_field=DateTimeField()
+            ),
+            email_error=Value(""),
+            email_created=Value(now, output_field=DateTimeField()),
+        )
+        .values_list(
+            "id",
+            "email_to",
+            "email_subject",
+            "email_body",
+            "email_attempts",
+            "email_due",
+            "email_error",
+            "email_created",
+        ),
+        skip_conflicts_on=("event_id",),
     )
 
 

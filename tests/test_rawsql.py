@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from django.db import connection
 from django.db.models import F
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from knox.models import AuthToken
 
@@ -20,13 +21,15 @@ from catalogue.models import Product
 from core.locking import Rank, lock_in_order, locked_transaction
 from core.models import IdempotencyKey
 from core.rawsql import columns, insert_rows
+from notifications.emails import EMAIL_FIRST_SWEEP_SECONDS, emails_record_for_events
+from notifications.models import Email, OutboxEvent
 from orders.models import Order
 from risk.models import RiskRule
 from risk.selectors import risk_rules_active_and_orders_since
 from shipping.tracking.models import PendingEvent, TrackingEvent
 from shipping.tracking.timeline import NewEvent, _events_insert
 from tests.conftest import World
-from tests.factories import token_for
+from tests.factories import UserFactory, token_for
 from tests.test_shipping import packed_parcels
 from warehouses.models import StockLevel
 from warehouses.selectors import products_with_availability
@@ -160,3 +163,41 @@ def test_a_courier_batch_goes_in_as_bulk_create_would_write_it(world: World) -> 
     assert sorted(PendingEvent.objects.values_list("event_id", "parcel_id")) == [
         (event_id, parcel.id) for event_id in ids
     ]
+
+
+def test_events_emails_are_copied_inside_the_database_once_each(db: Any) -> None:
+    buyer = UserFactory.create()
+    now = timezone.now()
+    events = [
+        OutboxEvent.objects.create(
+            type="order.status_changed",
+            subject=f"order:AM{n}",
+            payload={},
+            audience=buyer,
+            occurred_at=now,
+            email_to=to,
+            email_subject=f"Заказ AM{n}",
+            email_body="Оплачен.\n\tСпасибо",
+        )
+        for n, to in enumerate(["a@example.ru", "", "c@example.ru"])
+    ]
+    ids = [str(e.id) for e in events]
+    OutboxEvent.objects.filter(id=events[2].id).update(emailed_at=now)  # sent before rows
+
+    with CaptureQueriesContext(connection) as queries:
+        written = emails_record_for_events(event_ids=ids)
+    again = emails_record_for_events(event_ids=ids)
+
+    assert (written, again, len(queries)) == (1, 0, 1)
+    email = Email.objects.get()
+    assert (email.event_id, email.to, email.subject, email.body) == (
+        events[0].id, "a@example.ru", "Заказ AM0", "Оплачен.\n\tСпасибо",
+    )  # fmt: skip
+    assert (email.attempts, email.last_error, email.sent_at, email.locked_until) == (
+        0,
+        "",
+        None,
+        None,
+    )
+    assert email.created_at >= now and email.created_at.tzinfo is not None
+    assert email.next_attempt_at - email.created_at == timedelta(seconds=EMAIL_FIRST_SWEEP_SECONDS)
