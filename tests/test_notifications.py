@@ -152,7 +152,8 @@ def test_unreachable_endpoint_is_recorded_as_an_error(db: Any) -> None:
     assert webhook_delivery_attempt(delivery_id=delivery.id) == "pending"
     attempt = WebhookAttempt.objects.get()
     assert attempt.status_code is None
-    assert attempt.error.startswith("ConnectionError")
+    assert attempt.error.startswith("NewConnectionError: ")
+    assert "Connection refused" in attempt.error
 
 
 def test_retry_delays_grow_and_total_about_four_hours() -> None:

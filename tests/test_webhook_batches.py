@@ -21,10 +21,11 @@ from django.utils import timezone
 
 from notifications import delivery, emails
 from notifications.delivery import (
+    WebhookClient,
+    webhook_client,
     webhook_deliveries_attempt,
     webhook_delivery_attempt,
     webhook_delivery_resend,
-    webhook_session,
 )
 from notifications.emails import events_email_send
 from notifications.models import (
@@ -49,6 +50,7 @@ class Endpoint:
     set_cookie: bool = False
     ids: list[str] = field(default_factory=list)
     cookies: list[str] = field(default_factory=list)
+    paths: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def next_status(self) -> int:
@@ -68,6 +70,7 @@ def endpoint(*statuses: int, set_cookie: bool = False) -> Iterator[Endpoint]:
             with state.lock:
                 state.ids.append(self.headers.get("webhook-id", ""))
                 state.cookies.append(self.headers.get("cookie", ""))
+                state.paths.append(self.path)
             self.send_response(state.next_status())
             if state.set_cookie:
                 self.send_header("Set-Cookie", "session=secret-of-one-endpoint; Path=/")
@@ -235,16 +238,34 @@ def test_a_batch_out_of_time_releases_the_rest_unattempted(
     assert set(rest.values_list("status", "attempts", "locked_until")) == {("pending", 0, None)}
 
 
-def test_the_session_keeps_no_cookies_between_endpoints(db: Any) -> None:
+def test_the_client_keeps_no_cookies_between_endpoints(db: Any) -> None:
     with endpoint(set_cookie=True) as first, endpoint() as second:
         first_batch, second_batch = deliveries(first.url, 2), deliveries(second.url, 1)
-        session = webhook_session()
-        webhook_deliveries_attempt(delivery_ids=ids_of(first_batch), session=session)
-        webhook_deliveries_attempt(delivery_ids=ids_of(second_batch), session=session)
+        client = webhook_client()
+        webhook_deliveries_attempt(delivery_ids=ids_of(first_batch), client=client)
+        webhook_deliveries_attempt(delivery_ids=ids_of(second_batch), client=client)
 
     assert first.cookies == ["", ""]
     assert second.cookies == [""]
-    assert not session.cookies
+
+
+def test_the_client_goes_through_the_environments_proxy_unless_told_not_to(
+    db: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with endpoint() as proxy:
+        monkeypatch.setenv("HTTP_PROXY", proxy.url.removesuffix("/hooks"))
+        monkeypatch.setenv("NO_PROXY", "direct.invalid")
+        proxied = deliveries("http://hooks.invalid/amur", 1)
+        direct = deliveries("http://direct.invalid/amur", 1)
+        client = WebhookClient()
+        webhook_deliveries_attempt(delivery_ids=ids_of(proxied), client=client)
+        webhook_deliveries_attempt(delivery_ids=ids_of(direct), client=client)
+
+    # A proxy is asked for the whole URL; the bypassed host is looked up itself.
+    assert proxy.paths == ["http://hooks.invalid/amur"]
+    assert WebhookDelivery.objects.get(id=proxied[0].id).status == "delivered"
+    failed = WebhookAttempt.objects.get(delivery_id=direct[0].id)
+    assert (failed.status_code, failed.error.split(":")[0]) == (None, "NameResolutionError")
 
 
 @pytest.mark.django_db(transaction=True)
