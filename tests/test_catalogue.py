@@ -17,6 +17,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
+from django.db.models.signals import post_init, post_save
 from django.test import Client
 from hypothesis import given
 from hypothesis import strategies as st
@@ -190,6 +191,16 @@ def test_images_are_stored_with_their_thumbnails(shop: Shop) -> None:
     big = listing_image_add(listing=shop.jacket, image=jpeg(2048, 1024), position=2)
     assert _size(big.preview.name) == (1024, 512)
     assert big.thumbnail.url.startswith("/media/CACHE/images/catalogue/down-jacket/")
+
+
+def test_only_models_with_image_sources_pay_imagekits_signals() -> None:
+    from django.apps import apps
+
+    def listened(signal: Any) -> set[str]:
+        return {model._meta.label for model in apps.get_models() if signal.has_listeners(model)}
+
+    assert listened(post_init) == {"catalogue.ListingImage"}
+    assert listened(post_save) == {"catalogue.ListingImage", "axes.AccessAttempt"}  # axes' own
 
 
 def test_a_png_with_transparency_gets_jpeg_thumbnails(shop: Shop) -> None:
