@@ -25,7 +25,7 @@ from core.errors import NotFound
 from core.locking import Rank, lock_new, lock_row
 from core.statemachine import TransitionTable
 from core.transitions import Context, Move, StateMachine
-from notifications.services import EventSpec, events_record
+from notifications.services import EventSpec, events_record, events_record_ids
 from orders.identity import order_identity_copy_from_profile
 from orders.models import Order, OrderEvent, OrderLine, OrderStatus
 
@@ -279,7 +279,7 @@ ORDER_MACHINE = StateMachine(
     write=_orders_write,
     audit=_order_events,
     events=_order_outbox,
-    record_events=events_record,
+    record_events=events_record_ids,
 )
 
 

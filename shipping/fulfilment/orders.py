@@ -16,7 +16,7 @@ from core.locking import Rank, lock_held, lock_new, lock_rows
 from core.rawsql import insert_rows
 from core.statemachine import TransitionTable
 from core.transitions import Context, Move, StateMachine
-from notifications.services import EventSpec, events_record
+from notifications.services import EventSpec, events_record_ids
 from orders.models import Order, OrderLine
 from shipping.fulfilment.models import (
     FulfilmentOrder,
@@ -155,7 +155,7 @@ FULFILMENT_ORDER_MACHINE = StateMachine(
     write=_write,
     audit=_audit,
     events=_outbox,
-    record_events=events_record,
+    record_events=events_record_ids,
 )
 
 

@@ -20,7 +20,7 @@ from core.errors import NotFound
 from core.locking import Rank, lock_held, lock_new, lock_rows
 from core.statemachine import TransitionTable
 from core.transitions import Context, Move, StateMachine
-from notifications.services import EventSpec, events_record
+from notifications.services import EventSpec, events_record, events_record_ids
 from orders.models import Order, OrderLine
 from shipping.fulfilment.models import Parcel, ParcelLine, ParcelStatus
 from shipping.returns.models import Return, ReturnEvent, ReturnKind, ReturnLine, ReturnStatus
@@ -164,7 +164,7 @@ RETURN_MACHINE = StateMachine(
     stamp=_stamp,
     audit=_audit,
     events=_outbox,
-    record_events=events_record,
+    record_events=events_record_ids,
 )
 
 

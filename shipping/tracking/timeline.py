@@ -31,7 +31,7 @@ from django.utils.translation import gettext
 
 from core.locking import Rank, lock_rows, locked_transaction
 from core.transitions import Context, Move, StateMachine
-from notifications.services import EventSpec, events_record, safe_enqueue
+from notifications.services import EventSpec, events_record_ids, safe_enqueue
 from orders.models import Order, OrderStatus
 from orders.services import ORDER_TRANSITIONS, orders_transition
 from shipping.fulfilment.models import Parcel, ParcelStatus
@@ -378,7 +378,7 @@ PARCEL_MACHINE = StateMachine(
     sequence_field="event_seq",
     write=_parcels_write,
     events=_parcels_outbox,
-    record_events=events_record,
+    record_events=events_record_ids,
 )
 
 
