@@ -23,25 +23,26 @@ from core.errors import ValidationFailed
 # below the interpreter's recursion limit.
 MAX_JSON_DEPTH = 64
 
-# A JSON string (with its escapes) or a bracket outside strings. In a valid
-# document every string is matched whole, so the brackets matched are exactly
-# the structural ones; in an invalid one the count is right up to the first
-# error, which is as far as the json module would recurse before failing.
-_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]', re.DOTALL)
-_OPENING = frozenset("[{")
+# A JSON string (with its escapes), or a run of anything but brackets and
+# quotes: deleted (re.sub, in C), they leave the structural brackets. In a
+# valid document every string is matched whole, so the brackets left are
+# exactly the structural ones; in an invalid one the count is right up to the
+# first error, which is as far as the json module would recurse before failing.
+_NOT_STRUCTURE = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[^\[\]{}"]+', re.DOTALL)
 
 
 def json_depth_exceeds(text: str, limit: int) -> bool:
     """Whether the JSON text nests arrays and objects more than `limit` deep,
-    found without parsing it (so without recursion)."""
+    found without parsing it (so without recursion). Only the brackets are
+    walked in Python: walking every token cost a courier's batch of 1,000
+    scans 7 ms, a tenth of its request (bench/scans.py); this costs 2 ms."""
     depth = 0
-    for match in _TOKEN.finditer(text):
-        piece = match.group()
-        if piece in _OPENING:
+    for char in _NOT_STRUCTURE.sub("", text):
+        if char == "[" or char == "{":
             depth += 1
             if depth > limit:
                 return True
-        elif piece in "]}":
+        elif char == "]" or char == "}":
             depth -= 1
     return False
 
@@ -83,7 +84,9 @@ class BoundedJSONParser(JSONParser):
             data = json.loads(text, parse_constant=json.strict_constant if self.strict else None)
         except ValueError as exc:  # UnicodeDecodeError and JSONDecodeError too
             raise ParseError(f"JSON parse error - {exc}") from exc
-        if contains_nul(data):
+        # JSON cannot hold a raw NUL (a control character): only the escape
+        # makes one, so a text without it needs no walk over the data.
+        if "\\u0000" in text and contains_nul(data):
             raise ValidationFailed(
                 _("Text in the request may not contain the NUL character."),
                 code="null_character",

@@ -3,6 +3,7 @@ nothing written."""
 
 from __future__ import annotations
 
+import io
 import json
 from typing import Any
 
@@ -13,9 +14,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client, RequestFactory
 from rest_framework.test import APIClient
 
-from core.errors import json_permission_denied
+from core.errors import ValidationFailed, json_permission_denied
 from core.models import IdempotencyKey
-from core.parsers import MAX_JSON_DEPTH, contains_nul, json_depth_exceeds
+from core.parsers import MAX_JSON_DEPTH, BoundedJSONParser, contains_nul, json_depth_exceeds
 from notifications.models import OutboxEvent, WebhookSubscription
 from orders.models import Order, OrderEvent
 from payments.models import Payment
@@ -184,6 +185,19 @@ def test_depth_is_counted_outside_strings_only() -> None:
     assert json_depth_exceeds("[[], [], [], []]", 2) is False
     assert json_depth_exceeds('[[], [], {"b": {}}]', 3) is False
     assert json_depth_exceeds('[[], [], {"b": {}}]', 2) is True
+    # An escaped backslash ends before the quote, which then closes the string.
+    assert json_depth_exceeds('["\\\\", [[1]]]', 2) is True
+    assert json_depth_exceeds('{"k": "a\\"]]]]", "v": {}}', 1) is True
+    # Unterminated, the string hides nothing: the json module would fail there.
+    assert json_depth_exceeds('["abc [[[', 3) is True
+
+
+def test_a_backslash_before_u0000_is_text_not_nul() -> None:
+    parser = BoundedJSONParser()
+    body = rb'{"note": "C:\\u0000", "n": [1]}'
+    assert parser.parse(io.BytesIO(body)) == {"note": "C:\\u0000", "n": [1]}
+    with pytest.raises(ValidationFailed):
+        parser.parse(io.BytesIO(rb'{"note": "C:\u0000"}'))
 
 
 def test_nul_is_found_anywhere_in_parsed_json() -> None:
