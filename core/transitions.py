@@ -29,6 +29,7 @@ from django.utils import timezone
 
 from core.errors import NotFound
 from core.locking import Rank, lock_rows, locked_transaction
+from core.rawsql import instances_insert
 from core.statemachine import TransitionTable
 
 M = TypeVar("M", bound=Model)
@@ -222,7 +223,7 @@ class StateMachine(Generic[M]):
     def _record(self, moves: Sequence[Move[M]], context: Context) -> None:
         audit_rows = list(self.audit(moves, context))
         if audit_rows:
-            type(audit_rows[0])._default_manager.bulk_create(audit_rows, batch_size=1000)
+            instances_insert(audit_rows)
         events = list(self.events(moves, context))
         if events:
             if self.record_events is None:

@@ -23,6 +23,7 @@ from accounts.models import Buyer
 from catalogue.models import Product
 from core.errors import NotFound
 from core.locking import Rank, lock_new, lock_row
+from core.rawsql import instances_insert
 from core.statemachine import TransitionTable
 from core.transitions import Context, Move, StateMachine
 from notifications.services import EventSpec, events_record, events_record_ids
@@ -134,7 +135,7 @@ def order_create(
         plan=plan,
         event_seq=1,
     )
-    Order.objects.bulk_create([order])
+    instances_insert([order])
     # Nobody else sees the new order before commit: as good as locked.
     lock_new(Rank.ORDER, [order.id])
     lines_created = [
@@ -153,12 +154,12 @@ def order_create(
         )
         for line in lines
     ]
-    OrderLine.objects.bulk_create(lines_created)
+    instances_insert(lines_created)
     # Callers render and reserve the new order at once: spare them reading back
     # the lines just written (the insert returned their ids).
     order._prefetched_objects_cache = {"lines": lines_created}  # type: ignore[attr-defined]
     now = timezone.now()
-    OrderEvent.objects.bulk_create(
+    instances_insert(
         [
             OrderEvent(
                 order=order, sequence=1, to_status=order.status, actor_id=actor_id, created_at=now

@@ -20,7 +20,7 @@ from accounts.selectors import token_get
 from catalogue.models import Product
 from core.locking import Rank, lock_in_order, locked_transaction
 from core.models import IdempotencyKey
-from core.rawsql import columns, insert_rows
+from core.rawsql import INSTANCES_INSERT_ROWS, columns, insert_rows, instances_insert
 from notifications.emails import EMAIL_FIRST_SWEEP_SECONDS, emails_record_for_events
 from notifications.models import Email, OutboxEvent
 from orders.models import Order
@@ -31,7 +31,7 @@ from shipping.tracking.timeline import NewEvent, _events_insert
 from tests.conftest import World
 from tests.factories import UserFactory, token_for
 from tests.test_shipping import packed_parcels
-from warehouses.models import StockLevel
+from warehouses.models import StockLevel, StockMovement
 from warehouses.selectors import products_with_availability
 from warehouses.services import _locked_levels, _reserved_add
 
@@ -201,3 +201,46 @@ def test_events_emails_are_copied_inside_the_database_once_each(db: Any) -> None
     )
     assert email.created_at >= now and email.created_at.tzinfo is not None
     assert email.next_attempt_at - email.created_at == timedelta(seconds=EMAIL_FIRST_SWEEP_SECONDS)
+
+
+def _movements(level: StockLevel, count: int) -> list[StockMovement]:
+    # Deltas of nought: rows in the ledger that leave the books as they are.
+    return [
+        StockMovement(stock=level, kind=StockMovement.Kind.ADJUSTMENT, reason=f"check {n}")
+        for n in range(count)
+    ]
+
+
+def test_instances_go_in_as_bulk_create_puts_them(world: World) -> None:
+    level = StockLevel.objects.order_by("id").first()
+    assert level is not None
+    made, twins = _movements(level, 2), _movements(level, 2)
+    with CaptureQueriesContext(connection) as queries:
+        assert instances_insert(made) is made
+    StockMovement.objects.bulk_create(twins)
+
+    assert len(queries) == 1 and queries[0]["sql"].startswith(
+        'INSERT INTO "warehouses_stockmovement"'
+    )
+    assert [m._state.adding for m in made] == [False, False]
+    assert made[0].id < made[1].id < twins[0].id
+    columns = [f.attname for f in StockMovement._meta.concrete_fields]
+    columns = [c for c in columns if c not in ("id", "created_at")]
+
+    def stored(rows: list[StockMovement]) -> list[tuple[Any, ...]]:
+        ids = [row.id for row in rows]
+        return list(StockMovement.objects.filter(id__in=ids).order_by("id").values_list(*columns))
+
+    assert stored(made) == stored(twins)
+    # auto_now_add is filled in before the insert, as bulk_create fills it.
+    assert StockMovement.objects.get(id=made[0].id).created_at == made[0].created_at
+    assert made[0].created_at.tzinfo is not None
+
+
+def test_many_instances_are_left_to_bulk_create(world: World) -> None:
+    level = StockLevel.objects.order_by("id").first()
+    assert level is not None
+    many = _movements(level, INSTANCES_INSERT_ROWS + 1)
+    instances_insert(many)
+    assert all(m.id is not None and not m._state.adding for m in many)
+    assert StockMovement.objects.filter(id__in=[m.id for m in many]).count() == len(many)

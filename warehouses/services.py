@@ -32,7 +32,7 @@ from core.locking import (
     lock_rows,
     locked_transaction,
 )
-from core.rawsql import columns, placeholders
+from core.rawsql import columns, instances_insert, placeholders
 from notifications.models import OutboxEvent
 from notifications.services import EventSpec, events_record
 from orders.models import Order, OrderLine
@@ -244,7 +244,7 @@ def stock_reserve(
             )
             for key, quantity in wanted.items()
         ]
-        StockMovement.objects.bulk_create(movements)
+        instances_insert(movements)
         stock_low_events_record(before=before, levels=levels.values(), movements=movements)
         reservations = [
             Reservation(
@@ -255,7 +255,7 @@ def stock_reserve(
             )
             for alloc in allocations
         ]
-        Reservation.objects.bulk_create(reservations)
+        instances_insert(reservations)
         return reservations
 
 
