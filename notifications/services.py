@@ -201,33 +201,9 @@ def _events_write(specs: list[EventSpec]) -> list[tuple[Any, ...]]:
             ],
             batch_size=1000,
         )
-    _enqueue_on_commit([str(row[0]) for row in values])
+    ids = [str(row[0]) for row in values]
+    transaction.on_commit(lambda: outbox_enqueue_recorded(ids))
     return values
-
-
-@dataclass
-class _RecordedEvents:
-    """The events a transaction recorded, enqueued together once it commits."""
-
-    ids: list[str]
-
-    def __call__(self) -> None:
-        outbox_enqueue_recorded(self.ids)
-
-
-def _enqueue_on_commit(ids: list[str]) -> None:
-    """One enqueue per transaction, however many times it records events: a
-    placement records the order's event and its parts' apart, and each
-    enqueue is a round trip to the broker (0.35 ms of the request). Events
-    recorded in a savepoint that rolls back may still be named: the fan-out
-    then finds no such row and does nothing."""
-    connection = transaction.get_connection()
-    if connection.in_atomic_block:
-        for _savepoints, callback, _robust in connection.run_on_commit:
-            if isinstance(callback, _RecordedEvents):
-                callback.ids.extend(ids)
-                return
-    transaction.on_commit(_RecordedEvents(ids))
 
 
 # The columns events_record writes, in the model's order.
