@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from django.core import mail
+from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import Courier
@@ -18,7 +19,7 @@ from notifications.models import OutboxEvent
 from payments.cod.models import CashCollection
 from payments.models import Payment
 from shipping.fulfilment.models import Parcel
-from shipping.tracking.events import timeline_counted
+from shipping.tracking.events import FINAL_STATUSES, timeline_counted
 from shipping.tracking.models import TrackingEvent
 from shipping.tracking.selectors import cod_refusals_count
 from shipping.tracking.timeline import NewEvent, parcel_events_apply
@@ -380,3 +381,9 @@ def test_timeline_counted_leaves_out_status_events_after_the_final_one() -> None
         True,
     ]
     assert timeline_counted(["expired", "delivered", "returned"]) == [True, False, False]
+
+
+def test_the_final_events_index_holds_the_final_statuses_as_the_scan_check_asks() -> None:
+    [index] = [i for i in TrackingEvent._meta.indexes if i.name == "tracking_final"]
+    # The same list the batch check filters by, so the planner can use it.
+    assert index.condition == Q(status__in=sorted(FINAL_STATUSES))

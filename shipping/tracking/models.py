@@ -57,7 +57,18 @@ class TrackingEvent(models.Model):
 
         verbose_name_plural = _("tracking events")
         ordering = ["parcel_id", "occurred_at", "id"]
-        indexes = [models.Index(fields=["parcel", "occurred_at"], name="tracking_timeline")]
+        indexes = [
+            models.Index(fields=["parcel", "occurred_at"], name="tracking_timeline"),
+            # Every courier batch asks which of its parcels already reached a
+            # final status: through the timeline index that read every event
+            # of a thousand parcels (4 ms of a batch's 75); this one holds the
+            # final events alone.
+            models.Index(
+                fields=["parcel"],
+                name="tracking_final",
+                condition=models.Q(status__in=["delivered", "expired", "returned"]),
+            ),
+        ]
         constraints = [
             models.UniqueConstraint(fields=["scan_id", "occurred_at"], name="tracking_scan_once")
         ]
