@@ -790,7 +790,7 @@ def test_random_payment_histories_keep_the_ledger_balanced(world: World) -> None
     run_state_machine_as_test(
         InThisWorld,
         settings=hsettings(
-            max_examples=60,
+            max_examples=40,
             stateful_step_count=30,
             deadline=None,
             suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
