@@ -7,9 +7,7 @@ lost enqueue (broker down) is picked up by the periodic sweep.
 
 from __future__ import annotations
 
-import contextlib
 import functools
-import io
 import json
 import logging
 import uuid
@@ -28,7 +26,14 @@ from django.utils import timezone
 
 from core.brokers import REDIS_SCHEMES, redis_client
 from core.locking import Rank, lock_rows, locked_transaction
-from core.rawsql import insert_rows
+from core.rawsql import (
+    COPY_FROM_ROWS,
+    COPY_NULL,
+    copy_available,
+    copy_in,
+    copy_text,
+    insert_rows,
+)
 from notifications.emails import emails_record_for_events
 from notifications.models import OutboxEvent, WebhookDelivery, WebhookSubscription
 from notifications.signing import secret_generate
@@ -40,11 +45,6 @@ DISPATCH_CHUNK = 200
 # Deliveries per delivery task, all for one subscription: one claim, one
 # keep-alive connection, one transaction to record them.
 WEBHOOK_BATCH = 100
-
-
-# Fewer rows go in with one INSERT: COPY's setup costs the server more than it
-# saves on a few rows.
-COPY_FROM_ROWS = 20
 
 
 @dataclass(frozen=True)
@@ -223,8 +223,6 @@ _OUTBOX_FIELDS = [
     "dispatched_at",
     "emailed_at",
 ]
-_COPY_NULL = "\\N"
-_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
 def _copy_line(row: tuple[Any, ...], created: str) -> str:
@@ -233,12 +231,10 @@ def _copy_line(row: tuple[Any, ...], created: str) -> str:
     (event_id, kind, subject, sequence, payload, audience, audiences, email_to, email_subject,
      email_body, occurred_at, _created, _dispatched, _emailed) = row  # fmt: skip
     return (
-        f"{event_id}\t{kind.translate(_COPY_ESCAPES)}\t{subject.translate(_COPY_ESCAPES)}"
-        f"\t{sequence}\t{payload.translate(_COPY_ESCAPES)}"
-        f"\t{_COPY_NULL if audience is None else audience}\t{json.dumps(audiences)}"
-        f"\t{email_to.translate(_COPY_ESCAPES)}\t{email_subject.translate(_COPY_ESCAPES)}"
-        f"\t{email_body.translate(_COPY_ESCAPES)}\t{occurred_at.isoformat()}\t{created}"
-        "\t\\N\t\\N\n"
+        f"{event_id}\t{copy_text(kind)}\t{copy_text(subject)}\t{sequence}\t{copy_text(payload)}"
+        f"\t{COPY_NULL if audience is None else audience}\t{json.dumps(audiences)}"
+        f"\t{copy_text(email_to)}\t{copy_text(email_subject)}\t{copy_text(email_body)}"
+        f"\t{occurred_at.isoformat()}\t{created}\t{COPY_NULL}\t{COPY_NULL}\n"
     )
 
 
@@ -248,27 +244,17 @@ def _outbox_copy(values: Sequence[tuple[Any, ...]]) -> bool:
     tens of thousands of events. False when not possible here."""
     concrete = OutboxEvent._meta.concrete_fields
     if (
-        connection.vendor != "postgresql"
+        not copy_available()
         or [f.attname for f in concrete] != _OUTBOX_FIELDS
         or any(timezone.is_naive(row[10]) for row in values)
     ):
         return False
-    quote = connection.ops.quote_name
-    sql = "COPY {} ({}) FROM STDIN".format(
-        quote(OutboxEvent._meta.db_table),
-        ", ".join(quote(f.column or f.attname) for f in concrete),
-    )
     created = values[0][11].isoformat()  # one timestamp for the whole batch
-    text = "".join(_copy_line(row, created) for row in values)
-    with connection.cursor() as cursor, connection.wrap_database_errors:
-        copy = getattr(cursor.cursor, "copy_expert", None)
-        if copy is None:  # not psycopg2
-            return False
-        # A debug cursor (DEBUG, or a test counting queries) logs the COPY as
-        # it logs any other statement, so counts compare like with like.
-        debug_sql = getattr(cursor, "debug_sql", None)
-        with debug_sql(sql) if debug_sql else contextlib.nullcontext():
-            copy(sql, io.StringIO(text))
+    copy_in(
+        table=OutboxEvent._meta.db_table,
+        columns=[f.column or f.attname for f in concrete],
+        text="".join(_copy_line(row, created) for row in values),
+    )
     return True
 
 

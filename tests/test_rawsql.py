@@ -20,7 +20,13 @@ from accounts.selectors import token_get
 from catalogue.models import Product
 from core.locking import Rank, lock_in_order, locked_transaction
 from core.models import IdempotencyKey
-from core.rawsql import INSTANCES_INSERT_ROWS, columns, insert_rows, instances_insert
+from core.rawsql import (
+    COPY_FROM_ROWS,
+    INSTANCES_INSERT_ROWS,
+    columns,
+    insert_rows,
+    instances_insert,
+)
 from notifications.emails import EMAIL_FIRST_SWEEP_SECONDS, emails_record_for_events
 from notifications.models import Email, OutboxEvent
 from orders.models import Order
@@ -159,6 +165,55 @@ def test_a_courier_batch_goes_in_as_bulk_create_would_write_it(world: World) -> 
     assert rows == [
         ("departed", "in_transit", "EMC", at, {}),
         ("customs_held", "customs_held", "EME", at + timedelta(minutes=1), {"reason": "documents"}),
+    ]
+    assert sorted(PendingEvent.objects.values_list("event_id", "parcel_id")) == [
+        (event_id, parcel.id) for event_id in ids
+    ]
+
+
+AWKWARD = 'tab\there, line\nbreak\r, back\\slash \\N, "quoted", {braces}, Екатеринбург 哈尔滨'
+
+
+def test_many_events_go_in_with_copy_as_the_insert_writes_them(world: World) -> None:
+    [parcel] = packed_parcels(world)
+    at = timezone.now()
+    events = [
+        NewEvent(
+            parcel_id=parcel.id,
+            event="customs_held" if i % 2 else "departed",
+            occurred_at=at + timedelta(seconds=i),
+            source="courier",
+            location=AWKWARD if i % 3 == 0 else "",
+            courier_id=None,
+            scan_id=None if i % 4 == 0 else f'scan\\{i}\t\\N "q" 哈{i}\n',
+            data={"reason": "documents", "note": AWKWARD} if i % 2 else {},
+        )
+        for i in range(COPY_FROM_ROWS + 5)
+    ]
+    with CaptureQueriesContext(connection) as queries:
+        ids = _events_insert(events, pending=True)
+    copied = connection.vendor == "postgresql"
+    # The ids first, then one COPY of the events and one of their pending rows.
+    assert [q["sql"].split()[0] for q in queries.captured_queries] == (
+        ["WITH", "COPY", "COPY"] if copied else ["INSERT"] * len(queries.captured_queries)
+    )
+    assert ids == sorted(ids) and len(set(ids)) == len(events)
+    rows = list(
+        TrackingEvent.objects.filter(id__in=ids)
+        .order_by("id")
+        .values_list("parcel_id", "event", "status", "occurred_at", "location", "scan_id", "data")
+    )
+    assert rows == [
+        (
+            parcel.id,
+            e.event,
+            "customs_held" if e.event == "customs_held" else "in_transit",
+            e.occurred_at,
+            e.location,
+            e.scan_id,
+            e.data,
+        )
+        for e in events
     ]
     assert sorted(PendingEvent.objects.values_list("event_id", "parcel_id")) == [
         (event_id, parcel.id) for event_id in ids

@@ -65,11 +65,25 @@ def test_s10_is_valid_accepts_a_good_number() -> None:
         "RR123456785C",  # too short
         "RR1234567850CN",  # too long
         "RR12345678CN",  # check digit missing
+        "RR\u0661\u0662\u0663\u0664\u0665\u0666\u0667\u06685CN",  # Arabic-Indic digits
+        "RR12345678\uff15CN",  # a full-width check digit
         "",
     ],
 )
 def test_s10_is_valid_rejects(number: str) -> None:
     assert s10_is_valid(number) is False
+
+
+def test_s10_check_digit_of_every_serial_matches_the_weighted_digits() -> None:
+    for serial in range(0, 10**8, 9_973):
+        remainder = 11 - _weighted_sum(serial) % 11
+        assert check_digit(f"{serial:08d}") == {10: 0, 11: 5}.get(remainder, remainder)
+
+
+@pytest.mark.parametrize("serial", ["1234567", "123456789", "1234567a", "\u0661234567\u0668"])
+def test_s10_check_digit_refuses_what_is_not_eight_ascii_digits(serial: str) -> None:
+    with pytest.raises(ValueError, match="8 digits"):
+        check_digit(serial)
 
 
 # --- Parcel split and shipping fee -------------------------------------------

@@ -34,14 +34,19 @@ class SeriesExhausted(Conflict):
 
 
 WEIGHTS = (8, 6, 4, 2, 3, 5, 9, 7)
-S10_RE = re.compile(r"^([A-Z]{2})(\d{8})(\d)([A-Z]{2})$")
+# The weighted sum of the digits' ASCII codes exceeds the digits' by this.
+_ASCII_ZERO_WEIGHTED = ord("0") * sum(WEIGHTS)
+# ASCII: \d alone also matches other scripts' digits, which no S10 number holds.
+S10_RE = re.compile(r"^([A-Z]{2})(\d{8})(\d)([A-Z]{2})$", re.ASCII)
 
 
 def check_digit(serial: str) -> int:
-    if len(serial) != 8 or not serial.isdigit():
+    if len(serial) != 8 or not (serial.isascii() and serial.isdigit()):
         raise ValueError("An S10 serial has 8 digits")
-    # map() over the digits: a generator here was a twentieth of a courier batch's time.
-    remainder = 11 - sum(map(operator.mul, map(int, serial), WEIGHTS)) % 11
+    # The digits' bytes, in C: a generator here was a twentieth of a courier
+    # batch's time, int() of each digit still a fiftieth.
+    weighted = sum(map(operator.mul, serial.encode(), WEIGHTS)) - _ASCII_ZERO_WEIGHTED
+    remainder = 11 - weighted % 11
     return {10: 0, 11: 5}.get(remainder, remainder)
 
 

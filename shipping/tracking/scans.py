@@ -69,7 +69,8 @@ def scans_record(*, courier: Courier, scans: Sequence[Scan]) -> ScanOutcome:
         numbers=[s.tracking_number for s in scans if s.event == CASH_COLLECTED]
     )
     seen_ids = set(
-        TrackingEvent.objects.filter(scan_id__any_of=[s.scan_id for s in scans])
+        # A set: Django walks a list's items one by one to resolve expressions.
+        TrackingEvent.objects.filter(scan_id__any_of={s.scan_id for s in scans})
         .order_by()
         .values_list("scan_id", flat=True)
     )
@@ -209,6 +210,16 @@ def _reason_problem(scan: dict[str, Any]) -> str:
     }
 
 
+def _rejection(index: int, raw: Any, code: str, message: Any) -> dict[str, Any]:
+    scan_id = raw.get("scan_id")
+    return {
+        "index": index,
+        "scan_id": scan_id if isinstance(scan_id, str) else None,
+        "code": code,
+        "message": str(message),
+    }
+
+
 def scans_parse(raw_scans: list[Any]) -> tuple[list[Scan], list[dict[str, Any]]]:
     scans: list[Scan] = []
     rejected: list[dict[str, Any]] = []
@@ -216,42 +227,29 @@ def scans_parse(raw_scans: list[Any]) -> tuple[list[Scan], list[dict[str, Any]]]
     zone = timezone.get_current_timezone()
     for index, raw in enumerate(raw_scans):
         data, errors = scan_validate(raw, zone=zone)
-        scan_id = raw.get("scan_id") if isinstance(raw.get("scan_id"), str) else None
         if data is None:
             problems = flatten_detail(errors)
             message = "; ".join(f"{k}: {' '.join(v)}" for k, v in sorted(problems.items()))
-            rejected.append(
-                {"index": index, "scan_id": scan_id, "code": "invalid", "message": message}
-            )
+            rejected.append(_rejection(index, raw, "invalid", message))
             continue
         if data["occurred_at"] > latest_allowed:
             rejected.append(
-                {
-                    "index": index,
-                    "scan_id": scan_id,
-                    "code": "occurred_in_future",
-                    "message": str(_("The scan time is in the future.")),
-                }
+                _rejection(index, raw, "occurred_in_future", _("The scan time is in the future."))
             )
             continue
         extra: dict[str, Any] = {}
         if data["event"] == "cash_collected":
             if "amount" not in data or "currency" not in data:
                 rejected.append(
-                    {
-                        "index": index,
-                        "scan_id": scan_id,
-                        "code": "invalid",
-                        "message": str(_("cash_collected needs amount and currency.")),
-                    }
+                    _rejection(
+                        index, raw, "invalid", _("cash_collected needs amount and currency.")
+                    )
                 )
                 continue
             extra = {"amount": str(data["amount"]), "currency": data["currency"]}
         problem = _reason_problem(data)
         if problem:
-            rejected.append(
-                {"index": index, "scan_id": scan_id, "code": "invalid", "message": problem}
-            )
+            rejected.append(_rejection(index, raw, "invalid", problem))
             continue
         if "reason" in data:
             extra["reason"] = data["reason"]

@@ -30,6 +30,14 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext
 
 from core.locking import Rank, lock_rows, locked_transaction
+from core.rawsql import (
+    COPY_FROM_ROWS,
+    COPY_NULL,
+    copy_available,
+    copy_in,
+    copy_text,
+    ids_take,
+)
 from core.transitions import Context, Move, StateMachine
 from notifications.services import EventSpec, events_record_ids, safe_enqueue
 from orders.models import Order, OrderStatus
@@ -112,7 +120,9 @@ def pending_events_apply(*, batch: int = PENDING_BATCH) -> int:
 
 
 def _events_insert(events: Sequence[NewEvent], *, pending: bool) -> list[int]:
-    ids = _events_insert_pg(events, pending=pending)
+    ids = _events_copy(events, pending=pending)
+    if ids is None:
+        ids = _events_insert_pg(events, pending=pending)
     if ids is not None:
         return ids
     rows = TrackingEvent.objects.bulk_create(
@@ -160,6 +170,58 @@ _EVENTS_INSERT_PENDING = (
     " SELECT id, parcel_id FROM inserted)"
     " SELECT id FROM inserted"
 )
+
+
+_EVENT_COLUMNS = (
+    "id",
+    "parcel_id",
+    "event",
+    "status",
+    "emsevt",
+    "occurred_at",
+    "recorded_at",
+    "location",
+    "source",
+    "courier_id",
+    "scan_id",
+    "data",
+)
+
+
+def _events_copy(events: Sequence[NewEvent], *, pending: bool) -> list[int] | None:
+    """On PostgreSQL (psycopg2), many events go in with COPY, under ids taken
+    from the table's sequence first, in order; `pending` copies a pending row
+    per event too. A courier batch of 1,000 scans stored this way cost 12 ms
+    against 19 ms for the INSERT from unnest (most of it psycopg2 adapting
+    the arrays' values one by one), a tenth of the request (bench/scans.py).
+    None for a few events, or where COPY is not available."""
+    if (
+        len(events) < COPY_FROM_ROWS
+        or not copy_available()
+        or any(timezone.is_naive(e.occurred_at) for e in events)
+    ):
+        return None
+    table = TrackingEvent._meta.db_table
+    ids = ids_take(table=table, count=len(events))
+    recorded = timezone.now().isoformat()
+    lines = []
+    for row_id, e in zip(ids, events, strict=True):
+        kind = EVENT_KINDS[e.event]
+        data = json.dumps(e.data, cls=DjangoJSONEncoder) if e.data else "{}"
+        lines.append(
+            f"{row_id}\t{e.parcel_id}\t{e.event}\t{kind.status}\t{kind.emsevt}"
+            f"\t{e.occurred_at.isoformat()}\t{recorded}\t{copy_text(e.location)}\t{e.source}"
+            f"\t{COPY_NULL if e.courier_id is None else e.courier_id}"
+            f"\t{COPY_NULL if e.scan_id is None else copy_text(e.scan_id)}\t{copy_text(data)}\n"
+        )
+    copy_in(table=table, columns=_EVENT_COLUMNS, text="".join(lines))
+    if pending:
+        copy_in(
+            table=PendingEvent._meta.db_table,
+            columns=("event_id", "parcel_id"),
+            text="".join(f"{i}\t{e.parcel_id}\n" for i, e in zip(ids, events, strict=True)),
+        )
+    return ids
 
 
 def _events_insert_pg(events: Sequence[NewEvent], *, pending: bool) -> list[int] | None:
