@@ -259,7 +259,8 @@ def copy_text(value: str) -> str:
 
 def copy_available() -> bool:
     """Whether copy_in can run here: PostgreSQL through psycopg2."""
-    return connection.vendor == "postgresql" and connection.Database.__name__ == "psycopg2"
+    driver = getattr(connection, "Database", None)  # the DB-API module in use
+    return connection.vendor == "postgresql" and getattr(driver, "__name__", "") == "psycopg2"
 
 
 def copy_in(*, table: str, columns: Sequence[str], text: str) -> None:
