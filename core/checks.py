@@ -1,6 +1,6 @@
 """System checks that keep a production deployment from starting with
 anything made for development: the sandbox card provider, the published
-development secrets, DEBUG, private webhook addresses.
+development secrets, DEBUG, private webhook addresses, open metrics.
 
 Registered in CoreConfig.ready: `manage.py` commands (migrate, check) run
 them, and ecommerce/wsgi.py and the Celery worker and beat run them at start
@@ -49,6 +49,14 @@ def _problems() -> list[tuple[str, str]]:
     if amur["WEBHOOK_ALLOW_PRIVATE_URLS"]:
         found.append(
             ("amur.E007", "WEBHOOK_ALLOW_PRIVATE_URLS is on: subscribers could reach inside.")
+        )
+    if not settings.METRICS_TOKEN and not settings.DEMO_STACK:
+        found.append(
+            (
+                "amur.E008",
+                "METRICS_TOKEN is unset: /metrics (order, queue and outbox figures)"
+                " would answer anyone.",
+            )
         )
     return found
 

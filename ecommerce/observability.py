@@ -4,12 +4,14 @@
   nothing else, so a database outage does not restart every web process.
 - `/readyz`: the database and Redis answer (readiness: send traffic).
 - `/metrics`: django-prometheus's request, response and model metrics, plus
-  gauges read from the database at scrape time (OpsCollector).
+  gauges read from the database at scrape time (OpsCollector); behind a
+  bearer token when METRICS_TOKEN is set (production needs one).
 - Sentry, when SENTRY_DSN is set, without personal data (core/sentry.py).
 """
 
 from __future__ import annotations
 
+import hmac
 import os
 from collections.abc import Iterator
 from typing import Any
@@ -21,10 +23,12 @@ from django.db import connection
 from django.db.models import Count, Min
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from prometheus_client import multiprocess
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from core.errors import ApplicationError, error_response
 from notifications.models import Email, OutboxEvent, WebhookDelivery
 from shipping.tracking.models import PendingEvent
 
@@ -129,9 +133,27 @@ class OpsCollector(Collector):
         )
 
 
+def _scraper_allowed(request: HttpRequest) -> bool:
+    token = settings.METRICS_TOKEN
+    if not token:
+        return True
+    scheme, _space, given = request.headers.get("Authorization", "").partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(given.encode(), token.encode())
+
+
 def metrics(request: HttpRequest) -> HttpResponse:
     """The process's (or, under gunicorn, all workers') metrics, then the
-    database gauges."""
+    database gauges; only for a scraper with METRICS_TOKEN, when it is set."""
+    if not _scraper_allowed(request):
+        response = error_response(
+            ApplicationError(
+                _("Metrics need the scraper's bearer token (METRICS_TOKEN)."),
+                code="not_authenticated",
+                status_code=401,
+            )
+        )
+        response["WWW-Authenticate"] = 'Bearer realm="metrics"'
+        return response
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = prometheus_client.CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)

@@ -533,6 +533,10 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
 }
 
+# /metrics asks scrapers for this bearer token when it is set; production
+# refuses to start without one (core.checks), the compose demo excepted.
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+
 # Error reporting, off unless SENTRY_DSN is set; personal data is scrubbed.
 SENTRY_DSN = os.environ.get("SENTRY_DSN", "")
 if SENTRY_DSN:

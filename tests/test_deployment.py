@@ -304,6 +304,7 @@ def production_env(
         YOOKASSA_SECRET_KEY="live_" + secrets.token_hex(16),
         SANDBOX_WEBHOOK_SECRET="whsec_" + secrets.token_hex(24),
         ALLOWED_HOSTS="amur.example",
+        METRICS_TOKEN=secrets.token_urlsafe(24),
         AMUR_VAR_DIR=str(var_dir),
         DJANGO_SETTINGS_MODULE="ecommerce.settings",
     )
@@ -405,8 +406,15 @@ def test_the_readme_configuration_table_lists_every_variable() -> None:
         ({"SANDBOX_WEBHOOK_SECRET": DEV_SANDBOX_WEBHOOK_SECRET}, "amur.E003"),
         ({"YOOKASSA_SECRET_KEY": ""}, "amur.E005"),
         ({"WEBHOOK_ALLOW_PRIVATE_URLS": "1"}, "amur.E007"),
+        ({"METRICS_TOKEN": ""}, "amur.E008"),
     ],
-    ids=["sandbox-provider", "sandbox-secret", "yookassa-without-key", "private-webhooks"],
+    ids=[
+        "sandbox-provider",
+        "sandbox-secret",
+        "yookassa-without-key",
+        "private-webhooks",
+        "open-metrics",
+    ],
 )
 def test_production_refuses_development_settings(
     tmp_path: Path, changes: dict[str, str], refusal: str
@@ -436,6 +444,7 @@ def test_production_refuses_development_settings(
 
 def test_the_compose_demo_may_use_the_sandbox_with_its_own_secret(tmp_path: Path) -> None:
     env = production_env(tmp_path, secrets.token_hex(32))
-    env.update(PAYMENT_PROVIDER="sandbox", AMUR_DEMO_STACK="1")
+    # As docker-compose.yml runs it: no scraper token either.
+    env.update(PAYMENT_PROVIDER="sandbox", AMUR_DEMO_STACK="1", METRICS_TOKEN="")
     result = check_deploy(env)
     assert result.returncode == 0, f"{result.stdout}\n{result.stderr}"

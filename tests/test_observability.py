@@ -74,6 +74,37 @@ def scrape(client: Client) -> dict[str, dict[tuple[tuple[str, str], ...], float]
     return found
 
 
+METRICS_TOKEN = "scrape-3f9c2a7e1b5d4c6a"
+
+
+@pytest.mark.parametrize(
+    ("authorization", "language", "message"),
+    [
+        (None, "en", "Metrics need the scraper's bearer token (METRICS_TOKEN)."),
+        (f"Bearer {METRICS_TOKEN}x", "ru", "Для метрик нужен токен сборщика (METRICS_TOKEN)."),
+        (f"Basic {METRICS_TOKEN}", "zh-hans", "读取指标需要采集器的令牌（METRICS_TOKEN）。"),
+        ("Bearer", "en", "Metrics need the scraper's bearer token (METRICS_TOKEN)."),
+    ],
+    ids=["none", "wrong-token", "basic-scheme", "empty-bearer"],
+)
+def test_metrics_answer_only_the_scraper_with_the_token(
+    db: Any, client: Client, settings: Any, authorization: str | None, language: str, message: str
+) -> None:
+    settings.METRICS_TOKEN = METRICS_TOKEN
+    headers = {"Accept-Language": language}
+    if authorization is not None:
+        headers["Authorization"] = authorization
+    refused = client.get("/metrics", headers=headers)
+    assert refused.status_code == 401
+    assert refused["WWW-Authenticate"] == 'Bearer realm="metrics"'
+    assert refused.json() == {"code": "not_authenticated", "message": message, "fields": {}}
+
+    allowed = client.get("/metrics", HTTP_AUTHORIZATION=f"Bearer {METRICS_TOKEN}")
+    assert allowed.status_code == 200
+    names = {f.name for f in text_string_to_metric_families(allowed.content.decode())}
+    assert {"amur_pending_scans", "amur_outbox_lag_seconds"} <= names
+
+
 def test_metrics_carry_requests_and_the_operators_gauges(
     world: World, courier: Any, client: Client
 ) -> None:
