@@ -34,7 +34,7 @@ from orders.retention import recipients_anonymise
 from orders.services import Address
 from payments.models import LedgerEntry, LedgerTransaction, Payment, Refund
 from payments.settlement import payables_release, statement_build, week_start_of
-from shipping.fulfilment.models import Parcel
+from shipping.fulfilment.models import FulfilmentOrder, FulfilmentOrderEvent, Parcel
 from shipping.fulfilment.packing import PackedParcel
 from shipping.returns.models import Return, ReturnEvent
 from shipping.returns.services import return_deadline
@@ -521,6 +521,23 @@ def test_a_parcel_refused_and_returned_closes_its_order_restocks_and_refunds(
     assert list(OrderEvent.objects.filter(order=order).values_list("to_status", flat=True))[
         -2:
     ] == ["in_transit", "returned"]
+    # The merchant's part came back with it, and the merchant is told so.
+    (part,) = FulfilmentOrder.objects.filter(order=order)
+    assert part.status == "returned"
+    assert list(
+        FulfilmentOrderEvent.objects.filter(fulfilment_order=part)
+        .order_by("sequence")
+        .values_list("to_status", flat=True)
+    ) == ["pending", "ready", "packed", "shipped", "returned"]
+    assert (
+        OutboxEvent.objects.filter(
+            type="fulfilment_order.status_changed",
+            payload__fulfilment_order=part.number,
+            payload__status="returned",
+            payload__previous_status="shipped",
+        ).count()
+        == 1
+    )
     ret = Return.objects.get(order=order)
     assert (ret.kind, ret.status, ret.parcel_id, ret.tracking_number) == (
         "return_to_sender",
@@ -565,6 +582,9 @@ def test_a_cash_parcel_returned_has_nothing_to_refund_and_its_cash_is_voided(
     assert Payment.objects.get(order=order).status == "voided"
     assert not Refund.objects.filter(payment__order=order).exists()
     assert Order.objects.get(id=order.id).status == "returned"
+    assert list(FulfilmentOrder.objects.filter(order=order).values_list("status", flat=True)) == [
+        "returned"
+    ]
     assert stock_audit_differences() == []
 
 
@@ -586,6 +606,11 @@ def test_an_order_with_one_parcel_delivered_and_one_returned_is_delivered(
     scanned(parcels[1], "departed", "delivered")
     assert Order.objects.get(id=order.id).status == "delivered"
     assert Return.objects.get(order=order).parcel_id == parcels[0].id
+    # Each merchant's part ends with its own parcel.
+    parts = {p.fulfilment_order_id: p for p in Parcel.objects.filter(order=order)}
+    assert sorted(
+        (parts[fo.id].id, fo.status) for fo in FulfilmentOrder.objects.filter(order=order)
+    ) == sorted([(parcels[0].id, "returned"), (parcels[1].id, "delivered")])
 
 
 def test_a_parcel_brought_back_after_delivery_returns_only_units_not_asked_back_already(
@@ -597,6 +622,10 @@ def test_a_parcel_brought_back_after_delivery_returns_only_units_not_asked_back_
     scanned(parcel, "returned", at=timezone.now())
     back = Return.objects.get(order=order, kind="return_to_sender")
     assert list(back.lines.values_list("line__sku", "quantity")) == [("TEA-0001", 1)]
+    # Delivered stays delivered, for the part as for its order.
+    assert list(FulfilmentOrder.objects.filter(order=order).values_list("status", flat=True)) == [
+        "delivered"
+    ]
     assert Return.objects.get(number=asked).status == "requested"
     # The order was delivered: it stays so, the returns settle the money.
     assert Order.objects.get(id=order.id).status == "delivered"

@@ -42,6 +42,8 @@ class FulfilmentOrderStatus(models.TextChoices):
     PACKED = "packed", _("Packed")
     SHIPPED = "shipped", _("Shipped")
     DELIVERED = "delivered", _("Delivered")
+    # Every parcel of the part back with the sender, none delivered.
+    RETURNED = "returned", _("Returned to the sender")
     CANCELLED = "cancelled", _("Cancelled")
 
 

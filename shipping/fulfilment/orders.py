@@ -37,12 +37,18 @@ FULFILMENT_ORDER_TRANSITIONS = TransitionTable.build(
         S.PENDING: {S.READY, S.CANCELLED},
         S.READY: {S.PACKED, S.CANCELLED},
         S.PACKED: {S.SHIPPED},
-        S.SHIPPED: {S.DELIVERED},
+        # As their orders: done when every parcel is delivered or back with
+        # the sender, delivered if any reached the buyer.
+        S.SHIPPED: {S.DELIVERED, S.RETURNED},
     },
 )
 # Parts that still count towards their order's packing (a cancelled one
 # never will be packed).
-LIVE = frozenset({S.PENDING, S.READY, S.PACKED, S.SHIPPED, S.DELIVERED})
+LIVE = frozenset({S.PENDING, S.READY, S.PACKED, S.SHIPPED, S.DELIVERED, S.RETURNED})
+# Parts whose goods have left the merchant's hands.
+_PACKED_OR_LATER = (S.PACKED, S.SHIPPED, S.DELIVERED, S.RETURNED)
+# A parcel's statuses that end its journey.
+_PARCEL_ENDED = (ParcelStatus.DELIVERED, ParcelStatus.RETURNED)
 
 
 def _audit(moves: Sequence[Move[FulfilmentOrder]], context: Context) -> list[FulfilmentOrderEvent]:
@@ -288,30 +294,41 @@ def fulfilment_orders_unpacked(*, order_id: int) -> int:
 
 def fulfilment_orders_packed(*, order_id: int) -> bool:
     """Whether any part of an order has been packed (or gone further)."""
-    return FulfilmentOrder.objects.filter(
-        order_id=order_id, status__in=[S.PACKED, S.SHIPPED, S.DELIVERED]
-    ).exists()
+    return FulfilmentOrder.objects.filter(order_id=order_id, status__in=_PACKED_OR_LATER).exists()
 
 
 def fulfilment_orders_of_parcels_follow(
-    *, order_ids: Sequence[int], shipped: Iterable[int], delivered: Iterable[int]
+    *, order_ids: Sequence[int], shipped: Iterable[int], ended: Iterable[int]
 ) -> None:
     """Parts move with their parcels (the orders locked by the caller):
-    shipped when one of their parcels has, delivered when all have been."""
+    shipped when one of their parcels has left (`shipped`); once every parcel
+    of a part in `ended` is delivered or back with the sender, delivered if
+    any reached the buyer, else returned to the sender."""
     shipped_ids = set(shipped)
     if shipped_ids:
         fulfilment_orders_transition(order_ids=order_ids, to=S.SHIPPED, ids=sorted(shipped_ids))
-    candidates = set(delivered)
-    if candidates:
-        open_counts = dict(
-            Parcel.objects.filter(fulfilment_order_id__in=candidates)
-            .exclude(status=ParcelStatus.DELIVERED)
-            .values_list("fulfilment_order_id")
-            .annotate(n=Count("id"))
-        )
-        done = sorted(fo for fo in candidates if not open_counts.get(fo))
-        if done:
-            fulfilment_orders_transition(order_ids=order_ids, to=S.DELIVERED, ids=done)
+    delivered, returned = parcels_ended_split(by="fulfilment_order_id", ids=ended)
+    if delivered:
+        fulfilment_orders_transition(order_ids=order_ids, to=S.DELIVERED, ids=delivered)
+    if returned:
+        fulfilment_orders_transition(order_ids=order_ids, to=S.RETURNED, ids=returned)
+
+
+def parcels_ended_split(*, by: str, ids: Iterable[int]) -> tuple[list[int], list[int]]:
+    """Of the orders or parts in `ids` (`by`: the parcel's field naming them,
+    order_id or fulfilment_order_id), those whose every parcel is delivered or
+    back with the sender: (those with a parcel that reached the buyer, those
+    with none), each sorted. An order ends as its parts do."""
+    candidates = set(ids)
+    if not candidates:
+        return [], []
+    parcels = Parcel.objects.filter(**{f"{by}__any_of": candidates})
+    open_counts = dict(
+        parcels.exclude(status__in=_PARCEL_ENDED).values_list(by).annotate(n=Count("id"))
+    )
+    reached_buyer = set(parcels.filter(status=ParcelStatus.DELIVERED).values_list(by, flat=True))
+    done = sorted(i for i in candidates if not open_counts.get(i))
+    return [i for i in done if i in reached_buyer], [i for i in done if i not in reached_buyer]
 
 
 def fulfilment_orders_for_merchant(*, merchant_id: int | None) -> QuerySet[FulfilmentOrder]:
@@ -331,4 +348,5 @@ __all__ = [
     "fulfilment_orders_packed",
     "fulfilment_orders_transition",
     "fulfilment_orders_unpacked",
+    "parcels_ended_split",
 ]

@@ -25,7 +25,7 @@ from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
-from django.db.models import Count, F
+from django.db.models import F
 from django.utils import timezone, translation
 from django.utils.translation import gettext
 
@@ -43,7 +43,7 @@ from notifications.services import EventSpec, events_record_ids, safe_enqueue
 from orders.models import Order, OrderStatus
 from orders.services import ORDER_TRANSITIONS, orders_transition
 from shipping.fulfilment.models import Parcel, ParcelStatus
-from shipping.fulfilment.orders import fulfilment_orders_of_parcels_follow
+from shipping.fulfilment.orders import fulfilment_orders_of_parcels_follow, parcels_ended_split
 from shipping.lastmile.models import PickupPoint
 from shipping.returns.services import returns_to_sender_open
 from shipping.tracking.events import (
@@ -531,20 +531,19 @@ def _orders_follow(*, parcels: Iterable[Parcel]) -> None:
     delivered when all are delivered (or some delivered and the rest
     returned), returned when all came back to the sender."""
     parcels = list(parcels)
+    # A parcel back with the sender left the warehouse too.
     fulfilment_orders_of_parcels_follow(
         order_ids=sorted({p.order_id for p in parcels}),
         shipped={
             p.fulfilment_order_id
             for p in parcels
-            if p.status in SHIPPED_STATUSES and p.fulfilment_order_id
+            if (p.status in SHIPPED_STATUSES or p.status == ParcelStatus.RETURNED)
+            and p.fulfilment_order_id
         },
-        delivered={
-            p.fulfilment_order_id
-            for p in parcels
-            if p.status == ParcelStatus.DELIVERED and p.fulfilment_order_id
+        ended={
+            p.fulfilment_order_id for p in parcels if p.status in _ENDED and p.fulfilment_order_id
         },
     )
-    # A parcel back with the sender left the warehouse too.
     shipped = {
         p.order_id
         for p in parcels
@@ -560,26 +559,15 @@ def _orders_follow(*, parcels: Iterable[Parcel]) -> None:
         )
         if movable:
             orders_transition(order_ids=movable, to=OrderStatus.IN_TRANSIT, strict=False)
-    ended = {p.order_id for p in parcels if p.status in _ENDED}
-    if ended:
-        # An order is done when every parcel is delivered or back with the
-        # sender: delivered if any reached the buyer, else returned.
-        open_counts = dict(
-            Parcel.objects.filter(order_id__any_of=ended)
-            .exclude(status__in=_ENDED)
-            .values_list("order_id")
-            .annotate(n=Count("id"))
-        )
-        delivered = set(
-            Parcel.objects.filter(
-                order_id__any_of=ended, status=ParcelStatus.DELIVERED
-            ).values_list("order_id", flat=True)
-        )
-        done = sorted(o for o in ended if not open_counts.get(o))
-        if to_deliver := [o for o in done if o in delivered]:
-            orders_transition(order_ids=to_deliver, to=OrderStatus.DELIVERED, strict=False)
-        if to_return := [o for o in done if o not in delivered]:
-            orders_transition(order_ids=to_return, to=OrderStatus.RETURNED, strict=False)
+    # An order is done when every parcel is delivered or back with the
+    # sender: delivered if any reached the buyer, else returned.
+    to_deliver, to_return = parcels_ended_split(
+        by="order_id", ids={p.order_id for p in parcels if p.status in _ENDED}
+    )
+    if to_deliver:
+        orders_transition(order_ids=to_deliver, to=OrderStatus.DELIVERED, strict=False)
+    if to_return:
+        orders_transition(order_ids=to_return, to=OrderStatus.RETURNED, strict=False)
     # Goods coming back to the sender: a return each, closed on receipt
     # (commands.returns) like a buyer's.
     returns_to_sender_open(parcels=parcels)
