@@ -16,6 +16,7 @@ from orders.models import OrderLine
 from orders.services import order_lock
 from payments.ledger import ledger_post_refund
 from payments.models import Payment, PaymentEvent, Refund
+from payments.receipts.services import refund_receipt_record
 from payments.services import CHARGEABLE_BACK, payment_lock, payment_transition
 
 P = Payment.Status
@@ -60,8 +61,9 @@ def payment_chargeback_record(
     payment). The bank takes back what is still captured less refunded (at
     most `amount`, the sum it reported), and the payment is closed as
     charged_back: a Refund of method chargeback, posted like a card refund
-    under the ledger kind `chargeback`. The same provider_reference again
-    returns the recorded chargeback and writes nothing."""
+    under the ledger kind `chargeback`, with its refund receipt. The same
+    provider_reference again returns the recorded chargeback and writes
+    nothing."""
     provider_reference = provider_reference.strip()[:100]
     if not provider_reference:
         raise ValidationFailed(
@@ -117,6 +119,8 @@ def payment_chargeback_record(
         },
     )
     ledger_post_refund(refund=refund, payment=payment)
+    # The buyer has the money back: 54-FZ wants a refund receipt for it.
+    refund_receipt_record(order=payment.order, payment=payment, refund=refund)
     _chargeback_event_record(payment=payment, refund=refund, reported=amount)
     return refund
 

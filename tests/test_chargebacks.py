@@ -17,6 +17,9 @@ from orders.models import Order
 from payments.chargebacks import payment_chargeback
 from payments.models import LedgerEntry, LedgerTransaction, Payment, PaymentEvent, Refund
 from payments.providers.sandbox import sandbox_chargeback_notify
+from payments.receipts.models import Receipt
+from payments.receipts.payloads import receipt_problems
+from payments.receipts.services import receipts_send
 from tests.conftest import World
 from tests.factories import MerchantStaffFactory
 from tests.receiver import webhook_receiver
@@ -77,6 +80,32 @@ def test_a_signed_chargeback_takes_a_captured_payment_back(world: World) -> None
         "cb_1",
     )
     assert refund.reason == "chargeback: fraud: card holder does not recognise the payment"
+    # The money is back on the buyer's card: a refund receipt of its own,
+    # for the payment's items, settled cashless.
+    receipt = Receipt.objects.get(payment=payment, kind="refund")
+    paid = Receipt.objects.get(payment=payment, kind="payment")
+    assert (receipt.refund_id, receipt.channel, receipt.amount, receipt.status) == (
+        refund.id,
+        "own",
+        payment.amount,
+        "pending",
+    )
+    assert receipt.payload == {
+        "type": "refund",
+        "send": True,
+        "customer": paid.payload["customer"],
+        "items": paid.payload["items"],
+        "tax_system_code": paid.payload["tax_system_code"],
+        "settlements": [
+            {"type": "cashless", "amount": {"value": str(payment.amount), "currency": "RUB"}}
+        ],
+    }
+    # The sweep sends it on its own (and asks after the payment's, which
+    # this test's transaction never confirmed); the provider registers both.
+    assert receipts_send() == 2
+    assert list(
+        Receipt.objects.filter(payment=payment).order_by("id").values_list("kind", "status")
+    ) == [("payment", "succeeded"), ("refund", "succeeded")]
     assert list(payment.events.values_list("kind", flat=True)) == [
         "created",
         "captured",
@@ -176,6 +205,14 @@ def test_a_chargeback_after_a_partial_refund_takes_only_the_remainder(world: Wor
     assert every_transaction_balances()
     assert balance("merchant_payable", merchant_id=merchant_id) == D("0.00")
     assert balance("buyer_payments_in_transit") == D("0.00")
+    # Two refund receipts, each for its own money, items adding up to it.
+    refunds = Receipt.objects.filter(payment=payment, kind="refund").order_by("id")
+    assert [(r.amount, r.channel) for r in refunds] == [
+        (D("300.00"), "with_refund"),
+        (chargeback.amount, "own"),
+    ]
+    for receipt in refunds:
+        assert receipt_problems(receipt.payload, amount=receipt.amount) == []
 
 
 def test_a_chargeback_for_less_than_remains_takes_what_the_bank_reported(world: World) -> None:

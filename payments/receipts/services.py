@@ -155,8 +155,8 @@ def _basis(payment: Payment) -> Receipt | None:
 
 def refund_receipt_record(*, order: Order, payment: Payment, refund: Refund) -> Receipt | None:
     """The receipt of a refund, under the order's lock: with a card or SBP
-    refund's provider call, or (cash on delivery, refunded by bank transfer)
-    a receipt request of its own. None when the payment had no receipt
+    refund's provider call, or (cash on delivery refunded by bank transfer, a
+    chargeback) a receipt request of its own. None when the payment had no receipt
     (paid before receipts were kept)."""
     lock_held(Rank.ORDER, order.id)
     basis = _basis(payment)
@@ -173,11 +173,15 @@ def refund_receipt_record(*, order: Order, payment: Payment, refund: Refund) -> 
     )
     online = refund.method == Refund.Method.CARD
     if not online:
+        # Money given back outside a refund call of ours: cash on delivery
+        # refunded by bank transfer, or the card's bank taking a payment
+        # back (a chargeback), which returns it to the card.
+        settled = "cashless" if refund.method == Refund.Method.CHARGEBACK else "cash"
         payload = {
             "type": "refund",
             "send": True,
             **payload,
-            "settlements": [{"type": "cash", "amount": _money_json(refund.amount, currency)}],
+            "settlements": [{"type": settled, "amount": _money_json(refund.amount, currency)}],
         }
     return _queue(
         order=order,
