@@ -588,6 +588,31 @@ def test_a_cash_parcel_returned_has_nothing_to_refund_and_its_cash_is_voided(
     assert stock_audit_differences() == []
 
 
+@pytest.mark.parametrize(
+    ("language", "label"),
+    [
+        ("ru", "Перевозчик вернул посылку отправителю."),
+        ("zh-hans", "承运商已将包裹退回发件人。"),
+        ("en", "The carrier brought the parcel back to the sender."),
+    ],
+)
+def test_a_return_to_sender_reads_in_the_buyers_language(
+    world: World, buyer: Any, language: str, label: str
+) -> None:
+    order = place(world, ("TEA-0001", 1), method="cod")
+    (parcel,) = order_pack(order_id=order.id)
+    scanned(parcel, "departed", "returned")
+
+    listed = buyer.get(
+        f"/api/v1/orders/{order.number}/returns/", HTTP_ACCEPT_LANGUAGE=language
+    ).json()
+
+    assert [
+        (r["kind"], r["reason"], r["reason_label"], [e["reason_label"] for e in r["events"]])
+        for r in listed
+    ] == [("return_to_sender", "returned to sender", label, [label])]
+
+
 def test_an_order_with_one_parcel_delivered_and_one_returned_is_delivered(
     world: World,
 ) -> None:

@@ -29,6 +29,13 @@ class ReturnKind(models.TextChoices):
     RETURN_TO_SENDER = "return_to_sender", _("Returned to sender by the carrier")
 
 
+# The reason Amur itself records on a return and its first event (the others
+# are people's words: the buyer's reason, staff's decision notes), kept in
+# English for operators and webhooks; buyers read its label.
+RETURNED_TO_SENDER = "returned to sender"
+SYSTEM_REASONS = {RETURNED_TO_SENDER: _("The carrier brought the parcel back to the sender.")}
+
+
 class Return(models.Model):
     number = models.CharField(max_length=24, unique=True)
     order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="returns")

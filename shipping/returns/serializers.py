@@ -5,7 +5,7 @@ from typing import Any
 from rest_framework import serializers
 
 from core.api import StrictSerializer
-from shipping.returns.models import Return, ReturnEvent, ReturnLine
+from shipping.returns.models import SYSTEM_REASONS, Return, ReturnEvent, ReturnLine
 
 
 class ReturnLineSerializer(serializers.ModelSerializer):
@@ -17,10 +17,22 @@ class ReturnLineSerializer(serializers.ModelSerializer):
         fields = ["sku", "name", "quantity", "restocked", "written_off"]
 
 
+def return_reason_label(reason: str) -> str:
+    """A recorded reason as the buyer reads it: Amur's own in the active
+    language, people's words as they wrote them."""
+    label = SYSTEM_REASONS.get(reason)
+    return str(label) if label is not None else reason
+
+
 class ReturnEventSerializer(serializers.ModelSerializer):
+    reason_label = serializers.SerializerMethodField(help_text="In the request's language.")
+
     class Meta:
         model = ReturnEvent
-        fields = ["sequence", "from_status", "to_status", "reason", "created_at"]
+        fields = ["sequence", "from_status", "to_status", "reason", "reason_label", "created_at"]
+
+    def get_reason_label(self, event: ReturnEvent) -> str:
+        return return_reason_label(event.reason)
 
 
 class ReturnSerializer(serializers.ModelSerializer):
@@ -29,6 +41,7 @@ class ReturnSerializer(serializers.ModelSerializer):
     refund = serializers.SerializerMethodField()
     lines = ReturnLineSerializer(many=True)
     events = ReturnEventSerializer(many=True)
+    reason_label = serializers.SerializerMethodField(help_text="In the request's language.")
 
     class Meta:
         model = Return
@@ -38,6 +51,7 @@ class ReturnSerializer(serializers.ModelSerializer):
             "kind",
             "status",
             "reason",
+            "reason_label",
             "tracking_number",
             "carrier",
             "warehouse",
@@ -47,6 +61,9 @@ class ReturnSerializer(serializers.ModelSerializer):
             "events",
             "created_at",
         ]
+
+    def get_reason_label(self, ret: Return) -> str:
+        return return_reason_label(ret.reason)
 
     def get_warehouse(self, ret: Return) -> str | None:
         return ret.warehouse.code if ret.warehouse else None

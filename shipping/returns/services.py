@@ -23,7 +23,14 @@ from core.transitions import Context, Move, StateMachine
 from notifications.services import EventSpec, events_record, events_record_ids
 from orders.models import Order, OrderLine
 from shipping.fulfilment.models import Parcel, ParcelLine, ParcelStatus
-from shipping.returns.models import Return, ReturnEvent, ReturnKind, ReturnLine, ReturnStatus
+from shipping.returns.models import (
+    RETURNED_TO_SENDER,
+    Return,
+    ReturnEvent,
+    ReturnKind,
+    ReturnLine,
+    ReturnStatus,
+)
 
 R = ReturnStatus
 RETURN_TRANSITIONS = TransitionTable.build(
@@ -306,7 +313,7 @@ def returns_to_sender_open(*, parcels: Iterable[Parcel]) -> list[Return]:
                 lines=lines,
                 status=R.IN_TRANSIT,
                 actor_id=None,
-                reason="returned to sender",
+                reason=RETURNED_TO_SENDER,
                 parcel=parcel,
                 tracking_number=parcel.tracking_number,
             )
