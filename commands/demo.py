@@ -105,6 +105,7 @@ def _catalogue() -> list[Product]:
                 "display_name_ru": display_ru,
                 "display_name_zh": display_zh,
                 "display_name_en": display_en,
+                "phone": data.MERCHANT_PHONES[code],
             },
         )
         staff = _user(f"{code}@merchant.example.cn", password=data.DEMO_PASSWORD, staff=True)

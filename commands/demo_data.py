@@ -9,6 +9,14 @@ MERCHANTS = [
     ("suifenhe-border", "Suifenhe Border Goods", "绥芬河边境商品公司", "Suifenhe"),
     ("heihe-amber", "Heihe Amber Crafts", "黑河琥珀工艺品", "Heihe"),
 ]
+# The merchants' office phones (Harbin 0451, Suifenhe 0453, Heihe 0456), which
+# their goods' receipts name as the supplier's (tag 1171). No INN: they are
+# foreign suppliers, registered in China.
+MERCHANT_PHONES = {
+    "harbin-bear": "+8645186672015",
+    "suifenhe-border": "+864533921784",
+    "heihe-amber": "+864568230547",
+}
 # What the storefront calls each merchant: (ru, zh, en).
 MERCHANT_DISPLAY_NAMES = {
     "harbin-bear": ("Харбинский медведь", "哈尔滨熊", "Harbin Bear"),

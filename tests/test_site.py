@@ -169,6 +169,10 @@ def test_seed_demo_is_idempotent_and_believable() -> None:
         }, merchant.code
         statement = SettlementStatement.objects.get(merchant=merchant)
         assert statement.status == "issued" and statement.net_rub > 0
+        # The supplier its goods' receipts name: a Chinese office phone, no
+        # INN (a foreign supplier); valid as the admin would check it.
+        assert (merchant.phone[:3], merchant.inn) == ("+86", ""), merchant.code
+        merchant.full_clean()
     assert Order.objects.filter(status="on_hold").count() == 1
     mixed = Order.objects.annotate(n=Count("lines__merchant", distinct=True)).filter(n__gt=1)
     assert set(mixed.values_list("status", flat=True)) >= {"allocated", "packed", "in_transit"}
