@@ -41,6 +41,7 @@ from shipping.returns.services import return_deadline
 from shipping.tracking.timeline import NewEvent, parcel_events_apply
 from tests.conftest import World, client_for
 from tests.factories import MerchantStaffFactory, UserFactory
+from tests.test_split import admin_for
 from warehouses.models import StockLevel, StockMovement
 from warehouses.selectors import stock_audit_differences
 
@@ -586,6 +587,29 @@ def test_a_cash_parcel_returned_has_nothing_to_refund_and_its_cash_is_voided(
         "returned"
     ]
     assert stock_audit_differences() == []
+
+
+@pytest.mark.parametrize(
+    ("language", "label"), [("zh-hans", "已退回发件人"), ("ru", "Возвращено отправителю")]
+)
+def test_the_merchant_finds_its_part_returned_in_its_language(
+    world: World, language: str, label: str
+) -> None:
+    order = place(world, ("TEA-0001", 1), method="cod")
+    (parcel,) = order_pack(order_id=order.id)
+    scanned(parcel, "departed", "returned")
+    (part,) = FulfilmentOrder.objects.filter(order=order)
+    staff = MerchantStaffFactory.create(merchant=part.merchant, country="CN").user
+
+    listing = admin_for(staff).get(
+        "/admin/shipping/fulfilmentorder/?status__exact=returned", HTTP_ACCEPT_LANGUAGE=language
+    )
+
+    assert listing.status_code == 200
+    text = listing.content.decode()
+    assert part.number in text
+    # In the list's status column and in the status filter.
+    assert text.count(label) >= 2
 
 
 @pytest.mark.parametrize(
