@@ -31,6 +31,7 @@ from shipping.lastmile.services import DEMO_POINTS_FILE, pickup_points_load, pic
 from shipping.linehaul.departures import departure_transition, departures_plan
 from shipping.linehaul.models import Departure, Lane, LaneRegion
 from warehouses.models import StockLevel, Warehouse
+from warehouses.reasons import DEMO_OPENING_STOCK
 from warehouses.services import stock_receive
 
 MERCHANT_PERMISSIONS = [
@@ -180,7 +181,7 @@ def _stock(products: list[Product], warehouses: dict[str, Warehouse]) -> None:
                     warehouse_id=warehouses[code].id,
                     product_id=product.id,
                     quantity=quantity,
-                    reason="demo opening stock",
+                    reason=DEMO_OPENING_STOCK,
                 )
 
 

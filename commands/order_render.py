@@ -173,24 +173,6 @@ def hold_data(order: Order) -> dict[str, str] | None:
 
 _DATETIME = serializers.DateTimeField()
 
-# The reasons commands record on order events (in English, for operators and
-# webhooks), as buyers read them. One not listed is shown as recorded.
-EVENT_REASONS = {
-    "cash on delivery": _("Cash on delivery chosen"),
-    "card captured": _("Paid by card"),
-    "stock reserved": _("Goods reserved in the warehouse"),
-    "cancelled by buyer": _("Cancelled by the buyer"),
-    "payment not received in time": _("Not paid in time"),
-    "held for review": _("Held for review"),
-    "approved on review": _("Approved on review"),
-    "rejected on review": _("Rejected on review"),
-}
-
-
-def event_reason_label(reason: str) -> str:
-    label = EVENT_REASONS.get(reason)
-    return str(label) if label is not None else reason
-
 
 def status_label(status: str) -> str:
     return str(OrderStatus(status).label) if status else ""

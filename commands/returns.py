@@ -43,6 +43,7 @@ from shipping.returns.services import (
     returned_units,
 )
 from warehouses.models import Warehouse
+from warehouses.reasons import return_movement_reason
 from warehouses.returns import stock_return_receive
 
 R = ReturnStatus
@@ -278,7 +279,7 @@ def return_receive(
             warehouse_id=warehouse.id,
             units=restock,
             actor_id=actor_id,
-            reason=f"return {ret.number}",
+            reason=return_movement_reason(ret.number),
         )
         ret.warehouse = warehouse
         return_transition(

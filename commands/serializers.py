@@ -15,7 +15,6 @@ from commands.order_render import (
     OrderPaymentSerializer,
     ShipmentSerializer,
     WindowSerializer,
-    event_reason_label,
     order_extras,
     parcel_data,
     rub_of,
@@ -27,6 +26,7 @@ from core.api import MoneySerializer, StrictSerializer
 from core.regions import REGION_CHOICES
 from core.validators import phone_validator, postcode_validator
 from orders.models import Order, OrderEvent, OrderLine, PaymentMethod
+from orders.reasons import event_reason_label
 from shipping.lastmile.models import DeliveryKind
 from shipping.lastmile.serializers import PickupPointSerializer, pickup_point_data
 

@@ -11,6 +11,7 @@ change. The names are listed for makemessages by `manage.py labels_catalogue`
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from django.conf import settings
@@ -57,3 +58,10 @@ def labels_of_models(models: list[Any]) -> list[str]:
 
 
 class_prepared.connect(model_labels_translate, dispatch_uid="core.labels")
+
+
+def label_of(labels: Mapping[str, Promise], key: str, *, otherwise: str) -> str:
+    """`key`'s label in the active language, or `otherwise` for a key the
+    table does not hold (people's words, a code of someone else's)."""
+    label = labels.get(key)
+    return str(label) if label is not None else otherwise

@@ -24,6 +24,7 @@ from warehouses.csv_io import (
     stock_csv_write,
 )
 from warehouses.models import Reservation, StockLevel, StockMovement, Warehouse
+from warehouses.reasons import movement_reason_label
 from warehouses.selectors import stock_levels_for_export
 from warehouses.services import StockImportRejected, stock_import_rows
 
@@ -177,11 +178,18 @@ class StockMovementAdmin(ReadOnlyAdmin, MerchantScopedAdmin):
         "on_hand_delta",
         "reserved_delta",
         "order",
+        "reason_shown",
         "actor",
         "created_at",
     )
     list_filter = ("kind",)
     search_fields = ("stock__product__sku", "order__number", "reason")
+    # The reason as the viewer reads it; the stored English stays searchable.
+    readonly_fields = ("reason_shown",)
+
+    @admin.display(description=_("reason"))
+    def reason_shown(self, movement: StockMovement) -> str:
+        return movement_reason_label(movement.reason)
 
 
 @admin.register(Reservation)

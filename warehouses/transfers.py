@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from catalogue.models import Product
 from core.locking import Rank, lock_rows, locked_transaction
 from warehouses.models import StockLevel, StockMovement
+from warehouses.reasons import shortfall_movement_reason
 from warehouses.services import OutOfStock, stock_low_events_record
 
 REASON_MAX = 300
@@ -125,7 +126,7 @@ def stock_transfer_in(
                 )
             if pid in shortfalls:
                 short = shortfalls[pid]
-                note = f"{reason} short by {short.quantity}: {short.reason}".strip()
+                note = shortfall_movement_reason(reason, short.quantity, short.reason)
                 movements.append(
                     StockMovement(
                         stock=level,

@@ -61,6 +61,7 @@ from shipping.linehaul.models import (
     TransferLine,
     TransferStatus,
 )
+from warehouses.reasons import transfer_movement_reason
 
 TS = TransferStatus
 TRANSFER_TRANSITIONS = TransitionTable.build(
@@ -87,7 +88,7 @@ class ReceivedLine:
 
 
 def _reason(transfer: Transfer) -> str:
-    return f"transfer {transfer.id}"
+    return transfer_movement_reason(transfer.id)
 
 
 def _locked(transfer_id: int) -> Transfer:

@@ -5,6 +5,7 @@ from typing import Any
 from rest_framework import serializers
 
 from core.api import StrictSerializer
+from core.labels import label_of
 from shipping.returns.models import SYSTEM_REASONS, Return, ReturnEvent, ReturnLine
 
 
@@ -20,8 +21,7 @@ class ReturnLineSerializer(serializers.ModelSerializer):
 def return_reason_label(reason: str) -> str:
     """A recorded reason as the buyer reads it: Amur's own in the active
     language, people's words as they wrote them."""
-    label = SYSTEM_REASONS.get(reason)
-    return str(label) if label is not None else reason
+    return label_of(SYSTEM_REASONS, reason, otherwise=reason)
 
 
 class ReturnEventSerializer(serializers.ModelSerializer):

@@ -6,6 +6,8 @@ from __future__ import annotations
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
+from core.labels import label_of
+
 EVENT_DESCRIPTIONS: dict[str, Promise] = {
     "label_created": _("Shipping label created"),
     "accepted": _("Accepted by the carrier"),  # EMA
@@ -42,12 +44,10 @@ PLACES: dict[str, Promise] = {
 
 
 def event_description(event: str) -> str:
-    text = EVENT_DESCRIPTIONS.get(event)
-    return str(text) if text is not None else event
+    return label_of(EVENT_DESCRIPTIONS, event, otherwise=event)
 
 
 def place_name(location: str) -> str:
     """A hub's or warehouse's name for its code; anything else (a courier's
     free text) as it was written."""
-    name = PLACES.get(location.strip().upper())
-    return str(name) if name is not None else location
+    return label_of(PLACES, location.strip().upper(), otherwise=location)
