@@ -35,6 +35,7 @@ HEADINGS = {
     "settlements": {"ru": "выписк", "zh-hans": "结算单"},
     "statement": {"ru": "выписк", "zh-hans": "结算单"},
     "products": {"ru": "товар", "zh-hans": "商品"},
+    "movements": {"ru": "движени", "zh-hans": "库存变动"},
 }
 # One line per page: its name and its address ({order}, {statement}: the
 # viewer's own order and statement).
@@ -44,6 +45,7 @@ PAGES = [
     ("settlements", "/admin/payments/settlementstatement/"),
     ("statement", "/admin/payments/settlementstatement/{statement}/change/"),
     ("products", "/admin/catalogue/product/"),
+    ("movements", "/admin/warehouses/stockmovement/?kind__exact=receipt"),
 ]
 MERCHANTS = {"harbin-bear": "HAR-", "suifenhe-border": "SUI-", "heihe-amber": "HEI-"}
 
@@ -273,6 +275,11 @@ def test_console_in_chromium(viewers: list[Viewer], live_server: Any, browser: A
                     assert prefix not in text, (viewer.name, language, name, prefix)
             assert own in seen[(viewer.name, language, "products")]
             assert own in seen[(viewer.name, language, "order")]
+            # Why the stock moved, in the reader's language (stored in English).
+            assert "demo opening stock" not in seen[(viewer.name, language, "movements")]
+            assert {"ru": "Начальный остаток демо", "zh-hans": "演示期初库存"}[language] in (
+                seen[(viewer.name, language, "movements")]
+            )
             # Harbin staff read Harbin's time.
             assert "ASIA/SHANGHAI" in seen[(viewer.name, language, "dashboard")].upper()
         assert (

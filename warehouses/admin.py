@@ -172,15 +172,17 @@ class StockLevelAdmin(MerchantScopedAdmin):
 @admin.register(StockMovement)
 class StockMovementAdmin(ReadOnlyAdmin, MerchantScopedAdmin):
     merchant_lookup = "stock__product__merchant"
+    # When and why first: the stock's name is long, and what the window
+    # cannot hold scrolls in its box.
     list_display = (
+        "created_at",
         "stock",
         "kind",
         "on_hand_delta",
         "reserved_delta",
-        "order",
         "reason_shown",
+        "order",
         "actor",
-        "created_at",
     )
     list_filter = ("kind",)
     search_fields = ("stock__product__sku", "order__number", "reason")
