@@ -12,7 +12,10 @@ racing commands need the server."""
 
 from __future__ import annotations
 
+import functools
+import json
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import timedelta
@@ -31,6 +34,7 @@ from commands.pay import payment_card_charge
 from commands.place import order_place
 from commands.quote import LineRequest
 from commands.scans import cash_collect
+from notifications.signing import headers_build
 from orders.models import Order
 from orders.services import Address
 from payments.card import SETTLED
@@ -44,6 +48,7 @@ from shipping.tracking.models import TrackingEvent
 from tests.conftest import REQUIRE_SERVICES, World
 from tests.factories import MerchantStaffFactory, UserFactory, token_for
 from tests.servers import gunicorn_server
+from tests.test_providers import SECRET
 from warehouses.models import Reservation, StockLevel
 from warehouses.selectors import stock_audit_differences
 
@@ -696,4 +701,85 @@ def test_two_merchants_packing_their_parts_of_one_order_at_once_keep_the_books(
         assert sorted(
             FulfilmentOrder.objects.filter(order=order).values_list("status", "event_seq")
         ) == [("packed", 3), ("packed", 3)]
+        assert books() == BOOKS_HOLD
+
+
+def notify(base: str, body: dict[str, Any], msg_id: str) -> Outcome:
+    """The provider's signed notification, as the sandbox signs it."""
+    raw = json.dumps(body).encode()
+    headers = headers_build(secret=SECRET, msg_id=msg_id, timestamp=int(time.time()), body=raw)
+    response = requests.post(
+        base + "/api/v1/payments/webhooks/sandbox/",
+        data=raw,
+        headers={**headers, "Content-Type": "application/json"},
+        timeout=REQUEST_TIMEOUT,
+    )
+    if response.status_code >= 500:
+        return response.status_code, response.text[:200]
+    data = response.json()
+    return response.status_code, str(
+        data["code"] if response.status_code >= 400 else data["outcome"]
+    )
+
+
+def refund_request(base: str, staff: Any, payment: Payment, amount: str, key: str) -> Outcome:
+    response = requests.post(
+        f"{base}/api/v1/ops/payments/{payment.id}/refund/",
+        json={"amount": amount, "reason": "damaged in transit"},
+        headers={"Authorization": f"Token {token_for(staff)}", "Idempotency-Key": key},
+        timeout=REQUEST_TIMEOUT,
+    )
+    if response.status_code >= 500:
+        return response.status_code, response.text[:200]
+    data = response.json()
+    return response.status_code, str(data["code"] if response.status_code >= 400 else "refund")
+
+
+def test_a_chargeback_sent_twice_racing_a_refund_takes_the_money_back_once(
+    world: World, api: Api, staff: Any
+) -> None:
+    """Outcome (chargeback, the same chargeback resent, a 300 RUB refund):
+    the bank takes back what is left once, the resend changes nothing, and
+    the refund goes first or is refused; every refund has its receipt and
+    the ledger balances."""
+    charged_back, unchanged = (200, "charged_back"), (200, "unchanged")
+    refunded, refused = (201, "refund"), (409, "payment_not_refundable")
+    for index in range(ROUNDS):
+        order = allocated(world, "card")
+        payment = Payment.objects.get(order=order)
+        body = {
+            "type": "payment.charged_back",
+            "data": {
+                "reference": payment.provider_reference,
+                "status": "charged_back",
+                "decline_code": "",
+                "amount": str(payment.amount),
+                "currency": payment.currency,
+                "chargeback_reference": f"cb-race-{index}",
+                "reason": "fraud",
+            },
+        }
+        outcomes = race(
+            functools.partial(notify, api.base, body, f"msg-cb-{index}-a"),
+            functools.partial(notify, api.base, body, f"msg-cb-{index}-b"),
+            functools.partial(
+                refund_request, api.base, staff, payment, "300.00", f"rf-race-{index}"
+            ),
+        )
+        first, second, refund = outcomes
+        assert {first, second} == {charged_back, unchanged}, outcomes
+        assert refund in (refunded, refused), outcomes
+        payment.refresh_from_db()
+        assert (payment.status, payment.refunded_amount) == (P.CHARGED_BACK, payment.amount)
+        refunds = list(Refund.objects.filter(payment=payment).order_by("id"))
+        assert [r.method for r in refunds] == (
+            ["card", "chargeback"] if refund == refunded else ["chargeback"]
+        )
+        assert sum(r.amount for r in refunds) == payment.amount
+        # One refund receipt per refund, for its own money.
+        assert sorted(
+            Receipt.objects.filter(payment=payment, kind="refund").values_list(
+                "refund_id", "amount"
+            )
+        ) == [(r.id, r.amount) for r in refunds]
         assert books() == BOOKS_HOLD
