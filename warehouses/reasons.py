@@ -37,8 +37,6 @@ def shortfall_movement_reason(reason: str, quantity: int, note: str) -> str:
 
 def movement_reason_label(reason: str) -> str:
     """A movement's reason in the active language."""
-    if reason in _FIXED:
-        return label_of(_FIXED, reason, otherwise=reason)
     if match := _RETURN.fullmatch(reason):
         return gettext("Return %(number)s") % match.groupdict()
     if match := _TRANSFER.fullmatch(reason):
@@ -48,4 +46,4 @@ def movement_reason_label(reason: str) -> str:
         if parts["note"]:
             return gettext("Transfer %(id)s: %(quantity)s short (%(note)s)") % parts
         return gettext("Transfer %(id)s: %(quantity)s short") % parts
-    return reason
+    return label_of(_FIXED, reason, otherwise=reason)
